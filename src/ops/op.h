@@ -1,0 +1,88 @@
+/* The op-kernel contract.
+ *
+ * Every ONNX op is a row in the sorted registry table (src/ops/registry.c):
+ *   { op_type, since_version, init, shape, run }
+ * Dispatch picks the row with the highest since_version <= the model's
+ * default-domain opset.
+ *
+ * Lifecycle per node:
+ *   init(k)   once, before any image is processed: parse and validate
+ *             attributes, store them in k->priv (one malloc block, freed
+ *             by the engine with free()). May be NULL.
+ *   shape(k)  every run: inputs are computed; allocate every output with
+ *             qc_tensor_alloc (shape may depend on input *values*, e.g.
+ *             Reshape). May also do the whole computation for cheap ops.
+ *   run(k)    every run after shape(): fill the outputs. May be NULL when
+ *             shape() already did the work.
+ *
+ * All three return QC_OK or a negative QC_E* code after qc_fail(); the
+ * engine prefixes the node name/op type, so messages need not repeat them.
+ * Kernels must not call qc_fail inside an OpenMP parallel region. */
+#ifndef QC_OP_H
+#define QC_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/status.h"
+#include "../core/tensor.h"
+
+/* Forward declaration of the protobuf-c attribute type; kernels use the
+ * qc_attr_* accessors below and need not include onnx.pb-c.h. */
+struct Onnx__AttributeProto;
+struct Onnx__TensorProto;
+
+typedef struct qc_kernel qc_kernel;
+
+typedef struct qc_op {
+  const char *op_type;
+  int since_version;
+  int (*init)(qc_kernel *k);
+  int (*shape)(qc_kernel *k);
+  int (*run)(qc_kernel *k);
+} qc_op;
+
+struct qc_kernel {
+  const qc_op *op;
+  const char *op_type;
+  const char *node_name; /* never NULL; "" if the node is unnamed */
+  int opset;             /* the model's default-domain opset */
+  size_t n_attrs;
+  struct Onnx__AttributeProto *const *attrs;
+  int ninputs;
+  qc_tensor **inputs; /* inputs[i] == NULL for an omitted optional input */
+  int noutputs;
+  qc_tensor **outputs; /* outputs[i] == NULL for an unused optional output; otherwise an empty tensor to fill */
+  void *priv;
+  const char *model_dir; /* for tensor attributes with external data */
+};
+
+/* Input i if present (i < ninputs and not omitted), else NULL. */
+static inline qc_tensor *qc_in(const qc_kernel *k, int i) {
+  return (i < k->ninputs) ? k->inputs[i] : NULL;
+}
+static inline qc_tensor *qc_out(const qc_kernel *k, int i) {
+  return (i < k->noutputs) ? k->outputs[i] : NULL;
+}
+
+/* Attribute accessors. A present attribute of the wrong type is QC_EINVAL. */
+int qc_attr_has(const qc_kernel *k, const char *name);
+int qc_attr_int(const qc_kernel *k, const char *name, int64_t def, int64_t *out);
+int qc_attr_float(const qc_kernel *k, const char *name, float def, float *out);
+/* Copies the string attribute (NUL-terminated, truncated to n-1) into buf, or def if absent. */
+int qc_attr_string(const qc_kernel *k, const char *name, const char *def, char *buf, size_t n);
+/* Sets (*vals, *n) to the list (borrowed), or (NULL, 0) if absent. */
+int qc_attr_ints(const qc_kernel *k, const char *name, const int64_t **vals, size_t *n);
+int qc_attr_floats(const qc_kernel *k, const char *name, const float **vals, size_t *n);
+/* Decodes a TENSOR attribute into out (owned copy). QC_EINVAL if absent. */
+int qc_attr_tensor(const qc_kernel *k, const char *name, qc_tensor *out);
+
+/* Registry lookup: the best row for (op_type, opset) or NULL. */
+const qc_op *qc_op_find(const char *op_type, int opset);
+/* Whether op_type appears in the table at all (for error messages). */
+int qc_op_known(const char *op_type);
+/* Iteration over the table, for docs and `qconvert ops`. */
+size_t qc_op_count(void);
+const qc_op *qc_op_at(size_t i);
+
+#endif
