@@ -1,1 +1,182 @@
+/* ConvTranspose (float32): per image and group one sgemm
+ *   col (M/g*k x in) = W_g^T (M/g*k x C/g) * X_g (C/g x in)
+ * then col2im scatters col into Y. */
+#include <cblas.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_util.h"
 #include "kernels.h"
+
+typedef struct conv_transpose_priv {
+  qc_window_attrs attrs;
+  int64_t group;
+  int n_output_padding, n_output_shape;
+  int64_t output_padding[QC_WIN_SP], output_shape[QC_WIN_SP + 2];
+  qc_window_geom geom; /* resolved by qc_conv_transpose_shape; in = Y side, out = X side */
+} conv_transpose_priv;
+
+int qc_conv_transpose_init(qc_kernel *k) {
+  conv_transpose_priv *p = calloc(1, sizeof *p);
+  if (!p)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  k->priv = p;
+  QC_TRY(qc_window_attrs_read(k, 1, &p->attrs));
+  QC_TRY(qc_attr_int(k, "group", 1, &p->group));
+  if (p->group < 1)
+    return qc_fail(QC_EINVAL, "group must be >= 1, got %lld", (long long)p->group);
+  const int64_t *vals;
+  size_t n;
+  QC_TRY(qc_attr_ints(k, "output_padding", &vals, &n));
+  if (n > QC_WIN_SP)
+    return qc_fail(QC_EUNSUPPORTED, "output_padding has %zu values; at most %d spatial dims are supported", n,
+                   QC_WIN_SP);
+  for (size_t i = 0; i < n; i++) {
+    if (vals[i] < 0 || vals[i] >= ((int64_t)1 << 31))
+      return qc_fail(QC_EINVAL, "output_padding value %lld is out of range", (long long)vals[i]);
+    p->output_padding[i] = vals[i];
+  }
+  p->n_output_padding = (int)n;
+  QC_TRY(qc_attr_ints(k, "output_shape", &vals, &n));
+  if (n > QC_WIN_SP + 2)
+    return qc_fail(QC_EUNSUPPORTED, "output_shape has %zu values; at most %d spatial dims are supported", n,
+                   QC_WIN_SP);
+  for (size_t i = 0; i < n; i++) {
+    if (vals[i] < 0 || vals[i] >= ((int64_t)1 << 40))
+      return qc_fail(QC_EINVAL, "output_shape value %lld is out of range", (long long)vals[i]);
+    p->output_shape[i] = vals[i];
+  }
+  p->n_output_shape = (int)n;
+  return QC_OK;
+}
+
+int qc_conv_transpose_shape(qc_kernel *k) {
+  conv_transpose_priv *p = k->priv;
+  const qc_window_attrs *a = &p->attrs;
+  const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1), *b = qc_in(k, 2);
+  qc_tensor *y = qc_out(k, 0);
+  if (!x || !w || !y)
+    return qc_fail(QC_EINVAL, "ConvTranspose needs inputs X, W and output Y");
+  QC_TRY(qc_check_spatial_input(x, "input X"));
+  if (w->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EUNSUPPORTED, "weight W has type %s; only float is supported", qc_dtype_name(w->dtype));
+  if (w->ndim != x->ndim)
+    return qc_fail(QC_EINVAL, "weight W has rank %d but X has rank %d", w->ndim, x->ndim);
+  const int nsp = x->ndim - 2;
+  const int64_t C = x->dims[1], G = p->group, M = w->dims[1] * G;
+  if (w->dims[0] != C || C % G != 0)
+    return qc_fail(QC_EINVAL, "X has %lld channels but W dim 0 is %lld (group %lld)", (long long)C,
+                   (long long)w->dims[0], (long long)G);
+  QC_TRY(qc_window_attrs_check(a, nsp));
+  for (int j = 0; j < a->n_kernel; j++)
+    if (a->kernel[j] != w->dims[2 + j])
+      return qc_fail(QC_EINVAL, "kernel_shape[%d] = %lld does not match W dim %lld", j, (long long)a->kernel[j],
+                     (long long)w->dims[2 + j]);
+  if (p->n_output_padding && p->n_output_padding != nsp)
+    return qc_fail(QC_EINVAL, "output_padding has %d values but the input has %d spatial dims",
+                   p->n_output_padding, nsp);
+  /* output_shape may list only the spatial dims or the full shape. */
+  const int64_t *out_shape = NULL;
+  if (p->n_output_shape == nsp || p->n_output_shape == nsp + 2)
+    out_shape = p->output_shape + (p->n_output_shape - nsp);
+  else if (p->n_output_shape)
+    return qc_fail(QC_EINVAL, "output_shape has %d values but the input has %d spatial dims", p->n_output_shape,
+                   nsp);
+  if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
+    return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
+
+  qc_window_geom *g = &p->geom;
+  g->nsp = nsp;
+  for (int i = 0; i < QC_WIN_SP; i++) {
+    g->in[i] = g->out[i] = g->kernel[i] = g->stride[i] = g->dil[i] = 1;
+    g->pad_begin[i] = g->pad_end[i] = 0;
+  }
+  int64_t dims[QC_MAX_DIMS] = {x->dims[0], M};
+  const int same = a->auto_pad == QC_AUTOPAD_SAME_UPPER || a->auto_pad == QC_AUTOPAD_SAME_LOWER;
+  for (int j = 0; j < nsp; j++) {
+    const int i = QC_WIN_SP - nsp + j;
+    const int64_t in = x->dims[2 + j], kern = w->dims[2 + j];
+    const int64_t s = a->n_strides ? a->strides[j] : 1, d = a->n_dilations ? a->dilations[j] : 1;
+    const int64_t op = p->n_output_padding ? p->output_padding[j] : 0;
+    if (kern < 1 || kern >= ((int64_t)1 << 31))
+      return qc_fail(QC_EINVAL, "kernel size %lld along spatial dim %d is out of range", (long long)kern, j);
+    if (in < 1)
+      return qc_fail(QC_EINVAL, "spatial dim %d of X is empty", j);
+    const int64_t full = s * (in - 1) + op + (kern - 1) * d + 1;
+    int64_t out, pb, pe;
+    if (out_shape || same) {
+      out = out_shape ? out_shape[j] : in * s;
+      const int64_t total = full - out;
+      /* Odd padding goes to the end for SAME_UPPER, to the start otherwise. */
+      if (a->auto_pad == QC_AUTOPAD_SAME_UPPER) {
+        pb = total / 2;
+        pe = total - pb;
+      } else {
+        pe = total / 2;
+        pb = total - pe;
+      }
+    } else {
+      pb = pe = 0;
+      if (a->auto_pad == QC_AUTOPAD_NOTSET && a->n_pads) {
+        pb = a->pads[j];
+        pe = a->pads[j + nsp];
+      }
+      out = full - pb - pe;
+    }
+    if (out < 0)
+      return qc_fail(QC_EINVAL, "output size along spatial dim %d would be %lld", j, (long long)out);
+    g->in[i] = out;
+    g->out[i] = in;
+    g->kernel[i] = kern;
+    g->stride[i] = s;
+    g->dil[i] = d;
+    g->pad_begin[i] = pb;
+    g->pad_end[i] = pe;
+    dims[2 + j] = out;
+  }
+  return qc_tensor_alloc(y, QC_DT_FLOAT, x->ndim, dims);
+}
+
+int qc_conv_transpose_run(qc_kernel *k) {
+  const conv_transpose_priv *p = k->priv;
+  const qc_window_geom *g = &p->geom;
+  const qc_tensor *xt = qc_in(k, 0), *wt = qc_in(k, 1), *bt = qc_in(k, 2);
+  qc_tensor *yt = qc_out(k, 0);
+  const float *x = qc_f32(xt), *w = qc_f32(wt), *b = bt ? qc_f32(bt) : NULL;
+  float *y = qc_f32(yt);
+  const int64_t N = xt->dims[0], C = xt->dims[1], G = p->group, Cg = C / G, Mg = wt->dims[1], M = Mg * G;
+  const int64_t ksize = qc_geom_kernel_size(g), xsize = qc_geom_out_size(g), ysize = qc_geom_in_size(g);
+  const int64_t rows = Mg * ksize;
+  if (N == 0 || M == 0 || ysize == 0)
+    return QC_OK;
+#pragma omp parallel for schedule(static)
+  for (int64_t nm = 0; nm < N * M; nm++) {
+    float *row = y + nm * ysize;
+    const float v = b ? b[nm % M] : 0.0f;
+    for (int64_t i = 0; i < ysize; i++)
+      row[i] = v;
+  }
+  if (Cg == 0 || rows == 0 || xsize == 0)
+    return QC_OK;
+  if (rows > INT_MAX || xsize > INT_MAX || Cg > INT_MAX)
+    return qc_fail(QC_EUNSUPPORTED, "transposed convolution too large for BLAS (%lld x %lld x %lld)",
+                   (long long)rows, (long long)xsize, (long long)Cg);
+  const int64_t col_dims[2] = {rows, xsize};
+  size_t nbytes;
+  QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
+  float *col = malloc(nbytes);
+  if (!col)
+    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte col2im buffer", nbytes);
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t gi = 0; gi < G; gi++) {
+      const float *xg = x + (n * C + gi * Cg) * xsize;
+      const float *wg = w + gi * Cg * rows;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)xsize, (int)Cg, 1.0f, wg, (int)rows, xg,
+                  (int)xsize, 0.0f, col, (int)xsize);
+      qc_col2im_add(col, Mg, g, y + (n * M + gi * Mg) * ysize);
+    }
+  }
+  free(col);
+  return QC_OK;
+}

@@ -11,12 +11,64 @@
   int name##_run(qc_kernel *k);
 
 /* ---- conv/matrix/pool family (conv.c, conv_transpose.c, matmul.c, pool.c) ---- */
+QC_KERNEL_DECL(qc_conv)
+QC_KERNEL_DECL(qc_conv_transpose)
+QC_KERNEL_DECL(qc_gemm)
+QC_KERNEL_DECL(qc_matmul)
+QC_KERNEL_DECL(qc_maxpool)
+QC_KERNEL_DECL(qc_averagepool)
+QC_KERNEL_DECL(qc_globalaveragepool)
+QC_KERNEL_DECL(qc_globalmaxpool)
 /* ---- end conv family ---- */
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */
 /* ---- end elementwise family ---- */
 
 /* ---- shape/layout/quantize family (shape.c, layout.c, resize.c, misc.c, quantize.c) ---- */
+/* Shared helpers of this family (defined in layout.c / misc.c). */
+/* Copies an out_dims-shaped block: dst element (i0..in-1) = src[base + sum i_d * src_strides[d]]
+ * (strides in elements, may be 0 or negative). dst is contiguous. */
+void qc_sl_strided_copy(void *dst, const void *src, size_t elem_size, int ndim, const int64_t *out_dims,
+                        const int64_t *src_strides, int64_t src_base);
+/* Normalizes axis into [0, rank) (or [0, rank] when inclusive_end), QC_EINVAL if out of range. */
+int qc_sl_axis(int64_t axis, int rank, int inclusive_end, int *out);
+/* Reads the integer list held by a 1-D (or scalar) int32/int64 tensor into vals[max]. */
+int qc_sl_read_ints(const qc_tensor *t, const char *what, int64_t *vals, int max, int *n);
+/* Converts every element of src into dst, already allocated with src's numel (Cast semantics). */
+int qc_sl_convert(const qc_tensor *src, qc_tensor *dst);
+/* Stores v into *dst as dtype dt with Cast semantics. */
+int qc_sl_store_f64(qc_dtype dt, double v, void *dst);
+QC_KERNEL_DECL(qc_shape)
+QC_KERNEL_DECL(qc_size)
+QC_KERNEL_DECL(qc_reshape)
+QC_KERNEL_DECL(qc_flatten)
+QC_KERNEL_DECL(qc_squeeze)
+QC_KERNEL_DECL(qc_unsqueeze)
+QC_KERNEL_DECL(qc_expand)
+QC_KERNEL_DECL(qc_transpose)
+QC_KERNEL_DECL(qc_concat)
+QC_KERNEL_DECL(qc_split)
+QC_KERNEL_DECL(qc_slice)
+QC_KERNEL_DECL(qc_pad)
+QC_KERNEL_DECL(qc_tile)
+QC_KERNEL_DECL(qc_gather)
+QC_KERNEL_DECL(qc_gather_elements)
+QC_KERNEL_DECL(qc_depth_to_space)
+QC_KERNEL_DECL(qc_space_to_depth)
+QC_KERNEL_DECL(qc_resize)
+QC_KERNEL_DECL(qc_upsample)
+QC_KERNEL_DECL(qc_cast)
+QC_KERNEL_DECL(qc_cast_like)
+QC_KERNEL_DECL(qc_constant)
+QC_KERNEL_DECL(qc_constant_of_shape)
+QC_KERNEL_DECL(qc_identity)
+QC_KERNEL_DECL(qc_dropout)
+QC_KERNEL_DECL(qc_range)
+QC_KERNEL_DECL(qc_nonzero)
+QC_KERNEL_DECL(qc_eye_like)
+QC_KERNEL_DECL(qc_quantize_linear)
+QC_KERNEL_DECL(qc_dequantize_linear)
+QC_KERNEL_DECL(qc_dynamic_quantize_linear)
 /* ---- end shape family ---- */
 
 #endif

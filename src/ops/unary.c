@@ -1,1 +1,420 @@
+/* Elementwise unary math and activations, Clip and PRelu.
+ *
+ * One table-driven kernel (qc_unary_*) serves every single-input op: the
+ * table row for k->op_type gives a float row function, optionally an integer
+ * one, and the attribute defaults it reads (alpha/beta/gamma...). */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broadcast.h"
 #include "kernels.h"
+
+#define PARALLEL_MIN 65536
+#define CHUNK 16384
+
+typedef struct unary_params {
+  float alpha, beta, gamma;
+} unary_params;
+
+typedef void (*f32_row_fn)(const float *in, float *out, int64_t n, const unary_params *p);
+typedef void (*f64_row_fn)(const double *in, double *out, int64_t n, const unary_params *p);
+/* Integer rows work on int64 values of any signed/unsigned width via a switch. */
+typedef int64_t (*int_elem_fn)(int64_t x);
+
+/* The expression sees x (float) and p (params); a, b, g are shorthands. */
+#define F32_ROW(NAME, ...)                                                                   \
+  static void NAME##_f32(const float *in, float *out, int64_t n, const unary_params *p) {   \
+    const float a = p->alpha, b = p->beta, g = p->gamma;                                     \
+    (void)a, (void)b, (void)g;                                                               \
+    for (int64_t j = 0; j < n; j++) {                                                        \
+      const float x = in[j];                                                                 \
+      out[j] = (__VA_ARGS__);                                                                \
+    }                                                                                        \
+  }
+#define F64_ROW(NAME, ...)                                                                   \
+  static void NAME##_f64(const double *in, double *out, int64_t n, const unary_params *p) { \
+    const double a = p->alpha, b = p->beta, g = p->gamma;                                    \
+    (void)a, (void)b, (void)g;                                                               \
+    for (int64_t j = 0; j < n; j++) {                                                        \
+      const double x = in[j];                                                                \
+      out[j] = (__VA_ARGS__);                                                                \
+    }                                                                                        \
+  }
+
+static inline float sigmoidf(float x) {
+  /* Split by sign so exp never overflows. */
+  if (x >= 0)
+    return 1.0f / (1.0f + expf(-x));
+  float e = expf(x);
+  return e / (1.0f + e);
+}
+static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
+
+F32_ROW(sqrt, sqrtf(x))
+F32_ROW(exp, expf(x))
+F32_ROW(log, logf(x))
+F32_ROW(neg, -x)
+F32_ROW(abs, fabsf(x))
+F32_ROW(reciprocal, 1.0f / x)
+F32_ROW(erf, erff(x))
+F32_ROW(floor, floorf(x))
+F32_ROW(ceil, ceilf(x))
+F32_ROW(round, nearbyintf(x)) /* default rounding mode: half to even, as ONNX wants */
+F32_ROW(relu, x > 0 ? x : 0.0f)
+F32_ROW(leaky_relu, x >= 0 ? x : a * x)
+F32_ROW(thresholded_relu, x > a ? x : 0.0f)
+F32_ROW(sigmoid, sigmoidf(x))
+F32_ROW(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, a * x + b)))
+F32_ROW(hard_swish, x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)))
+F32_ROW(tanh, tanhf(x))
+F32_ROW(elu, x >= 0 ? x : a * expm1f(x))
+F32_ROW(celu, fmaxf(0.0f, x) + fminf(0.0f, a * expm1f(x / a)))
+F32_ROW(selu, x > 0 ? g * x : g * (a * expm1f(x)))
+F32_ROW(softplus, softplusf(x))
+F32_ROW(softsign, x / (1.0f + fabsf(x)))
+F32_ROW(mish, x * tanhf(softplusf(x)))
+F32_ROW(gelu, 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)))
+F32_ROW(gelu_tanh, 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
+F32_ROW(shrink, x < -a ? x + b : x > a ? x - b : 0.0f)
+F32_ROW(sign, signf(x))
+F32_ROW(sin, sinf(x))
+F32_ROW(cos, cosf(x))
+F32_ROW(tan, tanf(x))
+F32_ROW(asin, asinf(x))
+F32_ROW(acos, acosf(x))
+F32_ROW(atan, atanf(x))
+F32_ROW(sinh, sinhf(x))
+F32_ROW(cosh, coshf(x))
+F32_ROW(asinh, asinhf(x))
+F32_ROW(acosh, acoshf(x))
+F32_ROW(atanh, atanhf(x))
+
+/* Double versions for the ops that shape/post-processing graphs use on double. */
+F64_ROW(sqrt, sqrt(x))
+F64_ROW(exp, exp(x))
+F64_ROW(log, log(x))
+F64_ROW(neg, -x)
+F64_ROW(abs, fabs(x))
+F64_ROW(reciprocal, 1.0 / x)
+F64_ROW(floor, floor(x))
+F64_ROW(ceil, ceil(x))
+F64_ROW(round, nearbyint(x))
+F64_ROW(relu, x > 0 ? x : 0.0)
+F64_ROW(sign, (double)((x > 0) - (x < 0)))
+F64_ROW(tanh, tanh(x))
+F64_ROW(sigmoid, 1.0 / (1.0 + exp(-x)))
+
+static int64_t neg_int(int64_t x) { return (int64_t)(0u - (uint64_t)x); }
+static int64_t abs_int(int64_t x) { return x < 0 ? neg_int(x) : x; }
+static int64_t relu_int(int64_t x) { return x > 0 ? x : 0; }
+static int64_t sign_int(int64_t x) { return (x > 0) - (x < 0); }
+static int64_t identity_int(int64_t x) { return x; }
+
+enum { P_NONE, P_ALPHA, P_ALPHA_BETA, P_SELU, P_SHRINK, P_GELU };
+
+typedef struct unary_kind {
+  const char *op_type;
+  f32_row_fn f32;
+  f64_row_fn f64;   /* may be NULL */
+  int_elem_fn ints; /* may be NULL: integer inputs unsupported */
+  int params;       /* which attributes to read */
+  float alpha, beta; /* attribute defaults */
+} unary_kind;
+
+static const unary_kind unary_kinds[] = {
+    {"Abs", abs_f32, abs_f64, abs_int, P_NONE, 0, 0},
+    {"Acos", acos_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Acosh", acosh_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Asin", asin_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Asinh", asinh_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Atan", atan_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Atanh", atanh_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Ceil", ceil_f32, ceil_f64, identity_int, P_NONE, 0, 0},
+    {"Celu", celu_f32, NULL, NULL, P_ALPHA, 1.0f, 0},
+    {"Cos", cos_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Cosh", cosh_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Elu", elu_f32, NULL, NULL, P_ALPHA, 1.0f, 0},
+    {"Erf", erf_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Exp", exp_f32, exp_f64, NULL, P_NONE, 0, 0},
+    {"Floor", floor_f32, floor_f64, identity_int, P_NONE, 0, 0},
+    {"Gelu", gelu_f32, NULL, NULL, P_GELU, 0, 0},
+    {"HardSigmoid", hard_sigmoid_f32, NULL, NULL, P_ALPHA_BETA, 0.2f, 0.5f},
+    {"HardSwish", hard_swish_f32, NULL, NULL, P_NONE, 0, 0},
+    {"LeakyRelu", leaky_relu_f32, NULL, NULL, P_ALPHA, 0.01f, 0},
+    {"Log", log_f32, log_f64, NULL, P_NONE, 0, 0},
+    {"Mish", mish_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Neg", neg_f32, neg_f64, neg_int, P_NONE, 0, 0},
+    {"Reciprocal", reciprocal_f32, reciprocal_f64, NULL, P_NONE, 0, 0},
+    {"Relu", relu_f32, relu_f64, relu_int, P_NONE, 0, 0},
+    {"Round", round_f32, round_f64, identity_int, P_NONE, 0, 0},
+    {"Selu", selu_f32, NULL, NULL, P_SELU, 1.67326319217681884765625f, 0},
+    {"Shrink", shrink_f32, NULL, NULL, P_SHRINK, 0.5f, 0.0f},
+    {"Sigmoid", sigmoid_f32, sigmoid_f64, NULL, P_NONE, 0, 0},
+    {"Sign", sign_f32, sign_f64, sign_int, P_NONE, 0, 0},
+    {"Sin", sin_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Sinh", sinh_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Softplus", softplus_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Softsign", softsign_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Sqrt", sqrt_f32, sqrt_f64, NULL, P_NONE, 0, 0},
+    {"Tan", tan_f32, NULL, NULL, P_NONE, 0, 0},
+    {"Tanh", tanh_f32, tanh_f64, NULL, P_NONE, 0, 0},
+    {"ThresholdedRelu", thresholded_relu_f32, NULL, NULL, P_ALPHA, 1.0f, 0},
+};
+
+typedef struct unary_priv {
+  const unary_kind *kind;
+  f32_row_fn f32; /* kind->f32 unless an attribute picks a variant */
+  unary_params params;
+} unary_priv;
+
+int qc_unary_init(qc_kernel *k) {
+  const unary_kind *kind = NULL;
+  for (size_t i = 0; i < sizeof unary_kinds / sizeof unary_kinds[0]; i++)
+    if (strcmp(unary_kinds[i].op_type, k->op_type) == 0)
+      kind = &unary_kinds[i];
+  if (!kind)
+    return qc_fail(QC_EINTERNAL, "unary kernel registered for unknown op %s", k->op_type);
+  if (!qc_in(k, 0) || !qc_out(k, 0))
+    return qc_fail(QC_EINVAL, "%s needs one input and one output", k->op_type);
+  unary_priv *p = calloc(1, sizeof *p);
+  if (!p)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  k->priv = p;
+  p->kind = kind;
+  p->f32 = kind->f32;
+  switch (kind->params) {
+  case P_ALPHA:
+    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
+    break;
+  case P_ALPHA_BETA:
+    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(k, "beta", kind->beta, &p->params.beta));
+    break;
+  case P_SELU:
+    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(k, "gamma", 1.05070102214813232421875f, &p->params.gamma));
+    break;
+  case P_SHRINK:
+    QC_TRY(qc_attr_float(k, "lambd", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(k, "bias", kind->beta, &p->params.beta));
+    break;
+  case P_GELU: {
+    char approx[16];
+    QC_TRY(qc_attr_string(k, "approximate", "none", approx, sizeof approx));
+    if (strcmp(approx, "tanh") == 0)
+      p->f32 = gelu_tanh_f32;
+    else if (strcmp(approx, "none") != 0)
+      return qc_fail(QC_EINVAL, "Gelu approximate must be 'none' or 'tanh', got '%s'", approx);
+    break;
+  }
+  }
+  if (kind->params == P_ALPHA && strcmp(kind->op_type, "Celu") == 0 && p->params.alpha == 0)
+    return qc_fail(QC_EINVAL, "Celu alpha must be nonzero");
+  return QC_OK;
+}
+
+static int is_int_type(qc_dtype dt) {
+  switch (dt) {
+  case QC_DT_INT8: case QC_DT_INT16: case QC_DT_INT32: case QC_DT_INT64:
+  case QC_DT_UINT8: case QC_DT_UINT16: case QC_DT_UINT32: case QC_DT_UINT64:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int qc_unary_shape(qc_kernel *k) {
+  const unary_priv *p = k->priv;
+  const qc_tensor *x = qc_in(k, 0);
+  int ok = x->dtype == QC_DT_FLOAT || (x->dtype == QC_DT_DOUBLE && p->kind->f64) ||
+           (is_int_type(x->dtype) && p->kind->ints);
+  if (!ok)
+    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+}
+
+/* Writes an int64 value back into an integer tensor of any width (wrapping). */
+static void store_int(qc_tensor *t, int64_t i, int64_t v) {
+  switch (t->dtype) {
+  case QC_DT_INT8: case QC_DT_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+  case QC_DT_INT16: case QC_DT_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+  case QC_DT_INT32: case QC_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
+  default: ((uint64_t *)t->data)[i] = (uint64_t)v; break;
+  }
+}
+
+int qc_unary_run(qc_kernel *k) {
+  const unary_priv *p = k->priv;
+  const qc_tensor *x = qc_in(k, 0);
+  qc_tensor *y = qc_out(k, 0);
+  int64_t n = x->numel, nchunks = (n + CHUNK - 1) / CHUNK;
+  if (x->dtype == QC_DT_FLOAT) {
+    const float *in = qc_f32(x);
+    float *out = qc_f32(y);
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+    for (int64_t c = 0; c < nchunks; c++) {
+      int64_t s = c * CHUNK, len = n - s < CHUNK ? n - s : CHUNK;
+      p->f32(in + s, out + s, len, &p->params);
+    }
+  } else if (x->dtype == QC_DT_DOUBLE) {
+    p->kind->f64(x->data, y->data, n, &p->params);
+  } else {
+    int is_unsigned = x->dtype == QC_DT_UINT8 || x->dtype == QC_DT_UINT16 || x->dtype == QC_DT_UINT32 ||
+                      x->dtype == QC_DT_UINT64;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t v = qc_tensor_get_i64(x, i);
+      /* abs/relu/sign of unsigned values are themselves (or 0/1 for sign). */
+      store_int(y, i, is_unsigned && p->kind->ints != neg_int ? (p->kind->ints == sign_int ? v != 0 : v)
+                                                               : p->kind->ints(v));
+    }
+  }
+  return QC_OK;
+}
+
+/* ---- Clip: attributes min/max before opset 11, optional inputs after ---- */
+
+typedef struct clip_priv {
+  float attr_min, attr_max;
+} clip_priv;
+
+int qc_clip_init(qc_kernel *k) {
+  if (!qc_in(k, 0) || !qc_out(k, 0))
+    return qc_fail(QC_EINVAL, "Clip needs an input and an output");
+  clip_priv *p = calloc(1, sizeof *p);
+  if (!p)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  k->priv = p;
+  if (k->opset < 11) {
+    QC_TRY(qc_attr_float(k, "min", -FLT_MAX, &p->attr_min));
+    QC_TRY(qc_attr_float(k, "max", FLT_MAX, &p->attr_max));
+  }
+  return QC_OK;
+}
+
+int qc_clip_shape(qc_kernel *k) {
+  const qc_tensor *x = qc_in(k, 0);
+  if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && !is_int_type(x->dtype))
+    return qc_fail(QC_EUNSUPPORTED, "Clip on %s tensors is not supported", qc_dtype_name(x->dtype));
+  for (int i = 1; i <= 2 && k->opset >= 11; i++) {
+    const qc_tensor *b = qc_in(k, i);
+    if (b && b->numel != 1)
+      return qc_fail(QC_EINVAL, "Clip %s must be a scalar, got %lld elements", i == 1 ? "min" : "max",
+                     (long long)b->numel);
+    if (b && b->dtype != x->dtype)
+      return qc_fail(QC_EINVAL, "Clip %s is %s but the input is %s", i == 1 ? "min" : "max",
+                     qc_dtype_name(b->dtype), qc_dtype_name(x->dtype));
+  }
+  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+}
+
+int qc_clip_run(qc_kernel *k) {
+  const clip_priv *p = k->priv;
+  const qc_tensor *x = qc_in(k, 0), *tmin = qc_in(k, 1), *tmax = qc_in(k, 2);
+  qc_tensor *y = qc_out(k, 0);
+  int64_t n = x->numel;
+  if (k->opset < 11) {
+    tmin = tmax = NULL;
+  }
+  if (x->dtype == QC_DT_FLOAT) {
+    float lo = k->opset < 11 ? p->attr_min : tmin ? qc_f32(tmin)[0] : -INFINITY;
+    float hi = k->opset < 11 ? p->attr_max : tmax ? qc_f32(tmax)[0] : INFINITY;
+    const float *in = qc_f32(x);
+    float *out = qc_f32(y);
+    /* min(max(x, lo), hi): when lo > hi every value becomes hi, per spec. */
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+    for (int64_t i = 0; i < n; i++) {
+      float v = in[i] < lo ? lo : in[i];
+      out[i] = v > hi ? hi : v;
+    }
+  } else if (x->dtype == QC_DT_DOUBLE) {
+    double lo = tmin ? qc_tensor_get_f64(tmin, 0) : k->opset < 11 ? p->attr_min : -INFINITY;
+    double hi = tmax ? qc_tensor_get_f64(tmax, 0) : k->opset < 11 ? p->attr_max : INFINITY;
+    const double *in = x->data;
+    double *out = y->data;
+    for (int64_t i = 0; i < n; i++) {
+      double v = in[i] < lo ? lo : in[i];
+      out[i] = v > hi ? hi : v;
+    }
+  } else {
+    int is_u64 = x->dtype == QC_DT_UINT64;
+    if (is_u64) { /* compare as unsigned so values above INT64_MAX order correctly */
+      const uint64_t *in = x->data;
+      uint64_t *out = y->data;
+      uint64_t lo = tmin ? ((const uint64_t *)tmin->data)[0] : 0;
+      uint64_t hi = tmax ? ((const uint64_t *)tmax->data)[0] : UINT64_MAX;
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t v = in[i] < lo ? lo : in[i];
+        out[i] = v > hi ? hi : v;
+      }
+      return QC_OK;
+    }
+    int64_t lo = tmin ? qc_tensor_get_i64(tmin, 0) : INT64_MIN;
+    int64_t hi = tmax ? qc_tensor_get_i64(tmax, 0) : INT64_MAX;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t v = qc_tensor_get_i64(x, i);
+      v = v < lo ? lo : v;
+      store_int(y, i, v > hi ? hi : v);
+    }
+  }
+  return QC_OK;
+}
+
+/* ---- PRelu: slope broadcasts unidirectionally to X ---- */
+
+static void prelu_f32(const void *a_, const void *b_, void *o_, int64_t n, int as, int bs) {
+  const float *x = a_, *s = b_;
+  float *o = o_;
+  (void)as; /* X always has the full shape */
+  if (bs) {
+    for (int64_t j = 0; j < n; j++)
+      o[j] = x[j] < 0 ? x[j] * s[j] : x[j];
+  } else {
+    const float slope = s[0];
+    for (int64_t j = 0; j < n; j++)
+      o[j] = x[j] < 0 ? x[j] * slope : x[j];
+  }
+}
+
+#define PRELU_INT(T, SUF)                                                                     \
+  static void prelu_##SUF(const void *a_, const void *b_, void *o_, int64_t n, int as, int bs) { \
+    const T *x = a_, *s = b_;                                                                 \
+    T *o = o_;                                                                                \
+    (void)as;                                                                                 \
+    for (int64_t j = 0; j < n; j++)                                                           \
+      o[j] = x[j] < 0 ? (T)(x[j] * s[j * bs]) : x[j];                                         \
+  }
+PRELU_INT(int32_t, i32)
+PRELU_INT(int64_t, i64)
+PRELU_INT(double, f64)
+
+int qc_prelu_init(qc_kernel *k) {
+  if (!qc_in(k, 0) || !qc_in(k, 1) || !qc_out(k, 0))
+    return qc_fail(QC_EINVAL, "PRelu needs inputs (X, slope) and an output");
+  return QC_OK;
+}
+
+int qc_prelu_shape(qc_kernel *k) {
+  const qc_tensor *x = qc_in(k, 0), *s = qc_in(k, 1);
+  if (x->dtype != s->dtype)
+    return qc_fail(QC_EINVAL, "PRelu slope is %s but X is %s", qc_dtype_name(s->dtype), qc_dtype_name(x->dtype));
+  if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && x->dtype != QC_DT_INT32 && x->dtype != QC_DT_INT64)
+    return qc_fail(QC_EUNSUPPORTED, "PRelu on %s tensors is not supported", qc_dtype_name(x->dtype));
+  if (!qc_bcast_is_unidirectional(s, x->ndim, x->dims)) {
+    char s1[128], s2[128];
+    return qc_fail(QC_EINVAL, "PRelu slope of shape %s does not broadcast to X of shape %s",
+                   qc_shape_str(s->ndim, s->dims, s1, sizeof s1), qc_shape_str(x->ndim, x->dims, s2, sizeof s2));
+  }
+  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+}
+
+int qc_prelu_run(qc_kernel *k) {
+  const qc_tensor *x = qc_in(k, 0);
+  qc_binary_row_fn fn = x->dtype == QC_DT_FLOAT    ? prelu_f32
+                        : x->dtype == QC_DT_DOUBLE ? prelu_f64
+                        : x->dtype == QC_DT_INT32  ? prelu_i32
+                                                   : prelu_i64;
+  return qc_bcast_binary(x, qc_in(k, 1), qc_out(k, 0), fn);
+}

@@ -1,0 +1,304 @@
+/* Executor: plan once (check ops, decode constants, init kernels), run many times. */
+#include "engine.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/fileio.h"
+#include "../core/status.h"
+#include "../io/model_io.h"
+#include "../ir/graph.h"
+#include "../ops/op.h"
+#include "onnx.pb-c.h"
+
+typedef struct plan_node {
+  int node;
+  qc_kernel tmpl; /* op, attrs, names and priv; inputs/outputs filled per run */
+} plan_node;
+
+struct qc_engine {
+  qc_model *model;
+  qc_graph *graph;
+  plan_node *plan;
+  int n_plan;
+  qc_tensor *consts;      /* per value id: decoded initializer (empty otherwise) */
+  int *last_use;          /* per value id: plan index of the last consumer, -1 if none */
+  unsigned char *pinned;  /* per value id: never freed during a run (inputs, constants, outputs) */
+};
+
+int qc_set_threads(int nthreads) {
+  if (nthreads <= 0)
+    nthreads = omp_get_num_procs();
+  omp_set_num_threads(nthreads);
+  openblas_set_num_threads(nthreads);
+  return nthreads;
+}
+
+static int is_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
+
+static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
+  const qc_graph *g = m->graph;
+  const Onnx__NodeProto *np = g->nodes[id].proto;
+  char label[256];
+  qc_node_label(g, id, label, sizeof label);
+  if (!is_default_domain(np->domain))
+    return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' of domain '%s' (%s)", np->op_type, np->domain, label);
+  const qc_op *op = qc_op_find(np->op_type, m->opset);
+  if (!op) {
+    if (qc_op_known(np->op_type))
+      return qc_fail(QC_EUNSUPPORTED, "op '%s' is not supported at opset %d (%s)", np->op_type, m->opset, label);
+    return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' (opset %d) at %s", np->op_type, m->opset, label);
+  }
+  if (op_out)
+    *op_out = op;
+  return QC_OK;
+}
+
+int qc_engine_check_ops(const qc_model *m) {
+  if (m->opset <= 0)
+    return qc_fail(QC_EUNSUPPORTED, "model imports no default-domain (ai.onnx) opset");
+  const qc_graph *g = m->graph;
+  for (int k = 0; k < g->n_order; k++)
+    QC_TRY(check_node_op(m, g->order[k], NULL));
+  return QC_OK;
+}
+
+void qc_engine_free(qc_engine *e) {
+  if (!e)
+    return;
+  for (int i = 0; i < e->n_plan; i++)
+    free(e->plan[i].tmpl.priv);
+  if (e->consts)
+    for (int v = 0; v < e->graph->n_values; v++)
+      qc_tensor_release(&e->consts[v]);
+  free(e->consts);
+  free(e->plan);
+  free(e->last_use);
+  free(e->pinned);
+  free(e);
+}
+
+int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
+  *out = NULL;
+  qc_set_threads(opts ? opts->nthreads : 0);
+  QC_TRY(qc_engine_check_ops(m));
+  qc_graph *g = m->graph;
+  QC_TRY(qc_graph_reindex(g));
+  int *order = NULL, n = 0;
+  QC_TRY(qc_graph_topo_order(g, &order, &n));
+  qc_engine *e = calloc(1, sizeof *e);
+  int rc = QC_OK;
+  if (!e) {
+    free(order);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  e->model = m;
+  e->graph = g;
+  e->plan = calloc((size_t)n + 1, sizeof *e->plan);
+  e->consts = calloc((size_t)g->n_values + 1, sizeof *e->consts);
+  e->last_use = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+  e->pinned = calloc((size_t)g->n_values + 1, 1);
+  if (!e->plan || !e->consts || !e->last_use || !e->pinned) {
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+    goto fail;
+  }
+  for (int v = 0; v < g->n_values; v++) {
+    const qc_value *val = &g->values[v];
+    e->last_use[v] = -1;
+    if (val->flags & (QC_VALUE_GRAPH_INPUT | QC_VALUE_GRAPH_OUTPUT))
+      e->pinned[v] = 1;
+    if ((val->flags & QC_VALUE_INITIALIZER) && !(val->flags & QC_VALUE_GRAPH_INPUT) && val->n_consumers) {
+      e->pinned[v] = 1;
+      rc = qc_graph_initializer(g, v, &e->consts[v]);
+      if (rc < 0) {
+        rc = qc_fail_context(rc, "initializer '%s'", val->name);
+        goto fail;
+      }
+    }
+  }
+  for (int p = 0; p < n; p++) {
+    int id = order[p];
+    const qc_node *nd = &g->nodes[id];
+    plan_node *pn = &e->plan[p];
+    pn->node = id;
+    qc_kernel *k = &pn->tmpl;
+    rc = check_node_op(m, id, &k->op);
+    if (rc < 0)
+      goto fail;
+    k->op_type = nd->proto->op_type;
+    k->node_name = nd->proto->name ? nd->proto->name : "";
+    k->opset = m->opset;
+    k->n_attrs = nd->proto->n_attribute;
+    k->attrs = nd->proto->attribute;
+    k->ninputs = nd->ninputs;
+    k->noutputs = nd->noutputs;
+    k->model_dir = m->dir;
+    e->n_plan = p + 1;
+    if (k->op->init && (rc = k->op->init(k)) < 0) {
+      char label[256];
+      rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, id, label, sizeof label), m->opset);
+      goto fail;
+    }
+    for (int i = 0; i < nd->ninputs; i++)
+      if (nd->inputs[i] >= 0)
+        e->last_use[nd->inputs[i]] = p;
+  }
+  free(order);
+  *out = e;
+  return QC_OK;
+fail:
+  free(order);
+  qc_engine_free(e);
+  return rc;
+}
+
+static int check_input(const qc_value *v, const qc_tensor *t) {
+  char want[128], got[128];
+  if (!t || !t->data)
+    return qc_fail(QC_EUSAGE, "input '%s' was not provided", v->name);
+  if (v->dtype != QC_DT_UNDEFINED && v->dtype != t->dtype)
+    return qc_fail(QC_EUSAGE, "input '%s' expects %s data, got %s", v->name, qc_dtype_name(v->dtype),
+                   qc_dtype_name(t->dtype));
+  if (v->ndim < 0)
+    return QC_OK;
+  int ok = v->ndim == t->ndim;
+  for (int i = 0; ok && i < v->ndim; i++)
+    if (v->dims[i] >= 0 && v->dims[i] != t->dims[i])
+      ok = 0;
+  if (!ok) {
+    size_t off = 0;
+    for (int i = 0; i < v->ndim && off < sizeof want; i++) {
+      if (v->dims[i] >= 0)
+        off += (size_t)snprintf(want + off, sizeof want - off, "%s%lld", i ? "x" : "", (long long)v->dims[i]);
+      else
+        off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", i ? "x" : "",
+                                v->dim_params[i] ? v->dim_params[i] : "?");
+    }
+    if (v->ndim == 0)
+      snprintf(want, sizeof want, "scalar");
+    return qc_fail(QC_EUSAGE, "input '%s' expects shape %s, got %s", v->name, want,
+                   qc_shape_str(t->ndim, t->dims, got, sizeof got));
+  }
+  return QC_OK;
+}
+
+int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user) {
+  qc_graph *g = e->graph;
+  int nv = g->n_values;
+  qc_tensor **vals = calloc((size_t)nv + 1, sizeof *vals);
+  qc_tensor *store = calloc((size_t)nv + 1, sizeof *store);
+  qc_tensor **kin = NULL, **kout = NULL;
+  int max_io = 1, rc = QC_OK;
+  for (int p = 0; p < e->n_plan; p++) {
+    const qc_node *nd = &g->nodes[e->plan[p].node];
+    if (nd->ninputs > max_io)
+      max_io = nd->ninputs;
+    if (nd->noutputs > max_io)
+      max_io = nd->noutputs;
+  }
+  kin = calloc((size_t)max_io, sizeof *kin);
+  kout = calloc((size_t)max_io, sizeof *kout);
+  if (!vals || !store || !kin || !kout) {
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (int v = 0; v < nv; v++)
+    if (e->consts[v].data)
+      vals[v] = &e->consts[v];
+  for (int i = 0; i < g->n_inputs; i++) {
+    const qc_value *val = &g->values[g->inputs[i]];
+    if ((rc = check_input(val, inputs[i])) < 0)
+      goto done;
+    vals[g->inputs[i]] = inputs[i];
+  }
+  for (int p = 0; p < e->n_plan && rc == QC_OK; p++) {
+    const plan_node *pn = &e->plan[p];
+    const qc_node *nd = &g->nodes[pn->node];
+    qc_kernel k = pn->tmpl;
+    char label[256];
+    if (qc_interrupted()) {
+      rc = qc_fail(QC_EINTERRUPTED, "interrupted");
+      break;
+    }
+    for (int i = 0; i < nd->ninputs; i++) {
+      int v = nd->inputs[i];
+      kin[i] = v >= 0 ? vals[v] : NULL;
+      if (v >= 0 && !kin[i]) {
+        rc = qc_fail(QC_EINVAL, "%s: input '%s' has no value", qc_node_label(g, pn->node, label, sizeof label),
+                     g->values[v].name);
+        break;
+      }
+    }
+    if (rc < 0)
+      break;
+    for (int i = 0; i < nd->noutputs; i++) {
+      int v = nd->outputs[i];
+      kout[i] = v >= 0 ? &store[v] : NULL;
+      if (kout[i])
+        qc_tensor_release(kout[i]);
+    }
+    k.inputs = kin;
+    k.outputs = kout;
+    rc = k.op->shape(&k);
+    if (rc == QC_OK && k.op->run)
+      rc = k.op->run(&k);
+    if (rc < 0) {
+      rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
+      break;
+    }
+    for (int i = 0; i < nd->noutputs; i++) {
+      int v = nd->outputs[i];
+      if (v < 0)
+        continue;
+      if (!store[v].data) {
+        rc = qc_fail(QC_EINTERNAL, "%s did not produce output '%s'", qc_node_label(g, pn->node, label, sizeof label),
+                     g->values[v].name);
+        break;
+      }
+      vals[v] = &store[v];
+      if (cb && (rc = cb(user, pn->node, v, &store[v])) < 0)
+        break;
+    }
+    if (rc < 0)
+      break;
+    /* Free what no later node reads. */
+    for (int i = 0; i < nd->ninputs; i++) {
+      int v = nd->inputs[i];
+      if (v >= 0 && e->last_use[v] == p && !e->pinned[v] && vals[v] == &store[v]) {
+        qc_tensor_release(&store[v]);
+        vals[v] = NULL;
+      }
+    }
+    for (int i = 0; i < nd->noutputs; i++) {
+      int v = nd->outputs[i];
+      if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
+        qc_tensor_release(&store[v]);
+        vals[v] = NULL;
+      }
+    }
+  }
+  for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
+    int v = g->outputs[i];
+    qc_tensor_release(&outputs[i]);
+    if (vals[v] == &store[v]) {
+      outputs[i] = store[v]; /* hand over ownership */
+      memset(&store[v], 0, sizeof store[v]);
+    } else if (vals[v]) {
+      rc = qc_tensor_copy(&outputs[i], vals[v]);
+    } else {
+      rc = qc_fail(QC_EINVAL, "graph output '%s' was not computed", g->values[v].name);
+    }
+  }
+done:
+  if (store)
+    for (int v = 0; v < nv; v++)
+      qc_tensor_release(&store[v]);
+  free(store);
+  free(vals);
+  free(kin);
+  free(kout);
+  return rc;
+}

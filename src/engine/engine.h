@@ -1,0 +1,37 @@
+/* The FP32 inference engine: runs a model's graph node by node.
+ *
+ * qc_engine_create checks every node against the op registry (an unknown op
+ * is an error naming op, opset and node), decodes initializers once and runs
+ * each kernel's init(). qc_engine_run is reentrant: several threads may run
+ * the same engine at once on different inputs. Intermediate tensors are
+ * freed right after their last consumer. */
+#ifndef QC_ENGINE_H
+#define QC_ENGINE_H
+
+#include "../core/tensor.h"
+
+struct qc_model;
+typedef struct qc_engine qc_engine;
+
+/* Called after every node for each of its outputs; return < 0 to abort the run. */
+typedef int (*qc_value_callback)(void *user, int node, int value, const qc_tensor *t);
+
+typedef struct qc_engine_opts {
+  int nthreads; /* 0: all cores */
+} qc_engine_opts;
+
+int qc_engine_create(struct qc_model *m, const qc_engine_opts *opts, qc_engine **out);
+void qc_engine_free(qc_engine *e);
+
+/* Checks that every node's op is registered for the model's opset, without
+ * creating kernels. The first unsupported node is the error. */
+int qc_engine_check_ops(const struct qc_model *m);
+
+/* inputs[i] for the i-th graph input (qc_graph.inputs order). outputs must
+ * hold one (empty) tensor per graph output; the caller releases them. */
+int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user);
+
+/* Sets OpenMP and OpenBLAS thread counts (0: all cores). Returns the count used. */
+int qc_set_threads(int nthreads);
+
+#endif

@@ -1,0 +1,170 @@
+#define _POSIX_C_SOURCE 200809L
+#include "model_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/fileio.h"
+#include "../core/status.h"
+#include "../ir/graph.h"
+#include "onnx.pb-c.h"
+#include "tensor_proto.h"
+
+/* protobuf's hard limit for a single message is 2 GiB. */
+#define QC_MAX_MODEL_BYTES ((size_t)2 << 30)
+
+static int is_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
+
+int qc_model_opset(const qc_model *m, const char *domain) {
+  const Onnx__ModelProto *p = m->proto;
+  for (size_t i = 0; i < p->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = p->opset_import[i];
+    int match = is_default_domain(domain) ? is_default_domain(o->domain)
+                                          : (o->domain && strcmp(o->domain, domain) == 0);
+    if (match && o->has_version)
+      return (int)o->version;
+  }
+  return 0;
+}
+
+int qc_model_set_opset(qc_model *m, int version) {
+  Onnx__ModelProto *p = m->proto;
+  for (size_t i = 0; i < p->n_opset_import; i++) {
+    Onnx__OperatorSetIdProto *o = p->opset_import[i];
+    if (is_default_domain(o->domain)) {
+      o->has_version = 1;
+      o->version = version;
+      m->opset = version;
+      return QC_OK;
+    }
+  }
+  Onnx__OperatorSetIdProto *o = malloc(sizeof *o);
+  Onnx__OperatorSetIdProto **arr = realloc(p->opset_import, sizeof *arr * (p->n_opset_import + 1));
+  if (!o || !arr) {
+    free(o);
+    if (arr)
+      p->opset_import = arr;
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  onnx__operator_set_id_proto__init(o);
+  o->domain = strdup("");
+  o->has_version = 1;
+  o->version = version;
+  arr[p->n_opset_import++] = o;
+  p->opset_import = arr;
+  m->opset = version;
+  return o->domain ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
+}
+
+int qc_model_uses_external_data(const qc_model *m) {
+  const Onnx__GraphProto *g = m->proto->graph;
+  for (size_t i = 0; g && i < g->n_initializer; i++)
+    if (qc_tensor_proto_is_external(g->initializer[i]))
+      return 1;
+  return 0;
+}
+
+int qc_model_load(const char *path, qc_model **out) {
+  *out = NULL;
+  uint8_t *buf;
+  size_t len;
+  QC_TRY(qc_read_file(path, QC_MAX_MODEL_BYTES, &buf, &len));
+  if (len == 0) {
+    free(buf);
+    return qc_fail(QC_EINVAL, "%s: empty file, not an ONNX model", path);
+  }
+  Onnx__ModelProto *proto = onnx__model_proto__unpack(NULL, len, buf);
+  free(buf);
+  if (!proto)
+    return qc_fail(QC_EINVAL, "%s: not an ONNX model (protobuf parse failed: truncated or corrupt file)", path);
+  if (!proto->graph || !proto->has_ir_version) {
+    onnx__model_proto__free_unpacked(proto, NULL);
+    return qc_fail(QC_EINVAL, "%s: not an ONNX model (no %s)", path, proto->graph ? "ir_version" : "graph");
+  }
+  qc_model *m = calloc(1, sizeof *m);
+  if (!m) {
+    onnx__model_proto__free_unpacked(proto, NULL);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  m->proto = proto;
+  m->file_bytes = len;
+  m->path = strdup(path);
+  m->dir = malloc(strlen(path) + 2);
+  if (!m->path || !m->dir) {
+    qc_model_free(m);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  qc_dirname(path, m->dir, strlen(path) + 2);
+  m->opset = qc_model_opset(m, "");
+  int rc = qc_graph_build(m, &m->graph);
+  if (rc < 0) {
+    qc_model_free(m);
+    return qc_fail_context(rc, "%s", path);
+  }
+  *out = m;
+  return QC_OK;
+}
+
+void qc_model_free(qc_model *m) {
+  if (!m)
+    return;
+  qc_graph_free(m->graph);
+  if (m->proto)
+    onnx__model_proto__free_unpacked(m->proto, NULL);
+  free(m->path);
+  free(m->dir);
+  free(m);
+}
+
+/* Replaces external references with raw_data in place. */
+static int inline_external(qc_model *m) {
+  Onnx__GraphProto *g = m->proto->graph;
+  for (size_t i = 0; i < g->n_initializer; i++) {
+    Onnx__TensorProto *tp = g->initializer[i];
+    if (!qc_tensor_proto_is_external(tp))
+      continue;
+    qc_tensor t;
+    QC_TRY(qc_tensor_from_proto(tp, m->dir, &t));
+    for (size_t k = 0; k < tp->n_external_data; k++)
+      onnx__string_string_entry_proto__free_unpacked(tp->external_data[k], NULL);
+    free(tp->external_data);
+    tp->external_data = NULL;
+    tp->n_external_data = 0;
+    tp->has_data_location = 0;
+    tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+    free(tp->raw_data.data);
+    tp->has_raw_data = 1;
+    tp->raw_data.len = t.nbytes;
+    tp->raw_data.data = t.data; /* take ownership */
+    t.owns_data = 0;
+    qc_tensor_release(&t);
+  }
+  return QC_OK;
+}
+
+int qc_model_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  QC_TRY(qc_graph_sync(m->graph));
+  if (flags & QC_SAVE_INLINE_EXTERNAL)
+    QC_TRY(inline_external(m));
+  size_t n = onnx__model_proto__get_packed_size(m->proto);
+  if (n > QC_MAX_MODEL_BYTES)
+    return qc_fail(QC_ELIMIT, "model would be %zu bytes, above protobuf's 2 GiB limit", n);
+  unsigned char *b = malloc(n ? n : 1);
+  if (!b)
+    return qc_fail(QC_ENOMEM, "out of memory serializing %zu bytes", n);
+  onnx__model_proto__pack(m->proto, b);
+  *buf = b;
+  *len = n;
+  return QC_OK;
+}
+
+int qc_model_save(qc_model *m, const char *path, unsigned flags) {
+  unsigned char *buf;
+  size_t len;
+  QC_TRY(qc_model_pack(m, flags, &buf, &len));
+  int rc = qc_write_file_atomic(path, buf, len);
+  free(buf);
+  return rc;
+}

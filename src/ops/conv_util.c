@@ -1,0 +1,207 @@
+/* Window geometry, im2col and col2im shared by the conv and pool kernels. */
+#include "conv_util.h"
+
+#include <string.h>
+
+/* Attribute values are bounded so that (kernel - 1) * dilation + pads
+ * cannot overflow int64 arithmetic. */
+#define ATTR_MAX ((int64_t)1 << 31)
+
+static int read_list(const qc_kernel *k, const char *name, int64_t lo, int max_n, int64_t *dst, int *n) {
+  const int64_t *vals;
+  size_t count;
+  QC_TRY(qc_attr_ints(k, name, &vals, &count));
+  if (count > (size_t)max_n)
+    return qc_fail(QC_EUNSUPPORTED, "attribute '%s' has %zu values; at most %d spatial dims are supported", name,
+                   count, max_n / (strcmp(name, "pads") == 0 ? 2 : 1));
+  for (size_t i = 0; i < count; i++) {
+    if (vals[i] < lo || vals[i] >= ATTR_MAX)
+      return qc_fail(QC_EINVAL, "attribute '%s' value %lld is out of range [%lld, 2^31)", name,
+                     (long long)vals[i], (long long)lo);
+    dst[i] = vals[i];
+  }
+  *n = (int)count;
+  return QC_OK;
+}
+
+int qc_window_attrs_read(const qc_kernel *k, int with_dilations, qc_window_attrs *a) {
+  memset(a, 0, sizeof *a);
+  char pad[32];
+  QC_TRY(qc_attr_string(k, "auto_pad", "NOTSET", pad, sizeof pad));
+  if (strcmp(pad, "NOTSET") == 0 || pad[0] == 0)
+    a->auto_pad = QC_AUTOPAD_NOTSET;
+  else if (strcmp(pad, "SAME_UPPER") == 0)
+    a->auto_pad = QC_AUTOPAD_SAME_UPPER;
+  else if (strcmp(pad, "SAME_LOWER") == 0)
+    a->auto_pad = QC_AUTOPAD_SAME_LOWER;
+  else if (strcmp(pad, "VALID") == 0)
+    a->auto_pad = QC_AUTOPAD_VALID;
+  else
+    return qc_fail(QC_EINVAL, "unknown auto_pad value '%s'", pad);
+  QC_TRY(read_list(k, "kernel_shape", 1, QC_WIN_SP, a->kernel, &a->n_kernel));
+  QC_TRY(read_list(k, "strides", 1, QC_WIN_SP, a->strides, &a->n_strides));
+  QC_TRY(read_list(k, "pads", 0, 2 * QC_WIN_SP, a->pads, &a->n_pads));
+  if (with_dilations)
+    QC_TRY(read_list(k, "dilations", 1, QC_WIN_SP, a->dilations, &a->n_dilations));
+  return QC_OK;
+}
+
+int qc_window_attrs_check(const qc_window_attrs *a, int nsp) {
+  if (a->n_kernel && a->n_kernel != nsp)
+    return qc_fail(QC_EINVAL, "kernel_shape has %d values but the input has %d spatial dims", a->n_kernel, nsp);
+  if (a->n_strides && a->n_strides != nsp)
+    return qc_fail(QC_EINVAL, "strides has %d values but the input has %d spatial dims", a->n_strides, nsp);
+  if (a->n_dilations && a->n_dilations != nsp)
+    return qc_fail(QC_EINVAL, "dilations has %d values but the input has %d spatial dims", a->n_dilations, nsp);
+  if (a->n_pads && a->n_pads != 2 * nsp)
+    return qc_fail(QC_EINVAL, "pads has %d values but the input needs %d (2 per spatial dim)", a->n_pads, 2 * nsp);
+  return QC_OK;
+}
+
+int qc_check_spatial_input(const qc_tensor *x, const char *what) {
+  if (x->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EUNSUPPORTED, "%s has type %s; only float is supported", what, qc_dtype_name(x->dtype));
+  if (x->ndim < 3)
+    return qc_fail(QC_EINVAL, "%s must have rank >= 3 (N, C, spatial...), got rank %d", what, x->ndim);
+  if (x->ndim > 2 + QC_WIN_SP)
+    return qc_fail(QC_EUNSUPPORTED, "%s has %d spatial dims; at most %d are supported", what, x->ndim - 2,
+                   QC_WIN_SP);
+  return QC_OK;
+}
+
+int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, const int64_t *kernel_sp,
+                      int ceil_mode, qc_window_geom *g) {
+  QC_TRY(qc_window_attrs_check(a, nsp));
+  g->nsp = nsp;
+  for (int p = 0; p < QC_WIN_SP; p++) {
+    g->in[p] = g->out[p] = g->kernel[p] = g->stride[p] = g->dil[p] = 1;
+    g->pad_begin[p] = g->pad_end[p] = 0;
+  }
+  for (int j = 0; j < nsp; j++) {
+    int p = QC_WIN_SP - nsp + j;
+    int64_t in = in_sp[j], kern = kernel_sp[j];
+    int64_t s = a->n_strides ? a->strides[j] : 1, d = a->n_dilations ? a->dilations[j] : 1;
+    if (kern < 1 || kern >= ATTR_MAX)
+      return qc_fail(QC_EINVAL, "kernel size %lld along spatial dim %d is out of range", (long long)kern, j);
+    int64_t ek = (kern - 1) * d + 1, pb = 0, pe = 0, out;
+    if (a->auto_pad == QC_AUTOPAD_SAME_UPPER || a->auto_pad == QC_AUTOPAD_SAME_LOWER) {
+      out = (in + s - 1) / s;
+      int64_t total = (out - 1) * s + ek - in;
+      if (total < 0)
+        total = 0;
+      pb = a->auto_pad == QC_AUTOPAD_SAME_UPPER ? total / 2 : total - total / 2;
+      pe = total - pb;
+    } else {
+      if (a->auto_pad == QC_AUTOPAD_NOTSET && a->n_pads) {
+        pb = a->pads[j];
+        pe = a->pads[j + nsp];
+      }
+      int64_t span = in + pb + pe - ek;
+      if (span < 0)
+        return qc_fail(QC_EINVAL,
+                       "window of extent %lld does not fit spatial dim %d of size %lld with pads %lld+%lld",
+                       (long long)ek, j, (long long)in, (long long)pb, (long long)pe);
+      if (ceil_mode && a->auto_pad == QC_AUTOPAD_NOTSET) {
+        out = (span + s - 1) / s + 1;
+        /* A last window starting inside the end padding is dropped. */
+        if ((out - 1) * s >= in + pb)
+          out--;
+      } else {
+        out = span / s + 1;
+      }
+    }
+    g->in[p] = in;
+    g->out[p] = out;
+    g->kernel[p] = kern;
+    g->stride[p] = s;
+    g->dil[p] = d;
+    g->pad_begin[p] = pb;
+    g->pad_end[p] = pe;
+  }
+  return QC_OK;
+}
+
+void qc_im2col(const float *img, int64_t channels, const qc_window_geom *g, float *col) {
+  const int64_t KD = g->kernel[0], KH = g->kernel[1], KW = g->kernel[2];
+  const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
+  const int64_t ksize = KD * KH * KW, osize = OD * OH * OW, isize = ID * IH * IW;
+  const int64_t rows = channels * ksize;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t c = r / ksize, kk = r % ksize;
+    const int64_t kd = kk / (KH * KW), kh = (kk / KW) % KH, kw = kk % KW;
+    const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
+    const int64_t offh = kh * g->dil[1] - g->pad_begin[1];
+    const int64_t offw = kw * g->dil[2] - g->pad_begin[2];
+    const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
+    int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+    qc_valid_range(offd, sd, ID, OD, &d_lo, &d_hi);
+    qc_valid_range(offh, sh, IH, OH, &h_lo, &h_hi);
+    qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
+    const float *src = img + c * isize;
+    float *dst = col + r * osize;
+    for (int64_t od = 0; od < OD; od++) {
+      float *dplane = dst + od * OH * OW;
+      if (od < d_lo || od >= d_hi) {
+        memset(dplane, 0, sizeof(float) * (size_t)(OH * OW));
+        continue;
+      }
+      const float *splane = src + (od * sd + offd) * IH * IW;
+      for (int64_t oh = 0; oh < OH; oh++) {
+        float *drow = dplane + oh * OW;
+        if (oh < h_lo || oh >= h_hi) {
+          memset(drow, 0, sizeof(float) * (size_t)OW);
+          continue;
+        }
+        const float *srow = splane + (oh * sh + offh) * IW;
+        for (int64_t ow = 0; ow < w_lo; ow++)
+          drow[ow] = 0.0f;
+        if (sw == 1) {
+          memcpy(drow + w_lo, srow + w_lo + offw, sizeof(float) * (size_t)(w_hi - w_lo));
+        } else {
+          for (int64_t ow = w_lo; ow < w_hi; ow++)
+            drow[ow] = srow[ow * sw + offw];
+        }
+        for (int64_t ow = w_hi; ow < OW; ow++)
+          drow[ow] = 0.0f;
+      }
+    }
+  }
+}
+
+void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, float *img) {
+  const int64_t KD = g->kernel[0], KH = g->kernel[1], KW = g->kernel[2];
+  const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
+  const int64_t ksize = KD * KH * KW, osize = OD * OH * OW, isize = ID * IH * IW;
+  const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < channels; c++) {
+    float *dst = img + c * isize;
+    for (int64_t kk = 0; kk < ksize; kk++) {
+      const int64_t kd = kk / (KH * KW), kh = (kk / KW) % KH, kw = kk % KW;
+      const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
+      const int64_t offh = kh * g->dil[1] - g->pad_begin[1];
+      const int64_t offw = kw * g->dil[2] - g->pad_begin[2];
+      int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+      qc_valid_range(offd, sd, ID, OD, &d_lo, &d_hi);
+      qc_valid_range(offh, sh, IH, OH, &h_lo, &h_hi);
+      qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
+      const float *src = col + (c * ksize + kk) * osize;
+      for (int64_t od = d_lo; od < d_hi; od++) {
+        for (int64_t oh = h_lo; oh < h_hi; oh++) {
+          float *drow = dst + ((od * sd + offd) * IH + oh * sh + offh) * IW;
+          const float *srow = src + (od * OH + oh) * OW;
+          if (sw == 1) {
+            for (int64_t ow = w_lo; ow < w_hi; ow++)
+              drow[ow + offw] += srow[ow];
+          } else {
+            for (int64_t ow = w_lo; ow < w_hi; ow++)
+              drow[ow * sw + offw] += srow[ow];
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/* Window geometry shared by Conv, ConvTranspose and the pooling ops.
+ *
+ * All spatial loops work in 3-D: 1-D and 2-D inputs get leading spatial
+ * dims of size 1 (kernel 1, stride 1, no padding), so one loop nest
+ * serves every rank. Index 0 is depth, 1 height, 2 width. */
+#ifndef QC_CONV_UTIL_H
+#define QC_CONV_UTIL_H
+
+#include <stdint.h>
+
+#include "op.h"
+
+#define QC_WIN_SP 3 /* spatial ranks handled: 1..3 */
+
+enum { QC_AUTOPAD_NOTSET, QC_AUTOPAD_SAME_UPPER, QC_AUTOPAD_SAME_LOWER, QC_AUTOPAD_VALID };
+
+/* Window attributes as written on the node; n_* is 0 when absent. */
+typedef struct qc_window_attrs {
+  int auto_pad;
+  int n_kernel, n_strides, n_dilations, n_pads;
+  int64_t kernel[QC_WIN_SP], strides[QC_WIN_SP], dilations[QC_WIN_SP], pads[2 * QC_WIN_SP];
+} qc_window_attrs;
+
+/* Resolved geometry, padded to 3-D. `in` is the image side and `out`
+ * the column side: image position = out_pos * stride - pad_begin + k * dil.
+ * For Conv/pooling in = X and out = Y; for ConvTranspose in = Y and out = X. */
+typedef struct qc_window_geom {
+  int nsp; /* real spatial rank */
+  int64_t in[QC_WIN_SP], out[QC_WIN_SP], kernel[QC_WIN_SP], stride[QC_WIN_SP], dil[QC_WIN_SP];
+  int64_t pad_begin[QC_WIN_SP], pad_end[QC_WIN_SP];
+} qc_window_geom;
+
+/* Reads auto_pad, kernel_shape, strides, pads and (if with_dilations) dilations. */
+int qc_window_attrs_read(const qc_kernel *k, int with_dilations, qc_window_attrs *a);
+
+/* Checks the attribute list lengths against the spatial rank nsp. */
+int qc_window_attrs_check(const qc_window_attrs *a, int nsp);
+
+/* Forward (Conv/pool) geometry for spatial input in_sp and kernel kernel_sp
+ * (nsp entries each). ceil_mode applies to explicit pads only. */
+int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, const int64_t *kernel_sp,
+                      int ceil_mode, qc_window_geom *g);
+
+/* Checks X is a float tensor of rank 3..5 (N, C, spatial...). */
+int qc_check_spatial_input(const qc_tensor *x, const char *what);
+
+/* Output positions o in [0, n_out) with 0 <= o * stride + offset < n_in
+ * form [*lo, *hi) (stride > 0). Used to skip padding without branches. */
+static inline void qc_valid_range(int64_t offset, int64_t stride, int64_t n_in, int64_t n_out, int64_t *lo,
+                                  int64_t *hi) {
+  int64_t l = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  int64_t h = n_in - offset <= 0 ? 0 : (n_in - offset + stride - 1) / stride;
+  if (l > n_out)
+    l = n_out;
+  if (h > n_out)
+    h = n_out;
+  if (h < l)
+    h = l;
+  *lo = l;
+  *hi = h;
+}
+
+static inline int64_t qc_geom_kernel_size(const qc_window_geom *g) {
+  return g->kernel[0] * g->kernel[1] * g->kernel[2];
+}
+static inline int64_t qc_geom_in_size(const qc_window_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
+static inline int64_t qc_geom_out_size(const qc_window_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
+
+/* col[(c, kd, kh, kw), (od, oh, ow)] = img[c, id, ih, iw], 0 in the padding.
+ * col is (channels * kernel_size) x out_size. OpenMP-parallel. */
+void qc_im2col(const float *img, int64_t channels, const qc_window_geom *g, float *col);
+
+/* The adjoint: img[c, id, ih, iw] += col[...] for every in-range position. */
+void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, float *img);
+
+#endif
