@@ -61,6 +61,10 @@ int qc_engine_check_ops(const qc_model *m) {
   if (m->opset <= 0)
     return qc_fail(QC_EUNSUPPORTED, "model imports no default-domain (ai.onnx) opset");
   const qc_graph *g = m->graph;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (g->values[g->inputs[i]].flags & QC_VALUE_NOT_TENSOR)
+      return qc_fail(QC_EUNSUPPORTED, "graph input '%s' is not a tensor (sequence, map and optional types are unsupported)",
+                     g->values[g->inputs[i]].name);
   for (int k = 0; k < g->n_order; k++)
     QC_TRY(check_node_op(m, g->order[k], NULL));
   return QC_OK;

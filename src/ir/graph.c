@@ -82,8 +82,12 @@ int qc_graph_intern_value(qc_graph *g, const char *name, int *id) {
 
 /* Copies dtype and shape from a ValueInfoProto's tensor type, if present. */
 static void apply_type(qc_value *v, const Onnx__ValueInfoProto *vi) {
-  if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !vi->type->tensor_type)
+  if (!vi->type)
     return;
+  if (vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !vi->type->tensor_type) {
+    v->flags |= QC_VALUE_NOT_TENSOR;
+    return;
+  }
   const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
   if (tt->has_elem_type && qc_dtype_is_valid(tt->elem_type))
     v->dtype = (qc_dtype)tt->elem_type;

@@ -23,6 +23,7 @@ enum {
   QC_VALUE_GRAPH_INPUT = 1,  /* a graph input that is not an initializer */
   QC_VALUE_GRAPH_OUTPUT = 2,
   QC_VALUE_INITIALIZER = 4,
+  QC_VALUE_NOT_TENSOR = 8, /* declared with a sequence/map/optional type */
 };
 
 typedef struct qc_value {
@@ -98,9 +99,10 @@ int qc_node_set_attr_ints(qc_graph *g, int node, const char *name, const int64_t
 int qc_node_set_attr_string(qc_graph *g, int node, const char *name, const char *v);
 /* Sets input slot i of node to the named value. */
 int qc_node_set_input(qc_graph *g, int node, int slot, const char *value_name);
-/* Every use of value `from` (node inputs; graph outputs too if include_outputs)
- * now uses `to`. */
-int qc_graph_replace_uses(qc_graph *g, int from, int to, int include_outputs);
+/* Every use of value `from` (node inputs, except in node `except_node`, and
+ * graph outputs too if include_outputs) now uses `to`. Pass the node that
+ * produces `to` from `from` as except_node to splice it in after `from`. */
+int qc_graph_replace_uses(qc_graph *g, int from, int to, int except_node, int include_outputs);
 /* Removes a node. Its outputs stay as values without producer. */
 int qc_graph_remove_node(qc_graph *g, int node);
 /* Removes initializers (and value_info) with no remaining consumer. */

@@ -227,11 +227,13 @@ int qc_node_set_input(qc_graph *g, int node, int slot, const char *value_name) {
   return qc_graph_reindex(g);
 }
 
-int qc_graph_replace_uses(qc_graph *g, int from, int to, int include_outputs) {
+int qc_graph_replace_uses(qc_graph *g, int from, int to, int except_node, int include_outputs) {
   const char *to_name = g->values[to].name;
   for (int k = 0; k < g->n_order; k++) {
     int id = g->order[k];
     qc_node *n = &g->nodes[id];
+    if (id == except_node)
+      continue;
     for (int i = 0; i < n->ninputs; i++)
       if (n->inputs[i] == from) {
         char *s = strdup(to_name);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../core/tensor.h"
+#include "op.h"
 
 #define QC_BCAST_MAX_INPUTS 4
 
@@ -56,5 +57,9 @@ int qc_bcast_binary(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_b
  * thread-safe and must not call qc_fail. */
 typedef void (*qc_bcast_chunk_fn)(void *ctx, const qc_bcast *p, const int64_t *offs, int64_t out_offset, int64_t n);
 void qc_bcast_for_each(const qc_bcast *p, qc_bcast_chunk_fn fn, void *ctx, int64_t parallel_min);
+
+/* Family helper for shape(): inputs 0..n_inputs-1 and output 0 must be
+ * present (they are not known yet in init()). */
+int qc_require_io(const qc_kernel *k, int n_inputs);
 
 #endif

@@ -16,8 +16,7 @@
 typedef struct conv_priv {
   qc_window_attrs attrs;
   int64_t group;
-  qc_window_geom geom; /* resolved by qc_conv_shape */
-} conv_priv;
+} conv_priv; /* read-only after init: the engine may run one node on several threads */
 
 int qc_conv_init(qc_kernel *k) {
   conv_priv *p = calloc(1, sizeof *p);
@@ -31,11 +30,11 @@ int qc_conv_init(qc_kernel *k) {
   return QC_OK;
 }
 
-int qc_conv_shape(qc_kernel *k) {
-  conv_priv *p = k->priv;
+/* Validates the inputs and resolves the window geometry. */
+static int conv_resolve(const qc_kernel *k, qc_window_geom *g) {
+  const conv_priv *p = k->priv;
   const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1), *b = qc_in(k, 2);
-  qc_tensor *y = qc_out(k, 0);
-  if (!x || !w || !y)
+  if (!x || !w || !qc_out(k, 0))
     return qc_fail(QC_EINVAL, "Conv needs inputs X, W and output Y");
   QC_TRY(qc_check_spatial_input(x, "input X"));
   if (w->dtype != QC_DT_FLOAT)
@@ -56,11 +55,18 @@ int qc_conv_shape(qc_kernel *k) {
                      (long long)p->attrs.kernel[j], (long long)w->dims[2 + j]);
   if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
     return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
-  QC_TRY(qc_window_resolve(&p->attrs, nsp, x->dims + 2, w->dims + 2, 0, &p->geom));
-  int64_t dims[QC_MAX_DIMS] = {x->dims[0], M};
+  return qc_window_resolve(&p->attrs, nsp, x->dims + 2, w->dims + 2, 0, g);
+}
+
+int qc_conv_shape(qc_kernel *k) {
+  const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1);
+  qc_window_geom g;
+  QC_TRY(conv_resolve(k, &g));
+  const int nsp = x->ndim - 2;
+  int64_t dims[QC_MAX_DIMS] = {x->dims[0], w->dims[0]};
   for (int j = 0; j < nsp; j++)
-    dims[2 + j] = p->geom.out[QC_WIN_SP - nsp + j];
-  return qc_tensor_alloc(y, QC_DT_FLOAT, x->ndim, dims);
+    dims[2 + j] = g.out[QC_WIN_SP - nsp + j];
+  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
 }
 
 /* Depthwise conv of rank <= 2 (geometry depth is 1): each output channel
@@ -118,7 +124,9 @@ static void fill_bias(float *y, const float *b, int64_t N, int64_t M, int64_t os
 
 int qc_conv_run(qc_kernel *k) {
   const conv_priv *p = k->priv;
-  const qc_window_geom *g = &p->geom;
+  qc_window_geom geom;
+  QC_TRY(conv_resolve(k, &geom));
+  const qc_window_geom *g = &geom;
   const qc_tensor *xt = qc_in(k, 0), *wt = qc_in(k, 1), *bt = qc_in(k, 2);
   qc_tensor *yt = qc_out(k, 0);
   const float *x = qc_f32(xt), *w = qc_f32(wt), *b = bt ? qc_f32(bt) : NULL;

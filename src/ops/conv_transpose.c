@@ -14,8 +14,7 @@ typedef struct conv_transpose_priv {
   int64_t group;
   int n_output_padding, n_output_shape;
   int64_t output_padding[QC_WIN_SP], output_shape[QC_WIN_SP + 2];
-  qc_window_geom geom; /* resolved by qc_conv_transpose_shape; in = Y side, out = X side */
-} conv_transpose_priv;
+} conv_transpose_priv; /* read-only after init: the engine may run one node on several threads */
 
 int qc_conv_transpose_init(qc_kernel *k) {
   conv_transpose_priv *p = calloc(1, sizeof *p);
@@ -51,12 +50,12 @@ int qc_conv_transpose_init(qc_kernel *k) {
   return QC_OK;
 }
 
-int qc_conv_transpose_shape(qc_kernel *k) {
-  conv_transpose_priv *p = k->priv;
+/* Validates the inputs and resolves the geometry (in = Y side, out = X side). */
+static int conv_transpose_resolve(const qc_kernel *k, qc_window_geom *g) {
+  const conv_transpose_priv *p = k->priv;
   const qc_window_attrs *a = &p->attrs;
   const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1), *b = qc_in(k, 2);
-  qc_tensor *y = qc_out(k, 0);
-  if (!x || !w || !y)
+  if (!x || !w || !qc_out(k, 0))
     return qc_fail(QC_EINVAL, "ConvTranspose needs inputs X, W and output Y");
   QC_TRY(qc_check_spatial_input(x, "input X"));
   if (w->dtype != QC_DT_FLOAT)
@@ -86,13 +85,11 @@ int qc_conv_transpose_shape(qc_kernel *k) {
   if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
     return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
 
-  qc_window_geom *g = &p->geom;
   g->nsp = nsp;
   for (int i = 0; i < QC_WIN_SP; i++) {
     g->in[i] = g->out[i] = g->kernel[i] = g->stride[i] = g->dil[i] = 1;
     g->pad_begin[i] = g->pad_end[i] = 0;
   }
-  int64_t dims[QC_MAX_DIMS] = {x->dims[0], M};
   const int same = a->auto_pad == QC_AUTOPAD_SAME_UPPER || a->auto_pad == QC_AUTOPAD_SAME_LOWER;
   for (int j = 0; j < nsp; j++) {
     const int i = QC_WIN_SP - nsp + j;
@@ -108,12 +105,15 @@ int qc_conv_transpose_shape(qc_kernel *k) {
     if (out_shape || same) {
       out = out_shape ? out_shape[j] : in * s;
       const int64_t total = full - out;
-      /* Odd padding goes to the end for SAME_UPPER, to the start otherwise. */
+      /* Odd padding goes to the end for SAME_UPPER, to the start otherwise.
+       * Halves round down (as in the ONNX reference), so a negative total
+       * (output_shape larger than the natural size) extends the end. */
+      const int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
       if (a->auto_pad == QC_AUTOPAD_SAME_UPPER) {
-        pb = total / 2;
+        pb = half;
         pe = total - pb;
       } else {
-        pe = total / 2;
+        pe = half;
         pb = total - pe;
       }
     } else {
@@ -133,14 +133,27 @@ int qc_conv_transpose_shape(qc_kernel *k) {
     g->dil[i] = d;
     g->pad_begin[i] = pb;
     g->pad_end[i] = pe;
-    dims[2 + j] = out;
   }
-  return qc_tensor_alloc(y, QC_DT_FLOAT, x->ndim, dims);
+  return QC_OK;
+}
+
+int qc_conv_transpose_shape(qc_kernel *k) {
+  const conv_transpose_priv *p = k->priv;
+  const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1);
+  qc_window_geom g;
+  QC_TRY(conv_transpose_resolve(k, &g));
+  const int nsp = x->ndim - 2;
+  int64_t dims[QC_MAX_DIMS] = {x->dims[0], w->dims[1] * p->group};
+  for (int j = 0; j < nsp; j++)
+    dims[2 + j] = g.in[QC_WIN_SP - nsp + j];
+  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
 }
 
 int qc_conv_transpose_run(qc_kernel *k) {
   const conv_transpose_priv *p = k->priv;
-  const qc_window_geom *g = &p->geom;
+  qc_window_geom geom;
+  QC_TRY(conv_transpose_resolve(k, &geom));
+  const qc_window_geom *g = &geom;
   const qc_tensor *xt = qc_in(k, 0), *wt = qc_in(k, 1), *bt = qc_in(k, 2);
   qc_tensor *yt = qc_out(k, 0);
   const float *x = qc_f32(xt), *w = qc_f32(wt), *b = bt ? qc_f32(bt) : NULL;

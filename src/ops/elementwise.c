@@ -198,10 +198,8 @@ static int binary_setup(qc_kernel *k) {
 }
 
 int qc_binary_init(qc_kernel *k) {
-  if (k->ninputs != 2 || !qc_in(k, 0) || !qc_in(k, 1))
+  if (k->ninputs != 2)
     return qc_fail(QC_EINVAL, "%s needs exactly 2 inputs, got %d", k->op_type, k->ninputs);
-  if (!qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s has no output", k->op_type);
   return binary_setup(k);
 }
 
@@ -213,6 +211,7 @@ static int check_dtype(const binary_priv *p, const char *op_type, qc_dtype dt) {
 
 int qc_binary_shape(qc_kernel *k) {
   const binary_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, 2));
   const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1);
   if (!p->is_pow && a->dtype != b->dtype)
     return qc_fail(QC_EINVAL, "%s inputs have different types (%s and %s)", k->op_type, qc_dtype_name(a->dtype),
@@ -281,16 +280,12 @@ int qc_binary_run(qc_kernel *k) {
 int qc_variadic_init(qc_kernel *k) {
   if (k->ninputs < 1)
     return qc_fail(QC_EINVAL, "%s needs at least one input", k->op_type);
-  for (int i = 0; i < k->ninputs; i++)
-    if (!qc_in(k, i))
-      return qc_fail(QC_EINVAL, "%s input %d is missing", k->op_type, i);
-  if (!qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s has no output", k->op_type);
   return binary_setup(k);
 }
 
 int qc_variadic_shape(qc_kernel *k) {
   const binary_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, k->ninputs));
   qc_dtype dt = qc_in(k, 0)->dtype;
   for (int i = 1; i < k->ninputs; i++)
     if (qc_in(k, i)->dtype != dt)
@@ -336,12 +331,13 @@ int qc_variadic_run(qc_kernel *k) {
 /* ---- Not ---- */
 
 int qc_not_init(qc_kernel *k) {
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "Not needs one input and one output");
+  if (k->ninputs != 1)
+    return qc_fail(QC_EINVAL, "Not needs exactly one input, got %d", k->ninputs);
   return QC_OK;
 }
 
 int qc_not_shape(qc_kernel *k) {
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_BOOL)
     return qc_fail(QC_EINVAL, "Not input must be bool, got %s", qc_dtype_name(x->dtype));
@@ -356,12 +352,13 @@ int qc_not_shape(qc_kernel *k) {
 /* ---- Where ---- */
 
 int qc_where_init(qc_kernel *k) {
-  if (k->ninputs != 3 || !qc_in(k, 0) || !qc_in(k, 1) || !qc_in(k, 2) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "Where needs inputs (condition, X, Y) and one output");
+  if (k->ninputs != 3)
+    return qc_fail(QC_EINVAL, "Where needs 3 inputs (condition, X, Y), got %d", k->ninputs);
   return QC_OK;
 }
 
 int qc_where_shape(qc_kernel *k) {
+  QC_TRY(qc_require_io(k, 3));
   const qc_tensor *c = qc_in(k, 0), *x = qc_in(k, 1), *y = qc_in(k, 2);
   if (c->dtype != QC_DT_BOOL)
     return qc_fail(QC_EINVAL, "Where condition must be bool, got %s", qc_dtype_name(c->dtype));

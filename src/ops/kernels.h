@@ -22,6 +22,19 @@ QC_KERNEL_DECL(qc_globalmaxpool)
 /* ---- end conv family ---- */
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */
+QC_KERNEL_DECL(qc_binary)     /* Add Sub Mul Div Pow Mod, comparisons, And Or Xor */
+QC_KERNEL_DECL(qc_variadic)   /* Sum Mean Min Max */
+QC_KERNEL_DECL(qc_not)
+QC_KERNEL_DECL(qc_where)
+QC_KERNEL_DECL(qc_unary)      /* table-driven math and activations (unary.c) */
+QC_KERNEL_DECL(qc_clip)
+QC_KERNEL_DECL(qc_prelu)
+QC_KERNEL_DECL(qc_softmax)    /* Softmax LogSoftmax Hardmax */
+QC_KERNEL_DECL(qc_reduce)     /* Reduce* */
+QC_KERNEL_DECL(qc_argreduce)  /* ArgMax ArgMin */
+QC_KERNEL_DECL(qc_batchnorm)
+QC_KERNEL_DECL(qc_instancenorm)
+QC_KERNEL_DECL(qc_layernorm)
 /* ---- end elementwise family ---- */
 
 /* ---- shape/layout/quantize family (shape.c, layout.c, resize.c, misc.c, quantize.c) ---- */

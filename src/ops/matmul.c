@@ -103,26 +103,20 @@ int qc_gemm_run(qc_kernel *k) {
 
 /* ---- MatMul: numpy matmul semantics ---- */
 
-typedef struct matmul_priv {
+typedef struct matmul_plan {
   int64_t M, N, K;
   int nbatch;                           /* broadcast batch rank */
   int64_t batch[QC_MAX_DIMS];           /* output batch dims */
   int64_t a_stride[QC_MAX_DIMS], b_stride[QC_MAX_DIMS]; /* 0 where broadcast */
   int64_t batch_count, a_batches, b_batches;
-} matmul_priv;
+  int out_ndim;
+  int64_t out_dims[QC_MAX_DIMS];
+} matmul_plan;
 
-int qc_matmul_init(qc_kernel *k) {
-  k->priv = calloc(1, sizeof(matmul_priv));
-  if (!k->priv)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  return QC_OK;
-}
-
-int qc_matmul_shape(qc_kernel *k) {
-  matmul_priv *p = k->priv;
+/* Validates A and B and works out the broadcast batch layout. */
+static int matmul_plan_make(const qc_kernel *k, matmul_plan *p) {
   const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1);
-  qc_tensor *y = qc_out(k, 0);
-  if (!a || !b || !y)
+  if (!a || !b || !qc_out(k, 0))
     return qc_fail(QC_EINVAL, "MatMul needs inputs A, B and output Y");
   QC_TRY(check_float(a, "input A"));
   QC_TRY(check_float(b, "input B"));
@@ -164,20 +158,27 @@ int qc_matmul_shape(qc_kernel *k) {
   p->N = N;
   p->K = K;
   p->nbatch = nbatch;
-  int64_t dims[QC_MAX_DIMS];
   int nd = 0;
   for (int i = 0; i < nbatch; i++)
-    dims[nd++] = p->batch[i];
+    p->out_dims[nd++] = p->batch[i];
   if (a->ndim > 1)
-    dims[nd++] = M;
+    p->out_dims[nd++] = M;
   if (b->ndim > 1)
-    dims[nd++] = N;
-  QC_TRY(check_blas_dims(M, N, K));
-  return qc_tensor_alloc(y, QC_DT_FLOAT, nd, dims);
+    p->out_dims[nd++] = N;
+  p->out_ndim = nd;
+  return check_blas_dims(M, N, K);
+}
+
+int qc_matmul_shape(qc_kernel *k) {
+  matmul_plan plan;
+  QC_TRY(matmul_plan_make(k, &plan));
+  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, plan.out_ndim, plan.out_dims);
 }
 
 int qc_matmul_run(qc_kernel *k) {
-  const matmul_priv *p = k->priv;
+  matmul_plan plan;
+  QC_TRY(matmul_plan_make(k, &plan));
+  const matmul_plan *p = &plan;
   const float *a = qc_f32(qc_in(k, 0)), *b = qc_f32(qc_in(k, 1));
   float *y = qc_f32(qc_out(k, 0));
   const int64_t M = p->M, N = p->N, K = p->K;

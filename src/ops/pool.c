@@ -13,8 +13,7 @@
 typedef struct pool_priv {
   qc_window_attrs attrs;
   int64_t ceil_mode, count_include_pad, storage_order;
-  qc_window_geom geom; /* resolved by pool_shape */
-} pool_priv;
+} pool_priv; /* read-only after init: the engine may run one node on several threads */
 
 /* Per output position of one dim: valid taps [lo, hi) and, for
  * count_include_pad, the number of taps inside the padded input. */
@@ -44,11 +43,11 @@ static int pool_init_common(qc_kernel *k, int is_max) {
 int qc_maxpool_init(qc_kernel *k) { return pool_init_common(k, 1); }
 int qc_averagepool_init(qc_kernel *k) { return pool_init_common(k, 0); }
 
-static int pool_shape_common(qc_kernel *k, int is_max) {
-  pool_priv *p = k->priv;
+/* Validates X and resolves the window geometry. */
+static int pool_resolve(const qc_kernel *k, int is_max, qc_window_geom *g) {
+  const pool_priv *p = k->priv;
   const qc_tensor *x = qc_in(k, 0);
-  qc_tensor *y = qc_out(k, 0), *ind = qc_out(k, 1);
-  if (!x || !y)
+  if (!x || !qc_out(k, 0))
     return qc_fail(QC_EINVAL, "pooling needs input X and output Y");
   const int int8ok = is_max && (x->dtype == QC_DT_UINT8 || x->dtype == QC_DT_INT8);
   if (!int8ok) {
@@ -60,10 +59,18 @@ static int pool_shape_common(qc_kernel *k, int is_max) {
   if (p->attrs.n_kernel != nsp)
     return qc_fail(QC_EINVAL, "kernel_shape has %d values but the input has %d spatial dims", p->attrs.n_kernel,
                    nsp);
-  QC_TRY(qc_window_resolve(&p->attrs, nsp, x->dims + 2, p->attrs.kernel, (int)p->ceil_mode, &p->geom));
+  return qc_window_resolve(&p->attrs, nsp, x->dims + 2, p->attrs.kernel, (int)p->ceil_mode, g);
+}
+
+static int pool_shape_common(qc_kernel *k, int is_max) {
+  const qc_tensor *x = qc_in(k, 0);
+  qc_tensor *y = qc_out(k, 0), *ind = qc_out(k, 1);
+  qc_window_geom g;
+  QC_TRY(pool_resolve(k, is_max, &g));
+  const int nsp = x->ndim - 2;
   int64_t dims[QC_MAX_DIMS] = {x->dims[0], x->dims[1]};
   for (int j = 0; j < nsp; j++)
-    dims[2 + j] = p->geom.out[QC_WIN_SP - nsp + j];
+    dims[2 + j] = g.out[QC_WIN_SP - nsp + j];
   QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, dims));
   if (is_max && ind)
     QC_TRY(qc_tensor_alloc(ind, QC_DT_INT64, x->ndim, dims));
@@ -148,23 +155,27 @@ int qc_maxpool_run(qc_kernel *k) {
   const qc_tensor *x = qc_in(k, 0);
   qc_tensor *y = qc_out(k, 0), *ind = qc_out(k, 1);
   int64_t *iv = ind ? qc_i64(ind) : NULL;
+  qc_window_geom g;
+  QC_TRY(pool_resolve(k, 1, &g));
   tap_range *r[QC_WIN_SP];
-  QC_TRY(build_taps(&p->geom, r));
+  QC_TRY(build_taps(&g, r));
   const int64_t nc = x->dims[0] * x->dims[1];
   const int col_major = p->storage_order == 1;
   if (x->dtype == QC_DT_UINT8)
-    maxpool_u8(qc_u8(x), qc_u8(y), iv, nc, &p->geom, r, col_major);
+    maxpool_u8(qc_u8(x), qc_u8(y), iv, nc, &g, r, col_major);
   else if (x->dtype == QC_DT_INT8)
-    maxpool_s8(qc_s8(x), qc_s8(y), iv, nc, &p->geom, r, col_major);
+    maxpool_s8(qc_s8(x), qc_s8(y), iv, nc, &g, r, col_major);
   else
-    maxpool_f32(qc_f32(x), qc_f32(y), iv, nc, &p->geom, r, col_major);
+    maxpool_f32(qc_f32(x), qc_f32(y), iv, nc, &g, r, col_major);
   free(r[0]);
   return QC_OK;
 }
 
 int qc_averagepool_run(qc_kernel *k) {
   const pool_priv *p = k->priv;
-  const qc_window_geom *g = &p->geom;
+  qc_window_geom geom;
+  QC_TRY(pool_resolve(k, 0, &geom));
+  const qc_window_geom *g = &geom;
   const qc_tensor *xt = qc_in(k, 0);
   const float *x = qc_f32(xt);
   float *y = qc_f32(qc_out(k, 0));

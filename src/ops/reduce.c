@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast.h"
 #include "kernels.h"
 
 #define PARALLEL_MIN 65536
@@ -50,8 +51,8 @@ int qc_reduce_init(qc_kernel *k) {
       p->kind = reduce_kinds[i].kind;
   if (p->kind < 0)
     return qc_fail(QC_EINTERNAL, "reduce kernel registered for unknown op %s", k->op_type);
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s needs an input and an output", k->op_type);
+  if (k->ninputs < 1 || k->ninputs > 2)
+    return qc_fail(QC_EINVAL, "%s needs 1 or 2 inputs, got %d", k->op_type, k->ninputs);
   int64_t v;
   QC_TRY(qc_attr_int(k, "keepdims", 1, &v));
   p->keepdims = v != 0;
@@ -85,6 +86,7 @@ static int mark_axes(const char *op, int ndim, const int64_t *axes, int64_t n, i
 
 int qc_reduce_shape(qc_kernel *k) {
   reduce_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   switch (x->dtype) {
   case QC_DT_FLOAT: case QC_DT_DOUBLE: case QC_DT_INT32: case QC_DT_INT64: case QC_DT_INT8: case QC_DT_UINT8:
@@ -345,8 +347,8 @@ typedef struct arg_priv {
 } arg_priv;
 
 int qc_argreduce_init(qc_kernel *k) {
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s needs an input and an output", k->op_type);
+  if (k->ninputs != 1)
+    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
   arg_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -363,6 +365,7 @@ int qc_argreduce_init(qc_kernel *k) {
 
 int qc_argreduce_shape(qc_kernel *k) {
   const arg_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (qc_dtype_size(x->dtype) == 0 || x->dtype == QC_DT_BOOL || x->dtype == QC_DT_FLOAT16 ||
       x->dtype == QC_DT_BFLOAT16 || x->dtype == QC_DT_COMPLEX64 || x->dtype == QC_DT_COMPLEX128 ||

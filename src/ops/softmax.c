@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast.h"
 #include "kernels.h"
 
 #define PARALLEL_MIN 16384
@@ -21,8 +22,8 @@ typedef struct softmax_priv {
 } softmax_priv;
 
 int qc_softmax_init(qc_kernel *k) {
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s needs one input and one output", k->op_type);
+  if (k->ninputs != 1)
+    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
   softmax_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -35,6 +36,7 @@ int qc_softmax_init(qc_kernel *k) {
 
 int qc_softmax_shape(qc_kernel *k) {
   const softmax_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT)
     return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));

@@ -177,8 +177,8 @@ int qc_unary_init(qc_kernel *k) {
       kind = &unary_kinds[i];
   if (!kind)
     return qc_fail(QC_EINTERNAL, "unary kernel registered for unknown op %s", k->op_type);
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s needs one input and one output", k->op_type);
+  if (k->ninputs != 1)
+    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
   unary_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -228,6 +228,7 @@ static int is_int_type(qc_dtype dt) {
 
 int qc_unary_shape(qc_kernel *k) {
   const unary_priv *p = k->priv;
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   int ok = x->dtype == QC_DT_FLOAT || (x->dtype == QC_DT_DOUBLE && p->kind->f64) ||
            (is_int_type(x->dtype) && p->kind->ints);
@@ -281,8 +282,8 @@ typedef struct clip_priv {
 } clip_priv;
 
 int qc_clip_init(qc_kernel *k) {
-  if (!qc_in(k, 0) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "Clip needs an input and an output");
+  if (k->ninputs < 1 || k->ninputs > 3)
+    return qc_fail(QC_EINVAL, "Clip needs 1 to 3 inputs, got %d", k->ninputs);
   clip_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -295,6 +296,7 @@ int qc_clip_init(qc_kernel *k) {
 }
 
 int qc_clip_shape(qc_kernel *k) {
+  QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && !is_int_type(x->dtype))
     return qc_fail(QC_EUNSUPPORTED, "Clip on %s tensors is not supported", qc_dtype_name(x->dtype));
@@ -391,12 +393,13 @@ PRELU_INT(int64_t, i64)
 PRELU_INT(double, f64)
 
 int qc_prelu_init(qc_kernel *k) {
-  if (!qc_in(k, 0) || !qc_in(k, 1) || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "PRelu needs inputs (X, slope) and an output");
+  if (k->ninputs != 2)
+    return qc_fail(QC_EINVAL, "PRelu needs 2 inputs (X, slope), got %d", k->ninputs);
   return QC_OK;
 }
 
 int qc_prelu_shape(qc_kernel *k) {
+  QC_TRY(qc_require_io(k, 2));
   const qc_tensor *x = qc_in(k, 0), *s = qc_in(k, 1);
   if (x->dtype != s->dtype)
     return qc_fail(QC_EINVAL, "PRelu slope is %s but X is %s", qc_dtype_name(s->dtype), qc_dtype_name(x->dtype));
