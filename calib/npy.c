@@ -104,8 +104,8 @@ static int dtype_from_descr(const char *descr, qc_dtype *dt, const char *name) {
   static const struct {
     const char *code;
     qc_dtype dt;
-  } table[] = {{"f4", QC_DT_FLOAT}, {"f8", QC_DT_DOUBLE}, {"i8", QC_DT_INT64}, {"i4", QC_DT_INT32},
-               {"u1", QC_DT_UINT8}, {"i1", QC_DT_INT8},   {"b1", QC_DT_BOOL}};
+  } table[] = {{"f4", QC_DT_FLOAT}, {"f8", QC_DT_DOUBLE}, {"f2", QC_DT_FLOAT16},
+               {"i8", QC_DT_INT64}, {"i4", QC_DT_INT32},   {"u1", QC_DT_UINT8}, {"i1", QC_DT_INT8},   {"b1", QC_DT_BOOL}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     if (strcmp(code, table[i].code) == 0) {
       *dt = table[i].dt;
@@ -113,7 +113,7 @@ static int dtype_from_descr(const char *descr, qc_dtype *dt, const char *name) {
     }
   }
   return qc_fail(QC_EUNSUPPORTED,
-                 "%s: .npy dtype '%s' is not supported (use <f4, <f8, <i8, <i4, |u1, |i1 or |b1)", name, descr);
+                 "%s: .npy dtype '%s' is not supported (use <f4, <f8, <f2, <i8, <i4, |u1, |i1 or |b1)", name, descr);
 }
 
 int qc_npy_parse_header(const uint8_t *data, size_t len, const char *name, qc_npy_header *hdr) {
@@ -270,6 +270,7 @@ static const char *descr_for(qc_dtype dt) {
   switch (dt) {
   case QC_DT_FLOAT: return "<f4";
   case QC_DT_DOUBLE: return "<f8";
+  case QC_DT_FLOAT16: return "<f2";
   case QC_DT_INT64: return "<i8";
   case QC_DT_INT32: return "<i4";
   case QC_DT_UINT8: return "|u1";

@@ -1,6 +1,6 @@
 /* NumPy .npy files: read (v1/v2/v3 headers) and write.
  *
- * Read dtypes: '<f4' float, '<f8' double, '<i8' int64, '<i4' int32, '|u1'
+ * Read dtypes: '<f4' float, '<f8' double, '<f2' float16, '<i8' int64, '<i4' int32, '|u1'
  * uint8, '|i1' int8, '|b1' bool ('<' may also be '='; single bytes may use
  * '<', '=' or '|'). Data is kept in its own dtype; callers cast if needed.
  * Big-endian data and fortran_order True are rejected with a clear error. */
@@ -34,7 +34,7 @@ int qc_npy_read_header(const char *path, qc_npy_header *hdr);
 int qc_npy_read(const char *path, qc_tensor *out);
 
 /* Writes a version 1.0 .npy file atomically. Supported dtypes: float, double,
- * int64, int32, uint8, int8, bool. */
+ * float16, int64, int32, uint8, int8, bool. */
 int qc_npy_write(const char *path, const qc_tensor *t);
 
 #endif
