@@ -42,7 +42,7 @@ static int scan_string(scanner *s, char *buf, size_t n) {
   char q = *s->p++;
   size_t len = 0;
   while (s->p < s->end && *s->p != q) {
-    if (len + 1 >= n)
+    if (len + 1 >= n || *s->p < 0x20 || *s->p > 0x7e) /* printable only: keys end up in messages */
       return 0;
     buf[len++] = *s->p++;
   }
@@ -104,8 +104,8 @@ static int dtype_from_descr(const char *descr, qc_dtype *dt, const char *name) {
   static const struct {
     const char *code;
     qc_dtype dt;
-  } table[] = {{"f4", QC_DT_FLOAT}, {"f8", QC_DT_DOUBLE}, {"f2", QC_DT_FLOAT16},
-               {"i8", QC_DT_INT64}, {"i4", QC_DT_INT32},   {"u1", QC_DT_UINT8}, {"i1", QC_DT_INT8},   {"b1", QC_DT_BOOL}};
+  } table[] = {{"f4", QC_DT_FLOAT}, {"f8", QC_DT_DOUBLE}, {"f2", QC_DT_FLOAT16}, {"i8", QC_DT_INT64},
+               {"i4", QC_DT_INT32}, {"u1", QC_DT_UINT8},  {"i1", QC_DT_INT8},      {"b1", QC_DT_BOOL}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     if (strcmp(code, table[i].code) == 0) {
       *dt = table[i].dt;
@@ -149,8 +149,11 @@ int qc_npy_parse_header(const uint8_t *data, size_t len, const char *name, qc_np
     if (!scan_string(&s, key, sizeof key) || !accept(&s, ':'))
       return qc_fail(QC_EINVAL, "%s: malformed .npy header", name);
     if (strcmp(key, "descr") == 0) {
-      if (!scan_string(&s, descr, sizeof descr) || descr[0] == 0)
+      skip_ws(&s);
+      if (s.p < s.end && *s.p == '[')
         return qc_fail(QC_EUNSUPPORTED, "%s: .npy structured dtypes are not supported", name);
+      if (!scan_string(&s, descr, sizeof descr) || descr[0] == 0)
+        return qc_fail(QC_EINVAL, "%s: malformed 'descr' in .npy header", name);
       have_descr = 1;
     } else if (strcmp(key, "fortran_order") == 0) {
       if (scan_word(&s, "True"))

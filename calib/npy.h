@@ -1,7 +1,7 @@
 /* NumPy .npy files: read (v1/v2/v3 headers) and write.
  *
- * Read dtypes: '<f4' float, '<f8' double, '<f2' float16, '<i8' int64, '<i4' int32, '|u1'
- * uint8, '|i1' int8, '|b1' bool ('<' may also be '='; single bytes may use
+ * Read dtypes: '<f4' float, '<f8' double, '<f2' float16, '<i8' int64,
+ * '<i4' int32, '|u1' uint8, '|i1' int8, '|b1' bool ('<' may also be '='; single bytes may use
  * '<', '=' or '|'). Data is kept in its own dtype; callers cast if needed.
  * Big-endian data and fortran_order True are rejected with a clear error. */
 #ifndef QC_NPY_H

@@ -123,8 +123,10 @@ static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
 
 static int list_dir(const char *dir, path_list *out, int64_t *junk) {
   struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+  if (stat(dir, &st) != 0)
     return qc_fail(QC_EUSAGE, "calibration directory '%s' does not exist", dir);
+  if (!S_ISDIR(st.st_mode))
+    return qc_fail(QC_EUSAGE, "calibration data '%s' is neither a directory nor a .txt list of files", dir);
   QC_TRY(walk(dir, 0, out, junk));
   qsort(out->items, out->n, sizeof *out->items, cmp_str);
   return QC_OK;
@@ -138,9 +140,9 @@ static int read_list_file(const char *list, int ninputs, path_list *out, int64_t
   char base[4096];
   qc_dirname(list, base, sizeof base);
   int rc = QC_OK, lineno = 0;
-  char *save = NULL;
-  for (char *line = strtok_r((char *)data, "\n", &save); line && rc == QC_OK; line = strtok_r(NULL, "\n", &save)) {
-    lineno++;
+  char *rest = (char *)data;
+  for (char *line; rc == QC_OK && (line = strsep(&rest, "\n"));) {
+    lineno++; /* strsep keeps empty lines, so numbers match the file */
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
       line[--n] = 0;

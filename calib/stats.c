@@ -187,6 +187,8 @@ int qc_stats_update(qc_stats *s, const float *x, size_t n) {
 }
 
 int qc_stats_merge(qc_stats *dst, const qc_stats *src) {
+  if (dst == src)
+    return qc_fail(QC_EINTERNAL, "statistics merged into themselves");
   if (dst->ema_constant != src->ema_constant)
     return qc_fail(QC_EINVAL, "cannot merge statistics with EMA constants %g and %g",
                    dst->ema_constant, src->ema_constant);

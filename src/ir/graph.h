@@ -99,6 +99,8 @@ int qc_node_set_attr_ints(qc_graph *g, int node, const char *name, const int64_t
 int qc_node_set_attr_string(qc_graph *g, int node, const char *name, const char *v);
 /* Sets input slot i of node to the named value. */
 int qc_node_set_input(qc_graph *g, int node, int slot, const char *value_name);
+/* Renames output slot i of node to value_name (a new or producer-less value). */
+int qc_node_set_output(qc_graph *g, int node, int slot, const char *value_name);
 /* Every use of value `from` (node inputs, except in node `except_node`, and
  * graph outputs too if include_outputs) now uses `to`. Pass the node that
  * produces `to` from `from` as except_node to splice it in after `from`. */

@@ -227,6 +227,23 @@ int qc_node_set_input(qc_graph *g, int node, int slot, const char *value_name) {
   return qc_graph_reindex(g);
 }
 
+int qc_node_set_output(qc_graph *g, int node, int slot, const char *value_name) {
+  Onnx__NodeProto *np = g->nodes[node].proto;
+  if (slot < 0 || (size_t)slot >= np->n_output)
+    return qc_fail(QC_EINTERNAL, "bad output slot %d", slot);
+  int id = qc_graph_find_value(g, value_name);
+  if (id >= 0 && g->values[id].producer >= 0 && g->values[id].producer != node)
+    return qc_fail(QC_EINTERNAL, "value '%s' already has a producer", value_name);
+  char *s = strdup(value_name);
+  if (!s)
+    return oom();
+  free(np->output[slot]);
+  np->output[slot] = s;
+  g->dirty = 1;
+  QC_TRY(qc_graph_bind_node(g, node));
+  return qc_graph_reindex(g);
+}
+
 int qc_graph_replace_uses(qc_graph *g, int from, int to, int except_node, int include_outputs) {
   const char *to_name = g->values[to].name;
   for (int k = 0; k < g->n_order; k++) {

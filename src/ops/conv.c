@@ -7,6 +7,7 @@
  * use a direct kernel: row-wise axpys that vectorise and skip padding. */
 #include <cblas.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,48 +70,117 @@ int qc_conv_shape(qc_kernel *k) {
   return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
 }
 
-/* Depthwise conv of rank <= 2 (geometry depth is 1): each output channel
- * m reads input channel m / mult. */
-static void conv_depthwise(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C,
-                           int64_t M, const qc_window_geom *g) {
-  const int64_t mult = M / C;
-  const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
-  const int64_t KH = g->kernel[1], KW = g->kernel[2];
-  const int64_t sh = g->stride[1], sw = g->stride[2], dh = g->dil[1], dw = g->dil[2];
-  const int64_t ph = g->pad_begin[1], pw = g->pad_begin[2];
-#pragma omp parallel for schedule(static)
-  for (int64_t nm = 0; nm < N * M; nm++) {
-    const int64_t n = nm / M, m = nm % M, c = m / mult;
-    const float *xc = x + (n * C + c) * IH * IW;
-    const float *wk = w + m * KH * KW;
-    float *yc = y + nm * OH * OW;
-    const float bias = b ? b[m] : 0.0f;
-    for (int64_t oh = 0; oh < OH; oh++) {
-      float *yrow = yc + oh * OW;
-      for (int64_t ow = 0; ow < OW; ow++)
-        yrow[ow] = bias;
-      const int64_t ih0 = oh * sh - ph;
-      int64_t kh_lo, kh_hi;
-      qc_valid_range(ih0, dh, IH, KH, &kh_lo, &kh_hi);
-      for (int64_t kh = kh_lo; kh < kh_hi; kh++) {
-        const float *xrow = xc + (ih0 + kh * dh) * IW;
-        for (int64_t kw = 0; kw < KW; kw++) {
-          const int64_t offw = kw * dw - pw;
-          const float wv = wk[kh * KW + kw];
-          int64_t lo, hi;
-          qc_valid_range(offw, sw, IW, OW, &lo, &hi);
-          if (sw == 1) {
-            for (int64_t ow = lo; ow < hi; ow++)
-              yrow[ow] += wv * xrow[ow + offw];
-          } else {
-            for (int64_t ow = lo; ow < hi; ow++)
-              yrow[ow] += wv * xrow[ow * sw + offw];
-          }
-        }
+/* ---- Depthwise conv (one input channel per group), rank <= 2 ---- */
+
+typedef struct dw_plane {
+  int64_t OH, OW, KH, KW, sh, sw, dh, dw;
+  int64_t row; /* input row length (padded plane width) */
+} dw_plane;
+
+/* Square K x K kernel, column stride S, no dilation: with K and S
+ * constant after inlining, the taps unroll and the ow loop vectorises. */
+static inline __attribute__((always_inline)) void dw_fixed(const float *restrict xp, const float *restrict w,
+                                                           float bias, float *restrict y, const dw_plane *d,
+                                                           const int K, const int S) {
+  const int64_t row = d->row;
+  for (int64_t oh = 0; oh < d->OH; oh++) {
+    const float *x0 = xp + oh * d->sh * row;
+    float *yr = y + oh * d->OW;
+    for (int64_t ow = 0; ow < d->OW; ow++) {
+      float acc = bias;
+      for (int kh = 0; kh < K; kh++)
+        for (int kw = 0; kw < K; kw++)
+          acc += w[kh * K + kw] * x0[kh * row + ow * S + kw];
+      yr[ow] = acc;
+    }
+  }
+}
+
+/* Any kernel, stride and dilation: one axpy over the output row per tap. */
+static inline void dw_generic(const float *restrict xp, const float *restrict w, float bias, float *restrict y,
+                              const dw_plane *d) {
+  for (int64_t oh = 0; oh < d->OH; oh++) {
+    float *yr = y + oh * d->OW;
+    for (int64_t ow = 0; ow < d->OW; ow++)
+      yr[ow] = bias;
+    for (int64_t kh = 0; kh < d->KH; kh++) {
+      for (int64_t kw = 0; kw < d->KW; kw++) {
+        const float wv = w[kh * d->KW + kw];
+        const float *src = xp + (oh * d->sh + kh * d->dh) * d->row + kw * d->dw;
+        if (d->sw == 1)
+          for (int64_t ow = 0; ow < d->OW; ow++)
+            yr[ow] += wv * src[ow];
+        else
+          for (int64_t ow = 0; ow < d->OW; ow++)
+            yr[ow] += wv * src[ow * d->sw];
       }
     }
   }
 }
+
+/* One output channel from an input plane that already holds the padding. */
+QC_MULTIVERSION static void dw_channel(const float *restrict xp, const float *restrict w, float bias,
+                                       float *restrict y, const dw_plane *d) {
+  const int fixed = d->dh == 1 && d->dw == 1 && d->KH == d->KW && (d->sw == 1 || d->sw == 2);
+  if (fixed && d->KH == 3 && d->sw == 1)
+    dw_fixed(xp, w, bias, y, d, 3, 1);
+  else if (fixed && d->KH == 3)
+    dw_fixed(xp, w, bias, y, d, 3, 2);
+  else if (fixed && d->KH == 5 && d->sw == 1)
+    dw_fixed(xp, w, bias, y, d, 5, 1);
+  else if (fixed && d->KH == 5)
+    dw_fixed(xp, w, bias, y, d, 5, 2);
+  else if (fixed && d->KH == 7 && d->sw == 1)
+    dw_fixed(xp, w, bias, y, d, 7, 1);
+  else
+    dw_generic(xp, w, bias, y, d);
+}
+
+/* Output channel m reads input channel m / mult. Padded inputs are first
+ * copied into a per-thread zero-bordered plane so the loops need no
+ * bounds checks. */
+static int conv_depthwise(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C,
+                          int64_t M, const qc_window_geom *g) {
+  const int64_t mult = M / C, IH = g->in[1], IW = g->in[2];
+  const int64_t pt = g->pad_begin[1], pl = g->pad_begin[2];
+  const int padded = pt || pl || g->pad_end[1] || g->pad_end[2];
+  const int64_t IHp = IH + pt + g->pad_end[1], IWp = IW + pl + g->pad_end[2];
+  const dw_plane d = {g->out[1], g->out[2], g->kernel[1], g->kernel[2], g->stride[1],
+                      g->stride[2], g->dil[1],  g->dil[2],    IWp};
+  const int64_t OHW = d.OH * d.OW, KHW = d.KH * d.KW;
+  float *scratch = NULL;
+  const int nthreads = omp_get_max_threads();
+  if (padded) {
+    const int64_t dims[2] = {nthreads, IHp * IWp};
+    size_t nbytes;
+    QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, dims, &nbytes));
+    scratch = calloc(1, nbytes);
+    if (!scratch)
+      return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte padding buffer", nbytes);
+  }
+#pragma omp parallel num_threads(nthreads)
+  {
+    /* Only the interior is ever written, so the zero border persists. */
+    float *plane = padded ? scratch + (int64_t)omp_get_thread_num() * IHp * IWp : NULL;
+#pragma omp for schedule(static)
+    for (int64_t nm = 0; nm < N * M; nm++) {
+      const int64_t n = nm / M, m = nm % M;
+      const float *xc = x + (n * C + m / mult) * IH * IW;
+      if (padded) {
+        for (int64_t ih = 0; ih < IH; ih++)
+          memcpy(plane + (ih + pt) * IWp + pl, xc + ih * IW, sizeof(float) * (size_t)IW);
+        xc = plane;
+      }
+      dw_channel(xc, w + m * KHW, b ? b[m] : 0.0f, y + nm * OHW, &d);
+    }
+  }
+  free(scratch);
+  return QC_OK;
+}
+
+/* Columns per im2col block: the block (K x cols) is sized to stay in L2
+ * between im2col writing it and sgemm packing it. */
+#define IM2COL_BLOCK_FLOATS ((int64_t)1 << 18)
 
 static void fill_bias(float *y, const float *b, int64_t N, int64_t M, int64_t osize) {
 #pragma omp parallel for schedule(static)
@@ -137,41 +207,55 @@ int qc_conv_run(qc_kernel *k) {
   const int64_t K = Cg * ksize;
   if (N == 0 || M == 0 || osize == 0)
     return QC_OK;
-  if (Cg == 1 && g->nsp <= 2) {
-    conv_depthwise(x, w, b, y, N, C, M, g);
+  if (Cg == 1 && g->nsp <= 2)
+    return conv_depthwise(x, w, b, y, N, C, M, g);
+  if (K == 0 || Mg > INT_MAX || osize > INT_MAX || K > INT_MAX) {
+    if (K != 0)
+      return qc_fail(QC_EUNSUPPORTED, "convolution too large for BLAS (%lld x %lld x %lld)", (long long)Mg,
+                     (long long)osize, (long long)K);
+    if (b)
+      fill_bias(y, b, N, M, osize); /* no input channels: Y is the bias */
     return QC_OK;
   }
-  if (b)
-    fill_bias(y, b, N, M, osize);
-  if (K == 0)
-    return QC_OK; /* no input channels: Y is the bias (or zero) */
-  if (Mg > INT_MAX || osize > INT_MAX || K > INT_MAX)
-    return qc_fail(QC_EUNSUPPORTED, "convolution too large for BLAS (%lld x %lld x %lld)", (long long)Mg,
-                   (long long)osize, (long long)K);
   int pointwise = 1;
   for (int i = 0; i < QC_WIN_SP; i++)
     if (g->kernel[i] != 1 || g->stride[i] != 1 || g->pad_begin[i] != 0 || g->pad_end[i] != 0)
       pointwise = 0;
-  float *col = NULL;
-  if (!pointwise) {
-    const int64_t col_dims[2] = {K, osize};
-    size_t nbytes;
-    QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
-    col = malloc(nbytes);
-    if (!col)
-      return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte im2col buffer", nbytes);
-  }
   const float beta = b ? 1.0f : 0.0f;
+  if (pointwise) { /* X_g already is the column matrix */
+    if (b)
+      fill_bias(y, b, N, M, osize);
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t gi = 0; gi < G; gi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)osize, (int)K, 1.0f, w + gi * Mg * K,
+                    (int)K, x + (n * C + gi * Cg) * isize, (int)osize, beta, y + (n * M + gi * Mg) * osize,
+                    (int)osize);
+    return QC_OK;
+  }
+  int64_t block = IM2COL_BLOCK_FLOATS / K;
+  block = block < 256 ? 256 : block & ~(int64_t)15;
+  if (block > osize)
+    block = osize;
+  const int64_t col_dims[2] = {K, block};
+  size_t nbytes;
+  QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
+  float *col = malloc(nbytes);
+  if (!col)
+    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte im2col buffer", nbytes);
   for (int64_t n = 0; n < N; n++) {
     for (int64_t gi = 0; gi < G; gi++) {
       const float *xg = x + (n * C + gi * Cg) * isize;
-      const float *src = xg;
-      if (!pointwise) {
-        qc_im2col(xg, Cg, g, col);
-        src = col;
+      float *yg = y + (n * M + gi * Mg) * osize;
+      for (int64_t p0 = 0; p0 < osize; p0 += block) {
+        const int64_t np = osize - p0 < block ? osize - p0 : block;
+        qc_im2col_block(xg, Cg, g, p0, np, col);
+        if (b)
+          for (int64_t m = 0; m < Mg; m++)
+            for (int64_t i = 0; i < np; i++)
+              yg[m * osize + p0 + i] = b[gi * Mg + m];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)np, (int)K, 1.0f, w + gi * Mg * K,
+                    (int)K, col, (int)np, beta, yg + p0, (int)osize);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)osize, (int)K, 1.0f, w + gi * Mg * K,
-                  (int)K, src, (int)osize, beta, y + (n * M + gi * Mg) * osize, (int)osize);
     }
   }
   free(col);

@@ -121,52 +121,57 @@ int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, c
   return QC_OK;
 }
 
-void qc_im2col(const float *img, int64_t channels, const qc_window_geom *g, float *col) {
-  const int64_t KD = g->kernel[0], KH = g->kernel[1], KW = g->kernel[2];
-  const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
-  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
-  const int64_t ksize = KD * KH * KW, osize = OD * OH * OW, isize = ID * IH * IW;
+/* One im2col row (one channel and kernel tap) for output positions
+ * [p0, p0 + np): walks the output row segments, zeroing padding. */
+QC_MULTIVERSION static void im2col_row(const float *restrict src, float *restrict dst, const qc_window_geom *g,
+                                       int64_t kd, int64_t kh, int64_t kw, int64_t p0, int64_t np) {
+  const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
+  const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
+  const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
+  const int64_t offh = kh * g->dil[1] - g->pad_begin[1];
+  const int64_t offw = kw * g->dil[2] - g->pad_begin[2];
+  int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+  qc_valid_range(offd, sd, g->in[0], g->out[0], &d_lo, &d_hi);
+  qc_valid_range(offh, sh, IH, OH, &h_lo, &h_hi);
+  qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
+  int64_t od = p0 / (OH * OW), oh = (p0 / OW) % OH, ow = p0 % OW;
+  for (int64_t done = 0; done < np;) {
+    const int64_t len = OW - ow < np - done ? OW - ow : np - done, end = ow + len;
+    float *drow = dst + done - ow; /* drow[ow] is this segment's first element */
+    if (od < d_lo || od >= d_hi || oh < h_lo || oh >= h_hi) {
+      memset(drow + ow, 0, sizeof(float) * (size_t)len);
+    } else {
+      const float *srow = src + ((od * sd + offd) * IH + oh * sh + offh) * IW + offw;
+      const int64_t a = w_lo < ow ? ow : (w_lo > end ? end : w_lo);
+      const int64_t b = w_hi < a ? a : (w_hi > end ? end : w_hi);
+      for (int64_t i = ow; i < a; i++)
+        drow[i] = 0.0f;
+      if (sw == 1)
+        memcpy(drow + a, srow + a, sizeof(float) * (size_t)(b - a));
+      else
+        for (int64_t i = a; i < b; i++)
+          drow[i] = srow[i * sw];
+      for (int64_t i = b; i < end; i++)
+        drow[i] = 0.0f;
+    }
+    done += len;
+    ow = 0;
+    if (++oh == OH) {
+      oh = 0;
+      od++;
+    }
+  }
+}
+
+void qc_im2col_block(const float *img, int64_t channels, const qc_window_geom *g, int64_t p0, int64_t np,
+                     float *col) {
+  const int64_t KH = g->kernel[1], KW = g->kernel[2];
+  const int64_t ksize = qc_geom_kernel_size(g), isize = qc_geom_in_size(g);
   const int64_t rows = channels * ksize;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t c = r / ksize, kk = r % ksize;
-    const int64_t kd = kk / (KH * KW), kh = (kk / KW) % KH, kw = kk % KW;
-    const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
-    const int64_t offh = kh * g->dil[1] - g->pad_begin[1];
-    const int64_t offw = kw * g->dil[2] - g->pad_begin[2];
-    const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
-    int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-    qc_valid_range(offd, sd, ID, OD, &d_lo, &d_hi);
-    qc_valid_range(offh, sh, IH, OH, &h_lo, &h_hi);
-    qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
-    const float *src = img + c * isize;
-    float *dst = col + r * osize;
-    for (int64_t od = 0; od < OD; od++) {
-      float *dplane = dst + od * OH * OW;
-      if (od < d_lo || od >= d_hi) {
-        memset(dplane, 0, sizeof(float) * (size_t)(OH * OW));
-        continue;
-      }
-      const float *splane = src + (od * sd + offd) * IH * IW;
-      for (int64_t oh = 0; oh < OH; oh++) {
-        float *drow = dplane + oh * OW;
-        if (oh < h_lo || oh >= h_hi) {
-          memset(drow, 0, sizeof(float) * (size_t)OW);
-          continue;
-        }
-        const float *srow = splane + (oh * sh + offh) * IW;
-        for (int64_t ow = 0; ow < w_lo; ow++)
-          drow[ow] = 0.0f;
-        if (sw == 1) {
-          memcpy(drow + w_lo, srow + w_lo + offw, sizeof(float) * (size_t)(w_hi - w_lo));
-        } else {
-          for (int64_t ow = w_lo; ow < w_hi; ow++)
-            drow[ow] = srow[ow * sw + offw];
-        }
-        for (int64_t ow = w_hi; ow < OW; ow++)
-          drow[ow] = 0.0f;
-      }
-    }
+    im2col_row(img + c * isize, col + r * np, g, kk / (KH * KW), (kk / KW) % KH, kk % KW, p0, np);
   }
 }
 

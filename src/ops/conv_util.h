@@ -12,6 +12,14 @@
 
 #define QC_WIN_SP 3 /* spatial ranks handled: 1..3 */
 
+/* Hot hand-written loops get AVX-512 and AVX2+FMA clones picked at load
+ * time (ifunc), so the portable baseline build still runs fast. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define QC_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define QC_MULTIVERSION
+#endif
+
 enum { QC_AUTOPAD_NOTSET, QC_AUTOPAD_SAME_UPPER, QC_AUTOPAD_SAME_LOWER, QC_AUTOPAD_VALID };
 
 /* Window attributes as written on the node; n_* is 0 when absent. */
@@ -66,9 +74,11 @@ static inline int64_t qc_geom_kernel_size(const qc_window_geom *g) {
 static inline int64_t qc_geom_in_size(const qc_window_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
 static inline int64_t qc_geom_out_size(const qc_window_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
 
-/* col[(c, kd, kh, kw), (od, oh, ow)] = img[c, id, ih, iw], 0 in the padding.
- * col is (channels * kernel_size) x out_size. OpenMP-parallel. */
-void qc_im2col(const float *img, int64_t channels, const qc_window_geom *g, float *col);
+/* col[(c, kd, kh, kw), p - p0] = img[c, id, ih, iw] (0 in the padding) for
+ * flattened output positions p = (od, oh, ow) in [p0, p0 + np).
+ * col is (channels * kernel_size) x np. OpenMP-parallel. */
+void qc_im2col_block(const float *img, int64_t channels, const qc_window_geom *g, int64_t p0, int64_t np,
+                     float *col);
 
 /* The adjoint: img[c, id, ih, iw] += col[...] for every in-range position. */
 void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, float *img);

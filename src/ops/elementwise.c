@@ -109,6 +109,10 @@ static void pow_f32(const void *a_, const void *b_, void *o_, int64_t n, int as,
 }
 ROW_FN(pow_f64, double, double, pow(x, y))
 
+/* BitShift: shifting by the type width or more gives 0 rather than UB. */
+UINT_TYPES(DEF_SAME, shl, y >= sizeof(x) * 8 ? 0 : (uint64_t)x << y)
+UINT_TYPES(DEF_SAME, shr, y >= sizeof(x) * 8 ? 0 : x >> y)
+
 /* ---- comparisons and logic ---- */
 #define ALL_COMPARABLE(X, ...) ALL_NUMERIC(X, __VA_ARGS__) BOOL_TYPE(X, __VA_ARGS__)
 ALL_COMPARABLE(DEF_BOOL, eq, x == y)
@@ -138,6 +142,8 @@ LOOKUP(max, ALL_NUMERIC)
 LOOKUP(fmod, ALL_NUMERIC)
 LOOKUP(mod, ALL_NUMERIC)
 LOOKUP(pow, JUST_FLOATS)
+LOOKUP(shl, UINT_TYPES)
+LOOKUP(shr, UINT_TYPES)
 LOOKUP(eq, ALL_COMPARABLE)
 LOOKUP(lt, ALL_COMPARABLE)
 LOOKUP(gt, ALL_COMPARABLE)
@@ -158,7 +164,7 @@ static const binary_kind binary_kinds[] = {
     {"Div", div_lookup, 0},   {"Pow", pow_lookup, 0},           {"Mod", mod_lookup, 0},
     {"Equal", eq_lookup, 1},  {"Less", lt_lookup, 1},           {"Greater", gt_lookup, 1},
     {"LessOrEqual", le_lookup, 1}, {"GreaterOrEqual", ge_lookup, 1}, {"And", and_lookup, 1},
-    {"Or", or_lookup, 1},     {"Xor", xor_lookup, 1},
+    {"Or", or_lookup, 1},     {"Xor", xor_lookup, 1},           {"BitShift", shl_lookup, 0},
     /* Variadic ops reuse the binary row functions pairwise. */
     {"Sum", add_lookup, 0},   {"Mean", add_lookup, 0},          {"Min", min_lookup, 0},
     {"Max", max_lookup, 0},
@@ -168,6 +174,10 @@ typedef struct binary_priv {
   const binary_kind *kind;
   qc_binary_row_fn (*lookup)(qc_dtype); /* kind->lookup, or fmod_lookup for Mod fmod=1 */
   int is_pow, is_mean, is_logical;
+  /* Opset < 7 Add/Sub/Mul/Div/Pow: B broadcasts to A only if broadcast=1,
+   * aligned at `axis` when given (else at the trailing dims). */
+  int legacy, legacy_broadcast;
+  int64_t legacy_axis; /* -1 when absent */
 } binary_priv;
 
 static int binary_setup(qc_kernel *k) {
@@ -186,6 +196,22 @@ static int binary_setup(qc_kernel *k) {
   p->is_pow = strcmp(k->op_type, "Pow") == 0;
   p->is_mean = strcmp(k->op_type, "Mean") == 0;
   p->is_logical = kind->lookup == and_lookup || kind->lookup == or_lookup || kind->lookup == xor_lookup;
+  if (k->opset < 7 && !kind->bool_output && kind->lookup != min_lookup && kind->lookup != max_lookup &&
+      strcmp(k->op_type, "Sum") != 0 && strcmp(k->op_type, "Mean") != 0) {
+    int64_t v;
+    p->legacy = 1;
+    QC_TRY(qc_attr_int(k, "broadcast", 0, &v));
+    p->legacy_broadcast = v != 0;
+    QC_TRY(qc_attr_int(k, "axis", -1, &p->legacy_axis));
+  }
+  if (strcmp(k->op_type, "BitShift") == 0) {
+    char dir[16];
+    QC_TRY(qc_attr_string(k, "direction", "", dir, sizeof dir));
+    if (strcmp(dir, "RIGHT") == 0)
+      p->lookup = shr_lookup;
+    else if (strcmp(dir, "LEFT") != 0)
+      return qc_fail(QC_EINVAL, "BitShift direction must be LEFT or RIGHT, got '%s'", dir);
+  }
   if (strcmp(k->op_type, "Mod") == 0) {
     int64_t fmod_attr;
     QC_TRY(qc_attr_int(k, "fmod", 0, &fmod_attr));
@@ -209,10 +235,50 @@ static int check_dtype(const binary_priv *p, const char *op_type, qc_dtype dt) {
   return QC_OK;
 }
 
+/* Input B as the binary kernels see it: itself, or for legacy (opset < 7)
+ * broadcasting a borrowed view padded with trailing 1s so it aligns with A
+ * at `axis`. */
+static int legacy_b(const qc_kernel *k, qc_tensor *view, const qc_tensor **b_out) {
+  const binary_priv *p = k->priv;
+  const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1);
+  *b_out = b;
+  if (!p->legacy)
+    return QC_OK;
+  char s1[128], s2[128];
+  if (!p->legacy_broadcast) {
+    if (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof(int64_t)) != 0)
+      return qc_fail(QC_EINVAL, "%s inputs of shapes %s and %s differ and broadcast=0 (opset %d)", k->op_type,
+                     qc_shape_str(a->ndim, a->dims, s1, sizeof s1), qc_shape_str(b->ndim, b->dims, s2, sizeof s2),
+                     k->opset);
+    return QC_OK;
+  }
+  int64_t axis = !qc_attr_has(k, "axis") ? a->ndim - b->ndim
+                 : p->legacy_axis < 0    ? p->legacy_axis + a->ndim
+                                         : p->legacy_axis;
+  int64_t dims[QC_MAX_DIMS];
+  int nd = (int)(a->ndim - axis);
+  if (axis < 0 || b->ndim > nd) /* a scalar-like B of size 1 is always fine */
+    return b->numel == 1 ? QC_OK
+                         : qc_fail(QC_EINVAL, "%s cannot broadcast %s to %s at axis %lld", k->op_type,
+                                   qc_shape_str(b->ndim, b->dims, s1, sizeof s1),
+                                   qc_shape_str(a->ndim, a->dims, s2, sizeof s2), (long long)p->legacy_axis);
+  for (int d = 0; d < nd; d++)
+    dims[d] = d < b->ndim ? b->dims[d] : 1;
+  qc_tensor_wrap(view, b->dtype, nd, dims, b->data);
+  if (!qc_bcast_is_unidirectional(view, a->ndim, a->dims))
+    return qc_fail(QC_EINVAL, "%s cannot broadcast %s to %s at axis %lld", k->op_type,
+                   qc_shape_str(b->ndim, b->dims, s1, sizeof s1), qc_shape_str(a->ndim, a->dims, s2, sizeof s2),
+                   (long long)axis);
+  *b_out = view;
+  return QC_OK;
+}
+
 int qc_binary_shape(qc_kernel *k) {
   const binary_priv *p = k->priv;
   QC_TRY(qc_require_io(k, 2));
-  const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1);
+  const qc_tensor *a = qc_in(k, 0), *b;
+  qc_tensor b_view = {0};
+  QC_TRY(legacy_b(k, &b_view, &b));
   if (!p->is_pow && a->dtype != b->dtype)
     return qc_fail(QC_EINVAL, "%s inputs have different types (%s and %s)", k->op_type, qc_dtype_name(a->dtype),
                    qc_dtype_name(b->dtype));
@@ -269,7 +335,9 @@ static int pow_generic(const qc_tensor *a, const qc_tensor *b, qc_tensor *out) {
 
 int qc_binary_run(qc_kernel *k) {
   const binary_priv *p = k->priv;
-  const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1);
+  const qc_tensor *a = qc_in(k, 0), *b;
+  qc_tensor b_view = {0};
+  QC_TRY(legacy_b(k, &b_view, &b));
   if (p->is_pow && !(a->dtype == b->dtype && p->lookup(a->dtype)))
     return pow_generic(a, b, qc_out(k, 0));
   return qc_bcast_binary(a, b, qc_out(k, 0), p->lookup(a->dtype));

@@ -29,6 +29,7 @@ QC_KERNEL_DECL(qc_where)
 QC_KERNEL_DECL(qc_unary)      /* table-driven math and activations (unary.c) */
 QC_KERNEL_DECL(qc_clip)
 QC_KERNEL_DECL(qc_prelu)
+QC_KERNEL_DECL(qc_classify)   /* IsNaN IsInf */
 QC_KERNEL_DECL(qc_softmax)    /* Softmax LogSoftmax Hardmax */
 QC_KERNEL_DECL(qc_reduce)     /* Reduce* */
 QC_KERNEL_DECL(qc_argreduce)  /* ArgMax ArgMin */

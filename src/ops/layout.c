@@ -522,6 +522,8 @@ static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
     return qc_fail(QC_EINVAL, "blocksize must be positive, got %lld", (long long)*b);
   if (x->ndim != 4)
     return qc_fail(QC_EINVAL, "input must be 4-D, got rank %d", x->ndim);
+  if (x->dims[2] > INT64_MAX / *b || x->dims[3] > INT64_MAX / *b || x->dims[1] > INT64_MAX / (*b * *b))
+    return qc_fail(QC_ELIMIT, "blocksize %lld overflows the output shape", (long long)*b);
   return QC_OK;
 }
 

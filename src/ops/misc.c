@@ -5,6 +5,9 @@
 
 #include "kernels.h"
 
+/* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
+static const int64_t no_dims[1] = {0};
+
 /* ---- element conversion (Cast semantics) ---- */
 
 typedef enum { VAL_FLOAT, VAL_SIGNED, VAL_UNSIGNED } val_kind;
@@ -211,12 +214,12 @@ int qc_constant_init(qc_kernel *k) {
   } else if (qc_attr_has(k, "value_float")) {
     float f;
     QC_TRY(qc_attr_float(k, "value_float", 0, &f));
-    QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 0, NULL));
+    QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 0, no_dims));
     qc_f32(&t)[0] = f;
   } else if (qc_attr_has(k, "value_int")) {
     int64_t v;
     QC_TRY(qc_attr_int(k, "value_int", 0, &v));
-    QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 0, NULL));
+    QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 0, no_dims));
     qc_i64(&t)[0] = v;
   } else if (qc_attr_has(k, "value_floats")) {
     const float *v;
@@ -262,7 +265,7 @@ int qc_constant_of_shape_init(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "ConstantOfShape 'value' must hold exactly one element");
     }
   } else {
-    QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 0, NULL));
+    QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 0, no_dims));
   }
   int rc = make_const_priv(k, &t);
   qc_tensor_release(&t);

@@ -150,6 +150,44 @@ DEFINE_MAXPOOL(maxpool_f32, float, -INFINITY)
 DEFINE_MAXPOOL(maxpool_u8, uint8_t, 0)
 DEFINE_MAXPOOL(maxpool_s8, int8_t, INT8_MIN)
 
+/* Float max pooling without indices, one (n, c) plane: per output row,
+ * one vectorisable max pass per kernel tap over the valid columns. */
+QC_MULTIVERSION static void maxpool_plane_f32(const float *restrict xc, float *restrict yc,
+                                              const qc_window_geom *gp, tap_range *const r[QC_WIN_SP]) {
+  const qc_window_geom g = *gp;
+  const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
+  for (int64_t od = 0; od < g.out[0]; od++) {
+    const int64_t d0 = od * g.stride[0] - g.pad_begin[0];
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = oh * g.stride[1] - g.pad_begin[1];
+      float *yrow = yc + (od * OH + oh) * OW;
+      for (int64_t ow = 0; ow < OW; ow++)
+        yrow[ow] = -INFINITY;
+      for (int64_t kd = r[0][od].lo; kd < r[0][od].hi; kd++) {
+        for (int64_t kh = r[1][oh].lo; kh < r[1][oh].hi; kh++) {
+          const float *xrow = xc + ((d0 + kd * g.dil[0]) * IH + h0 + kh * g.dil[1]) * IW;
+          for (int64_t kw = 0; kw < g.kernel[2]; kw++) {
+            const int64_t off = kw * g.dil[2] - g.pad_begin[2];
+            int64_t lo, hi;
+            qc_valid_range(off, sw, IW, OW, &lo, &hi);
+            if (sw == 1) {
+              for (int64_t ow = lo; ow < hi; ow++) {
+                const float v = xrow[ow + off];
+                yrow[ow] = v > yrow[ow] ? v : yrow[ow];
+              }
+            } else {
+              for (int64_t ow = lo; ow < hi; ow++) {
+                const float v = xrow[ow * sw + off];
+                yrow[ow] = v > yrow[ow] ? v : yrow[ow];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 int qc_maxpool_run(qc_kernel *k) {
   const pool_priv *p = k->priv;
   const qc_tensor *x = qc_in(k, 0);
@@ -165,54 +203,76 @@ int qc_maxpool_run(qc_kernel *k) {
     maxpool_u8(qc_u8(x), qc_u8(y), iv, nc, &g, r, col_major);
   else if (x->dtype == QC_DT_INT8)
     maxpool_s8(qc_s8(x), qc_s8(y), iv, nc, &g, r, col_major);
-  else
+  else if (iv)
     maxpool_f32(qc_f32(x), qc_f32(y), iv, nc, &g, r, col_major);
+  else {
+    const float *xv = qc_f32(x);
+    float *yv = qc_f32(y);
+    const int64_t isize = qc_geom_in_size(&g), osize = qc_geom_out_size(&g);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < nc; i++)
+      maxpool_plane_f32(xv + i * isize, yv + i * osize, &g, r);
+  }
   free(r[0]);
   return QC_OK;
 }
 
+/* Float average pooling of one (n, c) plane: per output row, one
+ * vectorisable add pass per kernel tap, then one divide pass. */
+QC_MULTIVERSION static void avgpool_plane_f32(const float *restrict xc, float *restrict yc,
+                                              const qc_window_geom *gp, tap_range *const r[QC_WIN_SP],
+                                              int include_pad) {
+  const qc_window_geom g = *gp;
+  const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
+  for (int64_t od = 0; od < g.out[0]; od++) {
+    const int64_t d0 = od * g.stride[0] - g.pad_begin[0];
+    const tap_range *rd = &r[0][od];
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const int64_t h0 = oh * g.stride[1] - g.pad_begin[1];
+      const tap_range *rh = &r[1][oh];
+      float *yrow = yc + (od * OH + oh) * OW;
+      for (int64_t ow = 0; ow < OW; ow++)
+        yrow[ow] = 0.0f;
+      for (int64_t kd = rd->lo; kd < rd->hi; kd++) {
+        for (int64_t kh = rh->lo; kh < rh->hi; kh++) {
+          const float *xrow = xc + ((d0 + kd * g.dil[0]) * IH + h0 + kh * g.dil[1]) * IW;
+          for (int64_t kw = 0; kw < g.kernel[2]; kw++) {
+            const int64_t off = kw * g.dil[2] - g.pad_begin[2];
+            int64_t lo, hi;
+            qc_valid_range(off, sw, IW, OW, &lo, &hi);
+            if (sw == 1)
+              for (int64_t ow = lo; ow < hi; ow++)
+                yrow[ow] += xrow[ow + off];
+            else
+              for (int64_t ow = lo; ow < hi; ow++)
+                yrow[ow] += xrow[ow * sw + off];
+          }
+        }
+      }
+      const int64_t count_dh = include_pad ? rd->padded * rh->padded : (rd->hi - rd->lo) * (rh->hi - rh->lo);
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const tap_range *rw = &r[2][ow];
+        const int64_t count = count_dh * (include_pad ? rw->padded : rw->hi - rw->lo);
+        yrow[ow] = count > 0 ? yrow[ow] / (float)count : 0.0f;
+      }
+    }
+  }
+}
+
 int qc_averagepool_run(qc_kernel *k) {
   const pool_priv *p = k->priv;
-  qc_window_geom geom;
-  QC_TRY(pool_resolve(k, 0, &geom));
-  const qc_window_geom *g = &geom;
+  qc_window_geom g;
+  QC_TRY(pool_resolve(k, 0, &g));
   const qc_tensor *xt = qc_in(k, 0);
   const float *x = qc_f32(xt);
   float *y = qc_f32(qc_out(k, 0));
   tap_range *r[QC_WIN_SP];
-  QC_TRY(build_taps(g, r));
-  const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2], OD = g->out[0], OH = g->out[1], OW = g->out[2];
-  const int64_t isize = ID * IH * IW, osize = OD * OH * OW, nc_count = xt->dims[0] * xt->dims[1];
+  QC_TRY(build_taps(&g, r));
+  const int64_t isize = qc_geom_in_size(&g), osize = qc_geom_out_size(&g), nc_count = xt->dims[0] * xt->dims[1];
   const int include_pad = p->count_include_pad != 0;
 #pragma omp parallel for schedule(static)
-  for (int64_t nc = 0; nc < nc_count; nc++) {
-    const float *xc = x + nc * isize;
-    float *yc = y + nc * osize;
-    for (int64_t od = 0; od < OD; od++) {
-      const int64_t d0 = od * g->stride[0] - g->pad_begin[0];
-      const tap_range *rd = &r[0][od];
-      for (int64_t oh = 0; oh < OH; oh++) {
-        const int64_t h0 = oh * g->stride[1] - g->pad_begin[1];
-        const tap_range *rh = &r[1][oh];
-        for (int64_t ow = 0; ow < OW; ow++) {
-          const int64_t w0 = ow * g->stride[2] - g->pad_begin[2];
-          const tap_range *rw = &r[2][ow];
-          float sum = 0.0f;
-          for (int64_t kd = rd->lo; kd < rd->hi; kd++) {
-            const int64_t id = d0 + kd * g->dil[0];
-            for (int64_t kh = rh->lo; kh < rh->hi; kh++) {
-              const float *xrow = xc + (id * IH + h0 + kh * g->dil[1]) * IW + w0;
-              for (int64_t kw = rw->lo; kw < rw->hi; kw++)
-                sum += xrow[kw * g->dil[2]];
-            }
-          }
-          const int64_t count = include_pad ? rd->padded * rh->padded * rw->padded
-                                            : (rd->hi - rd->lo) * (rh->hi - rh->lo) * (rw->hi - rw->lo);
-          yc[(od * OH + oh) * OW + ow] = count > 0 ? sum / (float)count : 0.0f;
-        }
-      }
-    }
-  }
+  for (int64_t nc = 0; nc < nc_count; nc++)
+    avgpool_plane_f32(x + nc * isize, y + nc * osize, &g, r, include_pad);
   free(r[0]);
   return QC_OK;
 }

@@ -11,6 +11,9 @@
 
 #include "kernels.h"
 
+/* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
+static const int64_t no_dims[1] = {0};
+
 /* The tensor viewed as [outer, axis_len, inner]; axis_len == 1 for per-tensor. */
 typedef struct {
   int64_t outer, axis_len, inner;
@@ -134,8 +137,9 @@ int qc_quantize_linear_shape(qc_kernel *k) {
   QC_TRY(load_params(scale, zp, &s, &z));
   for (int64_t c = 0; c < scale->numel; c++)
     if (!(s[c] != 0) || !isfinite(s[c])) {
+      const double bad = s[c];
       free(s);
-      return qc_fail(QC_EINVAL, "scale[%lld] = %g is not a nonzero finite value", (long long)c, (double)s[c]);
+      return qc_fail(QC_EINVAL, "scale[%lld] = %g is not a nonzero finite value", (long long)c, bad);
     }
   qc_tensor *y = qc_out(k, 0);
   int rc = qc_tensor_alloc(y, out_dt, x->ndim, x->dims);
@@ -241,11 +245,11 @@ int qc_dynamic_quantize_linear_shape(qc_kernel *k) {
   for (int64_t i = 0; i < x->numel; i++)
     qc_u8(y)[i] = (uint8_t)quantize_one(xp[i], scale, zp, 0, 255);
   if (ys) {
-    QC_TRY(qc_tensor_alloc(ys, QC_DT_FLOAT, 0, NULL));
+    QC_TRY(qc_tensor_alloc(ys, QC_DT_FLOAT, 0, no_dims));
     qc_f32(ys)[0] = scale;
   }
   if (yz) {
-    QC_TRY(qc_tensor_alloc(yz, QC_DT_UINT8, 0, NULL));
+    QC_TRY(qc_tensor_alloc(yz, QC_DT_UINT8, 0, no_dims));
     qc_u8(yz)[0] = (uint8_t)zp;
   }
   return QC_OK;

@@ -153,31 +153,6 @@ static double acc_identity(int kind) {
   }
 }
 
-/* One contiguous line of n values: partial results over chunks in parallel
- * when long, so a full reduction of a big tensor still uses every core. */
-static double reduce_line(int kind, const double *x, int64_t n, double shift, int parallel) {
-  double acc = acc_identity(kind);
-  if (!parallel || n <= PARALLEL_MIN) {
-    for (int64_t j = 0; j < n; j++)
-      acc = acc_step(kind, acc, x[j], shift);
-    return acc;
-  }
-  enum { NPART = 64 };
-  double part[NPART];
-  int64_t len = (n + NPART - 1) / NPART;
-#pragma omp parallel for schedule(static)
-  for (int c = 0; c < NPART; c++) {
-    double a = acc_identity(kind);
-    int64_t end = (c + 1) * len < n ? (c + 1) * len : n;
-    for (int64_t j = c * len; j < end; j++)
-      a = acc_step(kind, a, x[j], shift);
-    part[c] = a;
-  }
-  for (int c = 0; c < NPART; c++)
-    acc = acc_merge(kind, acc, part[c]);
-  return acc;
-}
-
 typedef struct reduce_geom {
   int fast; /* [outer, n, inner] view valid */
   int64_t outer, n, inner;
@@ -223,44 +198,115 @@ static void make_geom(const qc_tensor *x, const int *reduce_dim, reduce_geom *g)
   }
 }
 
-/* res[out_numel] = reduction of x (as doubles); shift is per output (LogSumExp) or NULL. */
-static void reduce_pass(int kind, const double *x, int64_t numel, const reduce_geom *g, double *res,
-                        const double *shift, int64_t out_numel) {
-  for (int64_t o = 0; o < out_numel; o++)
-    res[o] = acc_identity(kind);
-  if (g->fast && g->inner == 1) {
-    if (g->outer == 1) {
-      res[0] = reduce_line(kind, x, g->n, shift ? shift[0] : 0, 1);
-      return;
-    }
-#pragma omp parallel for schedule(static) if (numel > PARALLEL_MIN)
-    for (int64_t o = 0; o < g->outer; o++)
-      res[o] = reduce_line(kind, x + o * g->n, g->n, shift ? shift[o] : 0, 0);
-  } else if (g->fast) {
-    const int64_t n = g->n, inner = g->inner;
-#pragma omp parallel for schedule(static) if (numel > PARALLEL_MIN && g->outer > 1)
-    for (int64_t o = 0; o < g->outer; o++) {
-      double *r = res + o * inner;
-      const double *sh = shift ? shift + o * inner : NULL;
-      for (int64_t j = 0; j < n; j++) {
-        const double *row = x + (o * n + j) * inner;
-        for (int64_t i = 0; i < inner; i++)
-          r[i] = acc_step(kind, r[i], row[i], sh ? sh[i] : 0);
-      }
-    }
-  } else {
-    int64_t idx[QC_MAX_DIMS] = {0}, oi = 0;
-    for (int64_t e = 0; e < numel; e++) {
-      res[oi] = acc_step(kind, res[oi], x[e], shift ? shift[oi] : 0);
-      for (int d = g->ng - 1; d >= 0; d--) { /* odometer increment */
-        oi += g->gostride[d];
-        if (++idx[d] < g->gdims[d])
-          break;
-        oi -= g->gostride[d] * g->gdims[d];
-        idx[d] = 0;
-      }
-    }
+/* reduce_line_T: one contiguous line of n values, with partial results over
+ * chunks in parallel when long so a full reduction uses every core.
+ * reduce_pass_T: res[out_numel] = reduction of x; shift is per output
+ * (LogSumExp) or NULL. Generated for float and double inputs. */
+#define KIND_CASE(K_, FN, ARGS) \
+  case K_: {                      \
+    enum { K = K_ };              \
+    FN ARGS;                      \
   }
+#define KIND_SWITCH(FN, ARGS)                                                                     \
+  switch (kind) {                                                                                 \
+    KIND_CASE(R_MAX, FN, ARGS) KIND_CASE(R_MIN, FN, ARGS) KIND_CASE(R_PROD, FN, ARGS)             \
+    KIND_CASE(R_L1, FN, ARGS) KIND_CASE(R_L2, FN, ARGS) KIND_CASE(R_SUMSQUARE, FN, ARGS)          \
+    KIND_CASE(R_LOGSUMEXP, FN, ARGS) default : {                                                   \
+      enum { K = R_SUM };                                                                         \
+      FN ARGS;                                                                                    \
+    }                                                                                             \
+  }
+
+#define REDUCE_FUNCS(T, SUF)                                                                            \
+  static inline __attribute__((always_inline)) double line_##SUF(const int kind, const T *x, int64_t n,  \
+                                                                 double shift) {                       \
+    /* Four independent accumulators hide the add latency. */                                          \
+    double a0 = acc_identity(kind), a1 = a0, a2 = a0, a3 = a0;                                         \
+    int64_t j = 0;                                                                                     \
+    for (; j + 4 <= n; j += 4) {                                                                       \
+      a0 = acc_step(kind, a0, x[j], shift);                                                            \
+      a1 = acc_step(kind, a1, x[j + 1], shift);                                                        \
+      a2 = acc_step(kind, a2, x[j + 2], shift);                                                        \
+      a3 = acc_step(kind, a3, x[j + 3], shift);                                                        \
+    }                                                                                                  \
+    for (; j < n; j++)                                                                                 \
+      a0 = acc_step(kind, a0, x[j], shift);                                                            \
+    return acc_merge(kind, acc_merge(kind, a0, a1), acc_merge(kind, a2, a3));                          \
+  }                                                                                                    \
+  static inline __attribute__((always_inline)) void rows_##SUF(const int kind, const T *x, int64_t n,   \
+                                                               int64_t inner, double *r,               \
+                                                               const double *sh) {                     \
+    for (int64_t j = 0; j < n; j++) {                                                                  \
+      const T *row = x + j * inner;                                                                    \
+      for (int64_t i = 0; i < inner; i++)                                                              \
+        r[i] = acc_step(kind, r[i], row[i], sh ? sh[i] : 0);                                           \
+    }                                                                                                  \
+  }                                                                                                    \
+  /* The switches make `kind` a constant inside each inlined loop. */                                  \
+  static double dline_##SUF(int kind, const T *x, int64_t n, double shift) {                           \
+    KIND_SWITCH(return line_##SUF, (K, x, n, shift))                                                   \
+  }                                                                                                    \
+  static void drows_##SUF(int kind, const T *x, int64_t n, int64_t inner, double *r, const double *sh) { \
+    KIND_SWITCH(rows_##SUF, (K, x, n, inner, r, sh); return)                                          \
+  }                                                                                                    \
+  static double reduce_line_##SUF(int kind, const T *x, int64_t n, double shift, int parallel) {        \
+    if (!parallel || n <= PARALLEL_MIN)                                                                \
+      return dline_##SUF(kind, x, n, shift);                                                           \
+    double acc = acc_identity(kind);                                                                   \
+    enum { NPART = 64 };                                                                               \
+    double part[NPART];                                                                                \
+    int64_t len = (n + NPART - 1) / NPART;                                                             \
+    _Pragma("omp parallel for schedule(static)") for (int c = 0; c < NPART; c++) {                      \
+      int64_t begin = c * len < n ? c * len : n, end = (c + 1) * len < n ? (c + 1) * len : n;           \
+      part[c] = dline_##SUF(kind, x + begin, end - begin, shift);                                      \
+    }                                                                                                  \
+    for (int c = 0; c < NPART; c++)                                                                    \
+      acc = acc_merge(kind, acc, part[c]);                                                             \
+    return acc;                                                                                        \
+  }                                                                                                    \
+  static void reduce_pass_##SUF(int kind, const T *x, int64_t numel, const reduce_geom *g, double *res, \
+                                const double *shift, int64_t out_numel) {                              \
+    for (int64_t o = 0; o < out_numel; o++)                                                            \
+      res[o] = acc_identity(kind);                                                                     \
+    if (g->fast && g->inner == 1) {                                                                    \
+      if (g->outer == 1) {                                                                             \
+        res[0] = reduce_line_##SUF(kind, x, g->n, shift ? shift[0] : 0, 1);                            \
+        return;                                                                                        \
+      }                                                                                                \
+      _Pragma("omp parallel for schedule(static) if (numel > PARALLEL_MIN)") for (int64_t o = 0;        \
+                                                                                  o < g->outer; o++)    \
+        res[o] = reduce_line_##SUF(kind, x + o * g->n, g->n, shift ? shift[o] : 0, 0);                 \
+    } else if (g->fast) {                                                                              \
+      const int64_t n = g->n, inner = g->inner;                                                        \
+      _Pragma("omp parallel for schedule(static) if (numel > PARALLEL_MIN && g->outer > 1)") for (      \
+          int64_t o = 0; o < g->outer; o++) {                                                          \
+        double *r = res + o * inner;                                                                   \
+        drows_##SUF(kind, x + o * n * inner, n, inner, r, shift ? shift + o * inner : NULL);          \
+      }                                                                                                \
+    } else {                                                                                           \
+      int64_t idx[QC_MAX_DIMS] = {0}, oi = 0;                                                          \
+      for (int64_t e = 0; e < numel; e++) {                                                            \
+        res[oi] = acc_step(kind, res[oi], x[e], shift ? shift[oi] : 0);                                \
+        for (int d = g->ng - 1; d >= 0; d--) { /* odometer increment */                                \
+          oi += g->gostride[d];                                                                        \
+          if (++idx[d] < g->gdims[d])                                                                  \
+            break;                                                                                     \
+          oi -= g->gostride[d] * g->gdims[d];                                                          \
+          idx[d] = 0;                                                                                  \
+        }                                                                                              \
+      }                                                                                                \
+    }                                                                                                  \
+  }
+REDUCE_FUNCS(float, f32)
+REDUCE_FUNCS(double, f64)
+
+/* Dispatches on the input element type (float or double). */
+static void reduce_pass(int kind, const void *x, int is_float, int64_t numel, const reduce_geom *g, double *res,
+                        const double *shift, int64_t out_numel) {
+  if (is_float)
+    reduce_pass_f32(kind, x, numel, g, res, shift, out_numel);
+  else
+    reduce_pass_f64(kind, x, numel, g, res, shift, out_numel);
 }
 
 static void store_result(qc_tensor *out, int64_t i, double v) {
@@ -293,33 +339,28 @@ int qc_reduce_run(qc_kernel *k) {
     return QC_OK;
   reduce_geom g;
   make_geom(x, p->reduce_dim, &g);
-  /* Inputs are widened to double once: simple, exact for float and int32. */
+  /* Float and double are reduced in place; integer inputs are widened to
+   * double once (exact up to 2^53). */
+  int is_float = x->dtype == QC_DT_FLOAT, widen = !is_float && x->dtype != QC_DT_DOUBLE;
   double *xd = NULL, *res = malloc((size_t)out_numel * sizeof(double) * 2);
-  if (x->dtype != QC_DT_DOUBLE)
+  if (widen)
     xd = malloc((size_t)(numel ? numel : 1) * sizeof(double));
-  if (!res || (x->dtype != QC_DT_DOUBLE && !xd)) {
+  if (!res || (widen && !xd)) {
     free(res);
     free(xd);
     return qc_fail(QC_ENOMEM, "out of memory reducing %lld elements", (long long)numel);
   }
-  if (x->dtype == QC_DT_FLOAT) {
-    const float *src = qc_f32(x);
-#pragma omp parallel for schedule(static) if (numel > PARALLEL_MIN)
-    for (int64_t i = 0; i < numel; i++)
-      xd[i] = src[i];
-  } else if (xd) {
-    for (int64_t i = 0; i < numel; i++)
-      xd[i] = qc_tensor_get_f64(x, i);
-  }
-  const double *xs = xd ? xd : (const double *)x->data;
+  for (int64_t i = 0; widen && i < numel; i++)
+    xd[i] = qc_tensor_get_f64(x, i);
+  const void *xs = widen ? (const void *)xd : x->data;
   double *shift = res + out_numel;
   if (p->kind == R_LOGSUMEXP) {
-    reduce_pass(R_MAX, xs, numel, &g, shift, NULL, out_numel);
+    reduce_pass(R_MAX, xs, is_float, numel, &g, shift, NULL, out_numel);
     for (int64_t o = 0; o < out_numel; o++)
       if (!isfinite(shift[o]))
         shift[o] = 0; /* empty or all-infinite: exp(x - 0) still gives the right limit */
   }
-  reduce_pass(p->kind, xs, numel, &g, res, p->kind == R_LOGSUMEXP ? shift : NULL, out_numel);
+  reduce_pass(p->kind, xs, is_float, numel, &g, res, p->kind == R_LOGSUMEXP ? shift : NULL, out_numel);
   double count = out_numel ? (double)numel / (double)out_numel : 0;
   for (int64_t o = 0; o < out_numel; o++) {
     double v = res[o];

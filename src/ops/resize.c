@@ -60,9 +60,9 @@ static double original_coord(const resize_params *rp, int64_t o, int64_t in_len,
     double offset = (double)in_len / 2 * (1 - adjustment);
     return offset + (x + 0.5) / scale - 0.5;
   }
-  case CT_PYTORCH_HALF_PIXEL: return out_len > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-  /* Like the ONNX reference, align_corners and tf_crop_and_resize use the unrounded
-   * output length scale * in_len (it differs from out_len when scales are given). */
+  case CT_PYTORCH_HALF_PIXEL: return exact_len != 1 ? (x + 0.5) / scale - 0.5 : -0.5;
+  /* Like the ONNX reference, align_corners, pytorch_half_pixel and tf_crop_and_resize use the
+   * unrounded output length scale * in_len (it differs from out_len when scales are given). */
   case CT_ALIGN_CORNERS: return exact_len != 1 ? x * (double)(in_len - 1) / (exact_len - 1) : 0.0;
   case CT_ASYMMETRIC: return x / scale;
   case CT_TF_HALF_PIXEL_FOR_NN: return (x + 0.5) / scale;
@@ -228,10 +228,6 @@ static void pass_interp(const float *src, float *dst, int64_t outer, int64_t inn
   }
 }
 
-static int is_integer_type(qc_dtype dt) {
-  return dt != QC_DT_FLOAT && dt != QC_DT_DOUBLE && dt != QC_DT_FLOAT16 && dt != QC_DT_BFLOAT16;
-}
-
 /* Resizes x into y (allocated here) with per-axis output sizes/scales/roi. */
 static int resize_nd(const resize_params *rp, const qc_tensor *x, const int64_t *out_dims, const double *scales,
                      const double *roi, qc_tensor *y) {
@@ -292,9 +288,9 @@ static int resize_nd(const resize_params *rp, const qc_tensor *x, const int64_t 
       memcpy(y->data, cur, (size_t)y->numel * work_es);
     } else {
       const float *f = cur;
-      const int round = is_integer_type(x->dtype);
+      /* Integer outputs truncate (with saturation), as the ONNX reference's astype does. */
       for (int64_t i = 0; i < y->numel && rc == QC_OK; i++)
-        rc = qc_sl_store_f64(x->dtype, round ? nearbyint(f[i]) : f[i], (char *)y->data + (size_t)i * es);
+        rc = qc_sl_store_f64(x->dtype, f[i], (char *)y->data + (size_t)i * es);
     }
   }
   free(owned);
@@ -453,7 +449,7 @@ int qc_resize_shape(qc_kernel *k) {
       for (int i = 0; i < naxes; i++) {
         int a = (int)axes[i];
         scales[a] = common;
-        out_dims[a] = (int64_t)nearbyint(common * (double)x->dims[a]);
+        out_dims[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5); /* round half up */
       }
   }
   return resize_nd(&rp, x, out_dims, scales, roi, qc_out(k, 0));

@@ -3,6 +3,9 @@
 
 #include "kernels.h"
 
+/* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
+static const int64_t no_dims[1] = {0};
+
 static int input0(const qc_kernel *k, const qc_tensor **x) {
   *x = qc_in(k, 0);
   if (!*x)
@@ -58,7 +61,7 @@ int qc_size_shape(qc_kernel *k) {
   if (!x)
     return qc_fail(QC_EINVAL, "missing input 0");
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_INT64, 0, NULL));
+  QC_TRY(qc_tensor_alloc(y, QC_DT_INT64, 0, no_dims));
   qc_i64(y)[0] = x->numel;
   return QC_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+#include "vmath.h"
 
 #define PARALLEL_MIN 16384
 
@@ -65,9 +66,20 @@ static void normalise_line(int kind, const float *x, float *y, int64_t n, int64_
   if (mx == -INFINITY)
     mx = 0; /* all -inf: avoid inf - inf */
   double sum = 0;
-  if (kind == SM_SOFTMAX) {
+  if (kind == SM_SOFTMAX && stride == 1) { /* contiguous: vectorised exp, float partial sums */
+    float fsum = 0;
     for (int64_t j = 0; j < n; j++) {
-      float e = expf(x[j * stride] - mx);
+      float e = qc_vexpf(x[j] - mx);
+      y[j] = e;
+    }
+    for (int64_t j = 0; j < n; j++)
+      fsum += y[j];
+    float inv = 1.0f / fsum;
+    for (int64_t j = 0; j < n; j++)
+      y[j] *= inv;
+  } else if (kind == SM_SOFTMAX) {
+    for (int64_t j = 0; j < n; j++) {
+      float e = qc_vexpf(x[j * stride] - mx);
       y[j * stride] = e;
       sum += e;
     }

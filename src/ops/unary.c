@@ -10,6 +10,7 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+#include "vmath.h"
 
 #define PARALLEL_MIN 65536
 #define CHUNK 16384
@@ -43,13 +44,6 @@ typedef int64_t (*int_elem_fn)(int64_t x);
     }                                                                                        \
   }
 
-static inline float sigmoidf(float x) {
-  /* Split by sign so exp never overflows. */
-  if (x >= 0)
-    return 1.0f / (1.0f + expf(-x));
-  float e = expf(x);
-  return e / (1.0f + e);
-}
 static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
 static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
 
@@ -59,25 +53,25 @@ F32_ROW(log, logf(x))
 F32_ROW(neg, -x)
 F32_ROW(abs, fabsf(x))
 F32_ROW(reciprocal, 1.0f / x)
-F32_ROW(erf, erff(x))
+F32_ROW(erf, qc_verff(x))
 F32_ROW(floor, floorf(x))
 F32_ROW(ceil, ceilf(x))
 F32_ROW(round, nearbyintf(x)) /* default rounding mode: half to even, as ONNX wants */
 F32_ROW(relu, x > 0 ? x : 0.0f)
 F32_ROW(leaky_relu, x >= 0 ? x : a * x)
 F32_ROW(thresholded_relu, x > a ? x : 0.0f)
-F32_ROW(sigmoid, sigmoidf(x))
+F32_ROW(sigmoid, qc_vsigmoidf(x))
 F32_ROW(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, a * x + b)))
 F32_ROW(hard_swish, x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)))
-F32_ROW(tanh, tanhf(x))
-F32_ROW(elu, x >= 0 ? x : a * expm1f(x))
-F32_ROW(celu, fmaxf(0.0f, x) + fminf(0.0f, a * expm1f(x / a)))
-F32_ROW(selu, x > 0 ? g * x : g * (a * expm1f(x)))
+F32_ROW(tanh, qc_vtanhf(x))
+F32_ROW(elu, x >= 0 ? x : a * (qc_vexpf(x) - 1.0f))
+F32_ROW(celu, fmaxf(0.0f, x) + fminf(0.0f, a * (qc_vexpf(x / a) - 1.0f)))
+F32_ROW(selu, x > 0 ? g * x : g * (a * (qc_vexpf(x) - 1.0f)))
 F32_ROW(softplus, softplusf(x))
 F32_ROW(softsign, x / (1.0f + fabsf(x)))
 F32_ROW(mish, x * tanhf(softplusf(x)))
-F32_ROW(gelu, 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)))
-F32_ROW(gelu_tanh, 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
+F32_ROW(gelu, 0.5f * x * (1.0f + qc_verff(x * 0.70710678118654752f)))
+F32_ROW(gelu_tanh, 0.5f * x * (1.0f + qc_vtanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
 F32_ROW(shrink, x < -a ? x + b : x > a ? x - b : 0.0f)
 F32_ROW(sign, signf(x))
 F32_ROW(sin, sinf(x))
@@ -398,9 +392,24 @@ int qc_prelu_init(qc_kernel *k) {
   return QC_OK;
 }
 
+/* The slope as the kernel sees it. Before opset 7 a 1-D slope of length C
+ * is per channel (axis 1), so it is viewed as [C, 1, ..., 1]. */
+static const qc_tensor *prelu_slope(const qc_kernel *k, qc_tensor *view) {
+  const qc_tensor *x = qc_in(k, 0), *s = qc_in(k, 1);
+  if (k->opset >= 7 || s->ndim != 1 || s->numel == 1 || x->ndim < 2 || s->dims[0] != x->dims[1])
+    return s;
+  int64_t dims[QC_MAX_DIMS];
+  dims[0] = s->dims[0];
+  for (int d = 1; d < x->ndim - 1; d++)
+    dims[d] = 1;
+  qc_tensor_wrap(view, s->dtype, x->ndim - 1, dims, s->data);
+  return view;
+}
+
 int qc_prelu_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 2));
-  const qc_tensor *x = qc_in(k, 0), *s = qc_in(k, 1);
+  qc_tensor view = {0};
+  const qc_tensor *x = qc_in(k, 0), *s = prelu_slope(k, &view);
   if (x->dtype != s->dtype)
     return qc_fail(QC_EINVAL, "PRelu slope is %s but X is %s", qc_dtype_name(s->dtype), qc_dtype_name(x->dtype));
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && x->dtype != QC_DT_INT32 && x->dtype != QC_DT_INT64)
@@ -419,5 +428,48 @@ int qc_prelu_run(qc_kernel *k) {
                         : x->dtype == QC_DT_DOUBLE ? prelu_f64
                         : x->dtype == QC_DT_INT32  ? prelu_i32
                                                    : prelu_i64;
-  return qc_bcast_binary(x, qc_in(k, 1), qc_out(k, 0), fn);
+  qc_tensor view = {0};
+  return qc_bcast_binary(x, prelu_slope(k, &view), qc_out(k, 0), fn);
+}
+
+/* ---- IsNaN / IsInf: float classification to bool ---- */
+
+typedef struct classify_priv {
+  int is_inf;
+  int detect_negative, detect_positive;
+} classify_priv;
+
+int qc_classify_init(qc_kernel *k) {
+  if (k->ninputs != 1)
+    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
+  classify_priv *p = calloc(1, sizeof *p);
+  if (!p)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  k->priv = p;
+  p->is_inf = strcmp(k->op_type, "IsInf") == 0;
+  int64_t v;
+  QC_TRY(qc_attr_int(k, "detect_negative", 1, &v));
+  p->detect_negative = v != 0;
+  QC_TRY(qc_attr_int(k, "detect_positive", 1, &v));
+  p->detect_positive = v != 0;
+  return QC_OK;
+}
+
+int qc_classify_shape(qc_kernel *k) {
+  QC_TRY(qc_require_io(k, 1));
+  const qc_tensor *x = qc_in(k, 0);
+  if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE)
+    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+  return qc_tensor_alloc(qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims);
+}
+
+int qc_classify_run(qc_kernel *k) {
+  const classify_priv *p = k->priv;
+  const qc_tensor *x = qc_in(k, 0);
+  uint8_t *out = qc_u8(qc_out(k, 0));
+  for (int64_t i = 0; i < x->numel; i++) {
+    double v = x->dtype == QC_DT_FLOAT ? qc_f32(x)[i] : ((const double *)x->data)[i];
+    out[i] = p->is_inf ? (isinf(v) && (v > 0 ? p->detect_positive : p->detect_negative)) : isnan(v) != 0;
+  }
+  return QC_OK;
 }

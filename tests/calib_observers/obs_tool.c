@@ -112,8 +112,8 @@ static int report(const qc_stats *s, double percentile, int with_hist) {
 
 static int observe(const char *path, size_t sample_size, int segments, qc_stats *result) {
   uint8_t *data;
-  size_t size, count, leading = 0;
-  const float *values;
+  size_t size, count = 0, leading = 0;
+  const float *values = NULL;
   QC_TRY(qc_read_file(path, 0, &data, &size));
   int rc = QC_OK;
   size_t len = strlen(path);

@@ -6,6 +6,9 @@
 #include "onnx.pb-c.h"
 #include "ops/op.h"
 
+/* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
+static const int64_t no_dims[1] = {0};
+
 static int failures;
 
 #define CHECK(cond, ...)                  \
@@ -61,9 +64,9 @@ static void test_vector_int8(int opset) {
   qc_tensor x = {0}, s = {0}, z = {0}, y = {0};
   qc_tensor_alloc(&x, QC_DT_FLOAT, 1, &d8);
   memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, NULL);
+  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
   qc_f32(&s)[0] = 1.0f;
-  qc_tensor_alloc(&z, QC_DT_INT8, 0, NULL);
+  qc_tensor_alloc(&z, QC_DT_INT8, 0, no_dims);
   qc_tensor *in[3] = {&x, &s, &z};
   int rc = run_op("QuantizeLinear", opset, in, 3, NULL, 0, &y);
   CHECK(rc == QC_OK, "opset %d quantize failed: %s", opset, qc_last_error());
@@ -85,7 +88,7 @@ static void test_missing_zero_point_is_uint8(void) {
   qc_tensor x = {0}, s = {0}, y = {0};
   qc_tensor_alloc(&x, QC_DT_FLOAT, 1, &d4);
   memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, NULL);
+  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
   qc_f32(&s)[0] = 1.0f;
   qc_tensor *in[2] = {&x, &s};
   int rc = run_op("QuantizeLinear", 13, in, 2, NULL, 0, &y);
@@ -147,7 +150,7 @@ static void test_dequantize_int32(void) {
   qc_tensor x = {0}, s = {0}, y = {0};
   qc_tensor_alloc(&x, QC_DT_INT32, 1, &d3);
   memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, NULL);
+  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
   qc_f32(&s)[0] = 0.25f;
   qc_tensor *in[2] = {&x, &s};
   int rc = run_op("DequantizeLinear", 10, in, 2, NULL, 0, &y);

@@ -1,0 +1,21 @@
+/* Parameter bytes per op type, for the size report. An initializer counts for
+ * the op type of the node that consumes it; through a DequantizeLinear, for
+ * the node that consumes the dequantized value. Initializers read only by
+ * QuantizeLinear (activation scales and zero points) count as "QuantizeLinear". */
+#ifndef QC_PARAM_BYTES_H
+#define QC_PARAM_BYTES_H
+
+#include "../report/report.h"
+
+struct qc_model;
+
+/* Adds the model's parameter elements and bytes into ops (matched by op type,
+ * appended when new): into fp32_bytes/params when `after` is 0, else into
+ * quant_bytes. */
+int qc_param_bytes(const struct qc_model *m, int after, qc_op_bytes **ops, int *n_ops);
+
+/* Counts the compute nodes (not Q/DQ) per op type in the final model, and
+ * those that read a dequantized input (they run in int8 after fusion). */
+int qc_count_nodes(const struct qc_model *m, qc_op_bytes **ops, int *n_ops, int *total, int *quantized);
+
+#endif

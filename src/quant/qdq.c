@@ -1,0 +1,440 @@
+/* QDQ placement. The rules follow onnxruntime's static quantizer and the
+ * node units its CPU provider fuses (../shared/reference/onnxruntime-qdq-rules.md,
+ * docs/quantization.md):
+ *   weighted ops   Conv, ConvTranspose, Gemm, MatMul: DQ on every input, Q on
+ *                  the output; int8 weights, int32 bias.
+ *   fused ops      Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid,
+ *                  Softmax, LeakyRelu: Q/DQ on every float input and output,
+ *                  each with its own calibrated scale (Softmax output [0, 1]).
+ *   shared-scale   MaxPool, Reshape, Transpose, Squeeze, Unsqueeze, Slice,
+ *                  Resize, Pad, Split, Flatten, Gather: quantized only when
+ *                  their input is; outputs reuse the input's scale and zero
+ *                  point, so onnxruntime runs them on int8 directly.
+ *   Relu / Clip    after a quantized producer, with asymmetric activations:
+ *                  removed; the producer's output takes their name and range,
+ *                  and the zero point does the clipping. */
+#include "qdq.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/status.h"
+#include "../io/model_io.h"
+#include "onnx.pb-c.h"
+#include "qdq_internal.h"
+
+enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE };
+
+typedef struct op_kind {
+  const char *op;
+  int kind;
+} op_kind;
+
+static const op_kind op_kinds[] = {
+    {"Add", K_FUSED},           {"AveragePool", K_FUSED},   {"Clip", K_REMOVABLE},
+    {"Concat", K_FUSED},        {"Conv", K_WEIGHTED},       {"ConvTranspose", K_WEIGHTED},
+    {"Flatten", K_SHARED},      {"Gather", K_SHARED},       {"Gemm", K_WEIGHTED},
+    {"GlobalAveragePool", K_FUSED}, {"LeakyRelu", K_FUSED}, {"MatMul", K_WEIGHTED},
+    {"MaxPool", K_SHARED},      {"Mul", K_FUSED},           {"Pad", K_SHARED},
+    {"Relu", K_REMOVABLE},      {"Reshape", K_SHARED},      {"Resize", K_SHARED},
+    {"Sigmoid", K_FUSED},       {"Slice", K_SHARED},        {"Softmax", K_FUSED},
+    {"Split", K_SHARED},        {"Squeeze", K_SHARED},      {"Transpose", K_SHARED},
+    {"Unsqueeze", K_SHARED},
+};
+
+static int op_kind_of(const char *op) {
+  for (size_t i = 0; i < sizeof op_kinds / sizeof op_kinds[0]; i++)
+    if (strcmp(op_kinds[i].op, op) == 0)
+      return op_kinds[i].kind;
+  return K_NONE;
+}
+
+int qc_qdq_op_supported(const char *op_type) { return op_kind_of(op_type) != K_NONE; }
+
+const char *qc_qdq_supported_ops(void) {
+  static char buf[512];
+  if (!buf[0])
+    for (size_t i = 0; i < sizeof op_kinds / sizeof op_kinds[0]; i++)
+      snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "," : "", op_kinds[i].op);
+  return buf;
+}
+
+typedef struct qdq_state {
+  qc_model *m;
+  qc_graph *g;
+  const qc_stats_set *stats;
+  const qc_quant_opts *opts;
+  qc_quant_summary *out;
+  int *node_q;      /* per node id: quantized */
+  int *value_q;     /* per value id: gets Q/DQ */
+  qc_qparams *qp;   /* per value id, valid when qp_done */
+  int *qp_done;     /* 0 unknown, 1 done, -1 unavailable */
+} qdq_state;
+
+static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
+  char buf[512];
+  snprintf(buf, sizeof buf, fmt, arg);
+  char **w = realloc(s->warnings, sizeof *w * (size_t)(s->n_warnings + 1));
+  if (!w)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  s->warnings = w;
+  if (!(w[s->n_warnings] = strdup(buf)))
+    return qc_fail(QC_ENOMEM, "out of memory");
+  s->n_warnings++;
+  return QC_OK;
+}
+
+static int node_allowed(const qdq_state *st, int node) {
+  const char *op = qc_node_op(st->g, node), *name = qc_node_name(st->g, node);
+  const Onnx__NodeProto *np = st->g->nodes[node].proto;
+  if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
+    return 0;
+  for (int i = 0; i < st->opts->n_exclude; i++)
+    if (*name && strcmp(st->opts->exclude[i], name) == 0)
+      return 0;
+  if (!st->opts->op_types)
+    return 1;
+  for (int i = 0; i < st->opts->n_op_types; i++)
+    if (strcmp(st->opts->op_types[i], op) == 0)
+      return 1;
+  return 0;
+}
+
+static int is_float_activation(const qc_graph *g, int v) {
+  if (v < 0)
+    return 0;
+  const qc_value *val = &g->values[v];
+  return !(val->flags & QC_VALUE_INITIALIZER) && (val->dtype == QC_DT_FLOAT || val->dtype == QC_DT_UNDEFINED);
+}
+
+static int is_float_initializer(const qc_graph *g, int v) {
+  return v >= 0 && (g->values[v].flags & QC_VALUE_INITIALIZER) && g->values[v].dtype == QC_DT_FLOAT;
+}
+
+/* Weighted nodes need constant float weights. */
+static int weighted_ok(const qc_graph *g, int node) {
+  const qc_node *n = &g->nodes[node];
+  return n->ninputs >= 2 && is_float_initializer(g, n->inputs[1]) && is_float_activation(g, n->inputs[0]);
+}
+
+/* Clip is removable only as a ReLU/ReLU6: min 0 (attribute or constant input). */
+static int clip_min_is_zero(const qc_graph *g, int node) {
+  const Onnx__NodeProto *np = g->nodes[node].proto;
+  const qc_node *n = &g->nodes[node];
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, "min") == 0)
+      return np->attribute[i]->f == 0.0f;
+  if (n->ninputs < 2 || n->inputs[1] < 0 || !(g->values[n->inputs[1]].flags & QC_VALUE_INITIALIZER))
+    return 0;
+  qc_tensor t = {0};
+  int zero = qc_graph_initializer(g, n->inputs[1], &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1 &&
+             qc_f32(&t)[0] == 0.0f;
+  qc_tensor_release(&t);
+  return zero;
+}
+
+/* Removes Relu/Clip after a weighted or fused producer (asymmetric activations). */
+static int absorb_activations(qdq_state *st) {
+  qc_graph *g = st->g;
+  if (st->opts->act_scheme != QC_QS_UINT8_AFFINE || st->opts->weight_only)
+    return QC_OK;
+  for (int k = 0; k < g->n_order; k++) {
+    int act = g->order[k];
+    const char *op = qc_node_op(g, act);
+    if (op_kind_of(op) != K_REMOVABLE || !node_allowed(st, act))
+      continue;
+    if (strcmp(op, "Clip") == 0 && !clip_min_is_zero(g, act))
+      continue;
+    const qc_node *an = &g->nodes[act];
+    int in = an->inputs[0], out = an->outputs[0];
+    if (in < 0 || out < 0 || an->noutputs != 1)
+      continue;
+    const qc_value *iv = &g->values[in];
+    int prod = iv->producer;
+    if (prod < 0 || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT) || !node_allowed(st, prod))
+      continue;
+    int pk = op_kind_of(qc_node_op(g, prod));
+    if (!((pk == K_WEIGHTED && weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
+      continue;
+    if (!qc_stats_set_find(st->stats, g->values[out].name))
+      continue;
+    int slot = 0;
+    while (g->nodes[prod].outputs[slot] != in)
+      slot++;
+    char out_name[1024];
+    snprintf(out_name, sizeof out_name, "%s", g->values[out].name);
+    QC_TRY(qc_graph_remove_node(g, act));
+    QC_TRY(qc_node_set_output(g, prod, slot, out_name));
+    st->out->relu_absorbed++;
+    k--; /* the order shrank */
+  }
+  return QC_OK;
+}
+
+/* qparams of an activation value: shared-scale outputs take their input's. */
+static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
+  if (st->qp_done[v]) {
+    *qp = st->qp[v];
+    return st->qp_done[v] > 0;
+  }
+  qc_graph *g = st->g;
+  int prod = g->values[v].producer;
+  int ok = 0;
+  st->qp_done[v] = -1; /* guards cycles */
+  if (prod >= 0 && st->node_q[prod] && op_kind_of(qc_node_op(g, prod)) == K_SHARED) {
+    ok = value_qparams(st, g->nodes[prod].inputs[0], &st->qp[v]);
+  } else if (prod >= 0 && st->node_q[prod] && strcmp(qc_node_op(g, prod), "Softmax") == 0) {
+    ok = qc_qparams_compute(st->opts->act_scheme, 0.0f, 1.0f, &st->qp[v]) == QC_OK;
+  } else {
+    const qc_stats *s = qc_stats_set_find(st->stats, g->values[v].name);
+    float rmin, rmax;
+    if (s && s->count > 0 && qc_observer_range(&st->opts->observer, s, &rmin, &rmax) == QC_OK &&
+        qc_qparams_compute(st->opts->act_scheme, rmin, rmax, &st->qp[v]) == QC_OK)
+      ok = 1;
+  }
+  st->qp_done[v] = ok ? 1 : -1;
+  *qp = st->qp[v];
+  return ok;
+}
+
+/* Decides which nodes are quantized and which values get Q/DQ. */
+static int plan(qdq_state *st, const int *order, int n) {
+  qc_graph *g = st->g;
+  qc_qparams qp;
+  for (int k = 0; k < n; k++) {
+    int id = order[k];
+    int kind = op_kind_of(qc_node_op(g, id));
+    if (!node_allowed(st, id))
+      continue;
+    if (kind == K_WEIGHTED)
+      st->node_q[id] = weighted_ok(g, id) ||
+                       (strcmp(qc_node_op(g, id), "MatMul") == 0 && !st->opts->weight_only &&
+                        is_float_activation(g, g->nodes[id].inputs[0]) && is_float_activation(g, g->nodes[id].inputs[1]));
+    else if (kind == K_FUSED)
+      st->node_q[id] = !st->opts->weight_only;
+  }
+  if (st->opts->weight_only)
+    return QC_OK;
+  /* Activation inputs of weighted/fused nodes, and their outputs. */
+  for (int k = 0; k < n; k++) {
+    int id = order[k];
+    const qc_node *nd = &g->nodes[id];
+    int kind = op_kind_of(qc_node_op(g, id));
+    if (!st->node_q[id] || (kind != K_WEIGHTED && kind != K_FUSED))
+      continue;
+    for (int i = 0; i < nd->ninputs; i++)
+      if (is_float_activation(g, nd->inputs[i]) && !(kind == K_WEIGHTED && i == 2))
+        st->value_q[nd->inputs[i]] = 1;
+    for (int o = 0; o < nd->noutputs; o++) {
+      int v = nd->outputs[o];
+      if (v < 0)
+        continue;
+      /* QGemm and MatMulIntegerToFloat may produce float: keep model outputs exact. */
+      if ((g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) &&
+          (strcmp(qc_node_op(g, id), "Gemm") == 0 || strcmp(qc_node_op(g, id), "MatMul") == 0))
+        continue;
+      st->value_q[v] = 1;
+    }
+  }
+  /* Shared-scale nodes follow their (already decided) input, in graph order. */
+  for (int k = 0; k < n; k++) {
+    int id = order[k];
+    const qc_node *nd = &g->nodes[id];
+    if (op_kind_of(qc_node_op(g, id)) != K_SHARED || !node_allowed(st, id) || nd->ninputs < 1)
+      continue;
+    int in = nd->inputs[0];
+    if (in < 0 || !st->value_q[in])
+      continue;
+    st->node_q[id] = 1;
+    for (int o = 0; o < nd->noutputs; o++)
+      if (nd->outputs[o] >= 0)
+        st->value_q[nd->outputs[o]] = 1;
+  }
+  /* Values without usable statistics stay float. */
+  for (int v = 0; v < g->n_values; v++)
+    if (st->value_q[v] && !value_qparams(st, v, &qp)) {
+      st->value_q[v] = 0;
+      QC_TRY(add_warning(st->out, "tensor '%s' has no usable calibration statistics; kept in float",
+                         g->values[v].name));
+    }
+  return QC_OK;
+}
+
+/* Earliest consumer of v in graph order, or -1. */
+static int first_consumer(const qc_graph *g, int v) {
+  for (int k = 0; k < g->n_order; k++) {
+    const qc_node *nd = &g->nodes[g->order[k]];
+    for (int i = 0; i < nd->ninputs; i++)
+      if (nd->inputs[i] == v)
+        return g->order[k];
+  }
+  return -1;
+}
+
+static int record_tensor(qdq_state *st, int v, const qc_qparams *qp) {
+  qc_quant_summary *s = st->out;
+  qc_tensor_report *t = realloc(s->tensors, sizeof *t * (size_t)(s->n_tensors + 1));
+  if (!t)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  s->tensors = t;
+  t = &t[s->n_tensors];
+  memset(t, 0, sizeof *t);
+  const qc_stats *stats = qc_stats_set_find(st->stats, st->g->values[v].name);
+  t->name = strdup(st->g->values[v].name);
+  if (!t->name)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  float rmin = qp->qmin == qp->zero_point ? 0 : (qp->qmin - qp->zero_point) * qp->scale;
+  float rmax = (qp->qmax - qp->zero_point) * qp->scale;
+  if (stats && stats->count) /* report the observer's own range */
+    qc_observer_range(&st->opts->observer, stats, &rmin, &rmax);
+  t->rmin = rmin;
+  t->rmax = rmax;
+  t->scale = qp->scale;
+  t->zero_point = qp->zero_point;
+  t->qtype = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? "uint8" : "int8";
+  t->nonfinite = stats ? stats->nonfinite : 0;
+  s->n_tensors++;
+  return QC_OK;
+}
+
+/* Inserts Q -> DQ on value v; every consumer then reads the DQ output. */
+static int insert_qdq(qdq_state *st, int v) {
+  qc_graph *g = st->g;
+  qc_qparams qp;
+  value_qparams(st, v, &qp);
+  char name[1024], pre[1100], qname[1100], dqname[1100], tmp[1100], scale_name[1100], zp_name[1100];
+  snprintf(name, sizeof name, "%s", g->values[v].name);
+  qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
+  QC_TRY(qdq_add_qparams(g, name, &qp.scale, &qp.zero_point, 1, qt, scale_name, zp_name, sizeof scale_name));
+  snprintf(tmp, sizeof tmp, "%s_quantized", name);
+  qc_graph_unique_name(g, tmp, qname, sizeof qname);
+  int is_output = (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) && g->values[v].producer >= 0;
+  int before = first_consumer(g, v);
+  const char *q_in = name;
+  if (is_output) {
+    /* Keep the graph output's name: the producer writes "<name>_prequant" instead. */
+    int prod = g->values[v].producer, slot = 0;
+    snprintf(tmp, sizeof tmp, "%s_prequant", name);
+    qc_graph_unique_name(g, tmp, pre, sizeof pre);
+    while (g->nodes[prod].outputs[slot] != v)
+      slot++;
+    QC_TRY(qc_node_set_output(g, prod, slot, pre));
+    q_in = pre;
+    snprintf(dqname, sizeof dqname, "%s", name);
+  } else {
+    snprintf(tmp, sizeof tmp, "%s_dequantized", name);
+    qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
+  }
+  const char *qin[3] = {q_in, scale_name, zp_name}, *qout[1] = {qname};
+  const char *dqin[3] = {qname, scale_name, zp_name}, *dqout[1] = {dqname};
+  int qnode, dqnode;
+  snprintf(tmp, sizeof tmp, "%s_QuantizeLinear", name);
+  QC_TRY(qc_graph_add_node(g, "QuantizeLinear", tmp, qin, 3, qout, 1, before, &qnode));
+  snprintf(tmp, sizeof tmp, "%s_DequantizeLinear", name);
+  QC_TRY(qc_graph_add_node(g, "DequantizeLinear", tmp, dqin, 3, dqout, 1, before, &dqnode));
+  if (!is_output)
+    QC_TRY(qc_graph_replace_uses(g, v, qc_graph_find_value(g, dqname), qnode, 0));
+  return record_tensor(st, v, &qp);
+}
+
+/* Opset 13 is the first with per-axis Q/DQ. Raising it is valid only when
+ * no op in the model changed meaning between its opset and 13. */
+static int ensure_opset(qc_model *m) {
+  static const struct {
+    const char *op;
+    int version;
+  } breaking[] = {{"Clip", 11}, {"Pad", 11}, {"Resize", 11}, {"Slice", 10}, {"Squeeze", 13}, {"Unsqueeze", 13},
+                  {"Split", 13}, {"ReduceSum", 13}, {"Softmax", 13}, {"LogSoftmax", 13}, {"Hardmax", 13},
+                  {"TopK", 10}, {"Upsample", 10}, {"Scatter", 11}, {"BatchNormalization", 9}, {"Dropout", 12}};
+  if (m->opset >= 13)
+    return QC_OK;
+  const qc_graph *g = m->graph;
+  for (int k = 0; k < g->n_order; k++) {
+    const char *op = qc_node_op(g, g->order[k]);
+    for (size_t i = 0; i < sizeof breaking / sizeof breaking[0]; i++)
+      if (strcmp(op, breaking[i].op) == 0 && breaking[i].version > m->opset) {
+        char label[256];
+        return qc_fail(QC_EUNSUPPORTED,
+                       "the model uses opset %d; QDQ per-channel quantization needs opset 13, and %s changed meaning "
+                       "at opset %d, so the opset cannot be raised safely: re-export the model at opset 13 or later",
+                       m->opset, qc_node_label(g, g->order[k], label, sizeof label), breaking[i].version);
+      }
+  }
+  return qc_model_set_opset(m, 13);
+}
+
+int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts, qc_quant_summary *out) {
+  memset(out, 0, sizeof *out);
+  qc_graph *g = m->graph;
+  out->nodes_total = g->n_order;
+  QC_TRY(ensure_opset(m));
+  qdq_state st = {.m = m, .g = g, .stats = stats, .opts = opts, .out = out};
+  QC_TRY(absorb_activations(&st));
+  int *order = NULL, n = 0, rc;
+  QC_TRY(qc_graph_topo_order(g, &order, &n));
+  /* Sized for the values that exist now; rewrites only add values after planning. */
+  int nv = g->n_values, nn = g->n_nodes;
+  st.node_q = calloc((size_t)nn + 1, sizeof(int));
+  st.value_q = calloc((size_t)nv + 1, sizeof(int));
+  st.qp = calloc((size_t)nv + 1, sizeof(qc_qparams));
+  st.qp_done = calloc((size_t)nv + 1, sizeof(int));
+  if (!st.node_q || !st.value_q || !st.qp || !st.qp_done) {
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+    goto done;
+  }
+  if ((rc = plan(&st, order, n)) < 0)
+    goto done;
+  /* Weights and constant inputs first (needs the input activation's scale for the bias). */
+  for (int k = 0; k < n && rc == QC_OK; k++) {
+    int id = order[k];
+    if (!st.node_q[id])
+      continue;
+    int kind = op_kind_of(qc_node_op(g, id));
+    out->nodes_quantized++;
+    if (kind == K_WEIGHTED && weighted_ok(g, id)) {
+      int x = g->nodes[id].inputs[0];
+      qc_qparams xqp;
+      float x_scale = (x < nv && st.value_q[x] && value_qparams(&st, x, &xqp)) ? xqp.scale : 0.0f;
+      rc = qdq_quantize_weights(g, id, opts, x_scale);
+    } else if (kind == K_FUSED) {
+      for (int i = 0; i < g->nodes[id].ninputs && rc == QC_OK; i++)
+        if (is_float_initializer(g, g->nodes[id].inputs[i]))
+          rc = qdq_quantize_constant_input(g, id, i, opts->act_scheme);
+    }
+  }
+  /* Activations: graph inputs, then node outputs in order. */
+  for (int i = 0; i < g->n_inputs && rc == QC_OK; i++)
+    if (g->inputs[i] < nv && st.value_q[g->inputs[i]])
+      rc = insert_qdq(&st, g->inputs[i]);
+  for (int k = 0; k < n && rc == QC_OK; k++) {
+    /* Re-read the node each time: rewrites may move g->nodes. */
+    for (int o = 0; o < g->nodes[order[k]].noutputs && rc == QC_OK; o++) {
+      int v = g->nodes[order[k]].outputs[o];
+      if (v >= 0 && v < nv && st.value_q[v])
+        rc = insert_qdq(&st, v);
+    }
+  }
+  if (rc == QC_OK)
+    rc = qc_graph_prune(g);
+  if (rc == QC_OK)
+    rc = qc_graph_sync(g);
+done:
+  free(order);
+  free(st.node_q);
+  free(st.value_q);
+  free(st.qp);
+  free(st.qp_done);
+  return rc;
+}
+
+void qc_quant_summary_free(qc_quant_summary *s) {
+  for (int i = 0; i < s->n_tensors; i++)
+    free(s->tensors[i].name);
+  for (int i = 0; i < s->n_warnings; i++)
+    free(s->warnings[i]);
+  free(s->tensors);
+  free(s->warnings);
+  memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,45 @@
+/* QDQ pass: rewrites a calibrated FP32 model into the QuantizeLinear /
+ * DequantizeLinear form that onnxruntime's CPU provider fuses into int8
+ * kernels (QLinearConv, QGemm, QLinearMatMul, QLinearAdd, ...).
+ * Placement rules and their sources: docs/quantization.md. */
+#ifndef QC_QDQ_H
+#define QC_QDQ_H
+
+#include "../../calib/observer.h"
+#include "../../calib/qparams.h"
+#include "../../calib/stats.h"
+#include "../report/report.h"
+
+struct qc_model;
+
+typedef struct qc_quant_opts {
+  qc_observer_cfg observer;   /* activation range selection */
+  qc_qscheme act_scheme;      /* QC_QS_UINT8_AFFINE (default) or QC_QS_INT8_SYMMETRIC */
+  int per_tensor;             /* weights per tensor instead of per channel */
+  int weight_only;            /* int8 weights behind DQ, float activations */
+  const char *const *exclude; /* node names kept in FP32 */
+  int n_exclude;
+  const char *const *op_types; /* op types to quantize; NULL = all supported */
+  int n_op_types;
+} qc_quant_opts;
+
+typedef struct qc_quant_summary {
+  int nodes_total;     /* nodes before the pass */
+  int nodes_quantized; /* compute nodes now running in int8 (weighted, fused, shared-scale) */
+  int relu_absorbed;   /* Relu/Clip folded into the producer's output range */
+  qc_tensor_report *tensors; /* activations given Q/DQ, in graph order */
+  int n_tensors;
+  char **warnings;
+  int n_warnings;
+} qc_quant_summary;
+
+/* Whether op_type can be quantized by this pass (for --op-types validation). */
+int qc_qdq_op_supported(const char *op_type);
+/* Comma-separated list of the supported op types. */
+const char *qc_qdq_supported_ops(void);
+
+int qc_pass_quantize(struct qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts,
+                     qc_quant_summary *out);
+void qc_quant_summary_free(qc_quant_summary *s);
+
+#endif

@@ -1,0 +1,26 @@
+/* Shared by qdq.c (placement, activations) and qdq_weights.c (weights, bias). */
+#ifndef QC_QDQ_INTERNAL_H
+#define QC_QDQ_INTERNAL_H
+
+#include "../ir/graph.h"
+#include "qdq.h"
+
+/* Adds initializers "<base>_scale" / "<base>_zero_point" (unique names) and a
+ * DequantizeLinear(q_name, scale, zp) -> out_name placed before node `before`.
+ * scale/zp have n entries (n == 1: scalars); axis applies when n > 1.
+ * zp_type is QC_DT_UINT8, QC_DT_INT8 or QC_DT_INT32 (int32: no zp input). */
+int qdq_add_dequantize(qc_graph *g, const char *base, const char *q_name, const float *scale, const int32_t *zp,
+                       int n, int axis, qc_dtype zp_type, const char *out_name, int before);
+/* Writes float scale(s)/zero point(s) initializers; names returned in bufs. */
+int qdq_add_qparams(qc_graph *g, const char *base, const float *scale, const int32_t *zp, int n, qc_dtype zp_type,
+                    char *scale_name, char *zp_name, size_t name_len);
+
+/* Quantizes the weight (and bias) inputs of a Conv/ConvTranspose/Gemm/MatMul
+ * node in place: int8 initializer + DequantizeLinear. x_scale > 0 enables the
+ * int32 bias (scale x_scale * w_scale); otherwise the bias stays float. */
+int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float x_scale);
+/* Quantizes a float initializer input of a fused op (e.g. Add's constant)
+ * per tensor with the activation scheme. */
+int qdq_quantize_constant_input(qc_graph *g, int node, int slot, qc_qscheme scheme);
+
+#endif

@@ -1,0 +1,58 @@
+/* The quantization report: what the main job prints on stdout and writes
+ * with --report FILE (format by extension: .json, .csv, .txt).
+ * The driver fills a qc_quant_report; the writers only format it. */
+#ifndef QC_REPORT_H
+#define QC_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* One calibrated activation tensor and the qparams chosen for it. */
+typedef struct qc_tensor_report {
+  char *name;
+  float rmin, rmax;     /* observer's range (before widening to include 0) */
+  float scale;
+  int32_t zero_point;
+  const char *qtype;    /* "uint8" or "int8" */
+  uint64_t nonfinite;   /* NaN/Inf values seen during calibration (excluded) */
+} qc_tensor_report;
+
+/* Parameter bytes of one op type before and after quantization. */
+typedef struct qc_op_bytes {
+  char op_type[64];
+  int64_t params;          /* parameter elements owned by nodes of this type */
+  double fp32_bytes;
+  double quant_bytes;
+  int nodes, nodes_quantized;
+} qc_op_bytes;
+
+typedef struct qc_quant_report {
+  const char *model_path, *output_path;
+  double fp32_bytes;       /* input model file size */
+  double quantized_bytes;  /* output model file size */
+  qc_op_bytes *ops;        /* sorted by fp32_bytes, largest first */
+  int n_ops;
+  int nodes_total, nodes_quantized;
+  const char *observer;    /* activation observer name */
+  const char *activation_type, *weight_type; /* "uint8"/"int8", "int8" */
+  int per_channel, weight_only;
+  double percentile;
+  int64_t calibration_samples;
+  double calibration_seconds;
+  double total_seconds;
+  int threads;
+  qc_tensor_report *tensors; /* in graph order */
+  int n_tensors;
+  const char **warnings;     /* one-line notes (skipped nodes, NaN seen, ...) */
+  int n_warnings;
+} qc_quant_report;
+
+/* Human summary on stdout (size table, counts, observer, samples, seconds). */
+void qc_report_print(FILE *f, const qc_quant_report *r);
+/* Writes the report to path in the format named by its extension
+ * (.json, .csv, .txt), atomically. Unknown extension: QC_EUSAGE. */
+int qc_report_write(const char *path, const qc_quant_report *r);
+/* Whether qc_report_write knows this file's extension (checked before work starts). */
+int qc_report_format_supported(const char *path);
+
+#endif

@@ -1,0 +1,172 @@
+/* JSON report: one object with a fixed key order, for pipelines.
+ * Strings are escaped per RFC 8259 (invalid UTF-8 becomes U+FFFD); non-finite
+ * numbers are written as null, since JSON has no NaN or Infinity. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report_internal.h"
+
+static void json_string(qc_report_buf *b, const char *s) {
+  if (!s) {
+    qc_rb_puts(b, "null");
+    return;
+  }
+  qc_rb_append(b, "\"", 1);
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    int n = qc_utf8_seq_len(p);
+    if (n == 0) {
+      qc_rb_puts(b, "\\ufffd");
+      p++;
+    } else if (*p == '"' || *p == '\\') {
+      char esc[2] = {'\\', (char)*p};
+      qc_rb_append(b, esc, 2);
+      p++;
+    } else if (*p < 0x20) {
+      qc_rb_printf(b, "\\u%04x", *p);
+      p++;
+    } else {
+      qc_rb_append(b, p, (size_t)n);
+      p += n;
+    }
+  }
+  qc_rb_append(b, "\"", 1);
+}
+
+/* %.9g round-trips a float32; doubles (bytes, seconds) get %.17g when they
+ * are not whole numbers. */
+static void json_float(qc_report_buf *b, double v) {
+  if (!isfinite(v))
+    qc_rb_puts(b, "null");
+  else
+    qc_rb_number(b, "%.9g", v);
+}
+
+static void json_double(qc_report_buf *b, double v) {
+  if (!isfinite(v))
+    qc_rb_puts(b, "null");
+  else if (v == floor(v) && fabs(v) < 9007199254740992.0) /* exact integer: no exponent */
+    qc_rb_number(b, "%.0f", v);
+  else
+    qc_rb_number(b, "%.17g", v);
+}
+
+static void json_key(qc_report_buf *b, const char *indent, const char *key) {
+  qc_rb_puts(b, indent);
+  json_string(b, key);
+  qc_rb_puts(b, ": ");
+}
+
+static void json_bool(qc_report_buf *b, int v) { qc_rb_puts(b, v ? "true" : "false"); }
+
+static int uses_percentile(const qc_quant_report *r) {
+  return r->observer && strcmp(r->observer, "percentile") == 0;
+}
+
+static void json_op(qc_report_buf *b, const qc_op_bytes *op) {
+  qc_rb_puts(b, "{\"op_type\": ");
+  /* op_type is a fixed array: never read past it even if unterminated. */
+  char op_type[sizeof op->op_type + 1];
+  memcpy(op_type, op->op_type, sizeof op->op_type);
+  op_type[sizeof op->op_type] = 0;
+  json_string(b, op_type);
+  qc_rb_printf(b, ", \"params\": %" PRId64 ", \"fp32_bytes\": ", op->params);
+  json_double(b, op->fp32_bytes);
+  qc_rb_puts(b, ", \"quantized_bytes\": ");
+  json_double(b, op->quant_bytes);
+  qc_rb_printf(b, ", \"nodes\": %d, \"nodes_quantized\": %d}", op->nodes, op->nodes_quantized);
+}
+
+static void json_tensor(qc_report_buf *b, const qc_tensor_report *t) {
+  qc_rb_puts(b, "{\"name\": ");
+  json_string(b, t->name ? t->name : "");
+  qc_rb_puts(b, ", \"rmin\": ");
+  json_float(b, t->rmin);
+  qc_rb_puts(b, ", \"rmax\": ");
+  json_float(b, t->rmax);
+  qc_rb_puts(b, ", \"scale\": ");
+  json_float(b, t->scale);
+  qc_rb_printf(b, ", \"zero_point\": %" PRId32 ", \"qtype\": ", t->zero_point);
+  json_string(b, t->qtype);
+  qc_rb_printf(b, ", \"nonfinite\": %" PRIu64 "}", t->nonfinite);
+}
+
+/* Writes "[\n    item,\n    item\n  ]" for n items via the given emitter. */
+#define JSON_LIST(b, n, emit_item)        \
+  do {                                    \
+    if ((n) <= 0) {                       \
+      qc_rb_puts(b, "[]");                \
+      break;                              \
+    }                                     \
+    qc_rb_puts(b, "[\n");                 \
+    for (int i_ = 0; i_ < (n); i_++) {    \
+      qc_rb_puts(b, "    ");              \
+      emit_item;                          \
+      qc_rb_puts(b, i_ + 1 < (n) ? ",\n" : "\n"); \
+    }                                     \
+    qc_rb_puts(b, "  ]");                 \
+  } while (0)
+
+int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
+  const char *in = "  ";
+  qc_rb_puts(b, "{\n");
+  json_key(b, in, "model");
+  json_string(b, r->model_path);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "output");
+  json_string(b, r->output_path);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "fp32_bytes");
+  json_double(b, r->fp32_bytes);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "quantized_bytes");
+  json_double(b, r->quantized_bytes);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "size_ratio");
+  json_float(b, r->quantized_bytes > 0 ? r->fp32_bytes / r->quantized_bytes : NAN);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "nodes_total");
+  qc_rb_printf(b, "%d,\n", r->nodes_total);
+  json_key(b, in, "nodes_quantized");
+  qc_rb_printf(b, "%d,\n", r->nodes_quantized);
+  json_key(b, in, "observer");
+  json_string(b, r->observer);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "percentile");
+  json_float(b, uses_percentile(r) ? r->percentile : NAN);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "activation_type");
+  json_string(b, r->activation_type);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "weight_type");
+  json_string(b, r->weight_type);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "per_channel");
+  json_bool(b, r->per_channel);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "weight_only");
+  json_bool(b, r->weight_only);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "calibration_samples");
+  qc_rb_printf(b, "%" PRId64 ",\n", r->calibration_samples);
+  json_key(b, in, "calibration_seconds");
+  json_float(b, r->calibration_seconds);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "total_seconds");
+  json_float(b, r->total_seconds);
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "threads");
+  qc_rb_printf(b, "%d,\n", r->threads);
+  json_key(b, in, "ops");
+  JSON_LIST(b, r->ops ? r->n_ops : 0, json_op(b, &r->ops[i_]));
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "tensors");
+  JSON_LIST(b, r->tensors ? r->n_tensors : 0, json_tensor(b, &r->tensors[i_]));
+  qc_rb_puts(b, ",\n");
+  json_key(b, in, "warnings");
+  JSON_LIST(b, r->warnings ? r->n_warnings : 0, json_string(b, r->warnings[i_] ? r->warnings[i_] : ""));
+  qc_rb_puts(b, "\n}\n");
+  return QC_OK;
+}

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""Simplify passes: for demo models and synthetic onnx.helper models, the
+simplified model (simplify_tool) must compute the same outputs in qconvert's
+engine (max |diff| <= 1e-5 * max |ref|), drop the expected BN / Identity /
+Dropout / constant nodes, keep graph output names, and pass
+onnx.checker.check_model(full_check=True)."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+QC = os.environ["QCONVERT"]
+SRC = os.environ["QC_SOURCE_ROOT"]
+TOOL = os.path.join(os.environ["QC_BUILD_ROOT"], "tests", "quant", "simplify_tool")
+RTOL = 1e-5
+rng = np.random.default_rng(1234)
+failures = []
+worst = {}
+
+
+def check(name, cond, detail=""):
+    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
+    if not cond:
+        failures.append(name)
+
+
+def run_engine(model_path, inputs, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    args = [QC, "run", model_path, "--output-dir", out_dir, "--threads", "1"]
+    for i, x in enumerate(inputs):
+        p = os.path.join(out_dir, "in_%d.npy" % i)
+        np.save(p, x)
+        args += ["--input", p]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("qconvert run %s: %s" % (model_path, r.stderr.strip()))
+    outs, i = [], 0
+    while os.path.exists(os.path.join(out_dir, "output_%d.pb" % i)):
+        t = onnx.TensorProto()
+        with open(os.path.join(out_dir, "output_%d.pb" % i), "rb") as f:
+            t.ParseFromString(f.read())
+        outs.append(numpy_helper.to_array(t))
+        i += 1
+    return outs
+
+
+def op_counts(model):
+    c = {}
+    for n in model.graph.node:
+        c[n.op_type] = c.get(n.op_type, 0) + 1
+    return c
+
+
+def random_inputs(model, batch=2):
+    inits = {t.name for t in model.graph.initializer}
+    xs = []
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else batch for d in tt.shape.dim]
+        dt = onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[tt.elem_type]
+        xs.append(rng.standard_normal(shape).astype(dt))
+    return xs
+
+
+def verify(name, model, expect_stats=None, expect_ops=None, tmp=None):
+    """Simplifies `model`; checks outputs, stats (subset) and op counts (subset)."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    src, dst = os.path.join(d, "in.onnx"), os.path.join(d, "out.onnx")
+    if isinstance(model, str):
+        src = model
+        model = onnx.load(model)
+    else:
+        onnx.checker.check_model(model, full_check=True)
+        onnx.save(model, src)
+    r = subprocess.run([TOOL, src, dst], capture_output=True, text=True)
+    if r.returncode != 0:
+        check(name + ": simplify_tool runs", False, r.stderr.strip())
+        return
+    stats = json.loads(r.stdout)
+    out = onnx.load(dst)
+    try:
+        onnx.checker.check_model(out, full_check=True)
+        check(name + ": checker full_check", True)
+    except Exception as e:  # noqa: BLE001 - report any checker failure
+        check(name + ": checker full_check", False, str(e).splitlines()[0])
+    check(name + ": output names kept", [o.name for o in out.graph.output] == [o.name for o in model.graph.output])
+    xs = random_inputs(model)
+    try:
+        ref = run_engine(src, xs, os.path.join(d, "ref"))
+        got = run_engine(dst, xs, os.path.join(d, "got"))
+    except RuntimeError as e:
+        check(name + ": engine runs", False, str(e))
+        return
+    rel = 0.0
+    ok = len(ref) == len(got)
+    for a, b in zip(ref, got):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            ok = False
+            continue
+        a64, b64 = a.astype(np.float64), b.astype(np.float64)
+        scale = max(np.abs(a64).max(initial=0.0), 1e-30)
+        rel = max(rel, float(np.abs(a64 - b64).max(initial=0.0) / scale))
+    worst[name] = rel
+    check(name + ": outputs match", ok and rel <= RTOL, "max rel diff %.3g" % rel)
+    for k, v in (expect_stats or {}).items():
+        check(name + ": %s == %d" % (k, v), stats.get(k) == v, "got %s" % stats.get(k))
+    counts = op_counts(out)
+    for k, v in (expect_ops or {}).items():
+        check(name + ": %d x %s left" % (v, k), counts.get(k, 0) == v, "got %d" % counts.get(k, 0))
+    return out
+
+
+# ---------------------------------------------------------------- builders
+def f32(*shape, positive=False):
+    a = rng.standard_normal(shape).astype(np.float32)
+    return np.abs(a) + 0.1 if positive else a
+
+
+def init(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def bn_inits(prefix, c):
+    return [init(prefix + "_s", f32(c)), init(prefix + "_b", f32(c)), init(prefix + "_m", f32(c)),
+            init(prefix + "_v", f32(c, positive=True))]
+
+
+def bn_node(prefix, x, y, eps=1e-5):
+    return helper.make_node("BatchNormalization", [x, prefix + "_s", prefix + "_b", prefix + "_m", prefix + "_v"],
+                            [y], epsilon=eps)
+
+
+def vi(name, shape, dt=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dt, shape)
+
+
+def model(nodes, inputs, outputs, inits, opset=13, ir=None):
+    g = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    if ir is not None:
+        m.ir_version = ir
+    return onnx.shape_inference.infer_shapes(m)
+
+
+def conv_bn(bias, group=1, cin=4, cout=6, relu=True):
+    inits = [init("W", f32(cout, cin // group, 3, 3))] + bn_inits("bn", cout)
+    ins = ["x", "W"]
+    if bias:
+        inits.append(init("Bc", f32(cout)))
+        ins.append("Bc")
+    nodes = [helper.make_node("Conv", ins, ["c"], pads=[1, 1, 1, 1], group=group), bn_node("bn", "c", "b")]
+    out = "b"
+    if relu:
+        nodes.append(helper.make_node("Relu", ["b"], ["y"]))
+        out = "y"
+    return model(nodes, [vi("x", [2, cin, 7, 7])], [vi(out, None)], inits)
+
+
+def convt_bn(bias, group, cin=4, per_group_out=3):
+    cout = per_group_out * group
+    inits = [init("W", f32(cin, per_group_out, 3, 3))] + bn_inits("bn", cout)
+    ins = ["x", "W"]
+    if bias:
+        inits.append(init("Bt", f32(cout)))
+        ins.append("Bt")
+    nodes = [helper.make_node("ConvTranspose", ins, ["c"], strides=[2, 2], group=group), bn_node("bn", "c", "y")]
+    return model(nodes, [vi("x", [2, cin, 5, 5])], [vi("y", None)], inits)
+
+
+def gemm_bn(trans_b, c_shape=None, alpha=0.7, beta=0.3, k=8, m=5):
+    inits = [init("B", f32(m, k) if trans_b else f32(k, m))] + bn_inits("bn", m)
+    ins = ["x", "B"]
+    if c_shape is not None:
+        inits.append(init("C", f32(*c_shape)))
+        ins.append("C")
+    nodes = [helper.make_node("Gemm", ins, ["g"], transB=trans_b, alpha=alpha, beta=beta), bn_node("bn", "g", "y")]
+    return model(nodes, [vi("x", [2, k])], [vi("y", None)], inits)
+
+
+def conv_two_consumers():
+    inits = [init("W", f32(4, 3, 3, 3))] + bn_inits("bn", 4)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"]), bn_node("bn", "c", "b"),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("Add", ["b", "r"], ["y"])]
+    return model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", None)], inits)
+
+
+def shared_weight():
+    inits = [init("W", f32(4, 3, 3, 3))] + bn_inits("bn1", 4) + bn_inits("bn2", 4)
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c1"]), bn_node("bn1", "c1", "y1"),
+             helper.make_node("Conv", ["x", "W"], ["c2"], pads=[1, 1, 1, 1]), bn_node("bn2", "c2", "y2")]
+    return model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y1", None), vi("y2", None)], inits)
+
+
+def identity_chain():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["i1"]),
+             helper.make_node("Identity", ["i1"], ["i2"]), helper.make_node("Sigmoid", ["i2"], ["s"]),
+             helper.make_node("Identity", ["s"], ["y"]),          # feeds a graph output: rename Sigmoid's output
+             helper.make_node("Identity", ["x"], ["y2"]),         # graph input -> graph output: must stay
+             helper.make_node("Identity", ["s"], ["y3"])]         # reads y after the rename: both names kept
+    return model(nodes, [vi("x", [2, 5])], [vi("y", None), vi("y2", None), vi("y3", None)], [])
+
+
+def dropouts():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Dropout", ["r"], ["d1"]),                        # removed
+             helper.make_node("Dropout", ["d1", "ratio", "train"], ["d2", "unused_mask"]),  # train=false: removed
+             helper.make_node("Dropout", ["d2"], ["y", "mask"])]                # mask is a graph output: kept
+    inits = [init("ratio", np.array(0.3, np.float32)), init("train", np.array(False))]
+    return model(nodes, [vi("x", [2, 5])], [vi("y", None), vi("mask", None, TensorProto.BOOL)], inits)
+
+
+def dropout_opset10():
+    nodes = [helper.make_node("Dropout", ["x"], ["d"], ratio=0.2), helper.make_node("Relu", ["d"], ["y"])]
+    return model(nodes, [vi("x", [2, 5])], [vi("y", None)], [], opset=10)
+
+
+def shape_chain(batch):
+    shape = [batch, 3, 4, 5]
+    nodes = [helper.make_node("Shape", ["x"], ["shp"]),
+             helper.make_node("Gather", ["shp", "idx0"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "axes0"], ["n1"]),
+             helper.make_node("Concat", ["n1", "minus1"], ["newshape"], axis=0),
+             helper.make_node("Reshape", ["x", "newshape"], ["y"])]
+    inits = [init("idx0", np.array(0, np.int64)), init("axes0", np.array([0], np.int64)),
+             init("minus1", np.array([-1], np.int64))]
+    return model(nodes, [vi("x", shape)], [vi("y", [batch, 60])], inits)
+
+
+def misc_constants():
+    """Constant, ConstantOfShape, Range, Cast, Equal, Where, Expand, Slice, Squeeze, int Mul/Add."""
+    t = helper.make_tensor
+    nodes = [helper.make_node("Constant", [], ["two_three"], value=t("v", TensorProto.INT64, [2], [2, 3])),
+             helper.make_node("ConstantOfShape", ["two_three"], ["ones"], value=t("o", TensorProto.FLOAT, [1], [1.5])),
+             helper.make_node("Range", ["r0", "r6", "r1"], ["rng"]),
+             helper.make_node("Equal", ["rng", "three"], ["is3"]),
+             helper.make_node("Cast", ["rng"], ["rngf"], to=TensorProto.FLOAT),
+             helper.make_node("Where", ["is3", "rngf", "minus"], ["w"]),
+             helper.make_node("Mul", ["two_three", "one_one"], ["shape2"]),
+             helper.make_node("Add", ["shape2", "zero"], ["shape3"]),
+             helper.make_node("Reshape", ["w", "shape3"], ["w23"]),
+             helper.make_node("Expand", ["w23", "two_three"], ["we"]),
+             helper.make_node("Slice", ["we", "s0", "s1"], ["ws"]),        # [1, 3]
+             helper.make_node("Squeeze", ["ws", "ax0"], ["wsq"]),          # [3]
+             helper.make_node("Add", ["ones", "wsq"], ["k"]),              # float: not folded (not int)
+             helper.make_node("Mul", ["x", "k"], ["y"])]
+    inits = [init("r0", np.array(0, np.int64)), init("r6", np.array(6, np.int64)), init("r1", np.array(1, np.int64)),
+             init("three", np.array(3, np.int64)), init("minus", np.array(-2.0, np.float32)),
+             init("one_one", np.array([1, 1], np.int64)), init("zero", np.array(0, np.int64)),
+             init("s0", np.array([0], np.int64)), init("s1", np.array([1], np.int64)), init("ax0", np.array([0], np.int64))]
+    return model(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])], inits)
+
+
+def big_constant():
+    """ConstantOfShape of 600x600 floats (1.4 MB) is over the fold cap: stays a node."""
+    nodes = [helper.make_node("ConstantOfShape", ["shp"], ["c"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.5])),
+             helper.make_node("Add", ["x", "c"], ["y"])]
+    return model(nodes, [vi("x", [600, 600])], [vi("y", None)], [init("shp", np.array([600, 600], np.int64))])
+
+
+def ir3_conv_bn():
+    m = conv_bn(bias=True, relu=False)
+    # IR 3 lists every initializer as a graph input too; opset 8 is the newest IR-3 opset.
+    m.opset_import[0].version = 8
+    m.ir_version = 3
+    for t in m.graph.initializer:
+        m.graph.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return m
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    for path in sorted(glob.glob(os.path.join(SRC, "demo", "*.onnx"))):
+        name = "demo_" + os.path.splitext(os.path.basename(path))[0]
+        before = op_counts(onnx.load(path))
+        verify(name, path, {"bn_folded": before.get("BatchNormalization", 0)},
+               {"BatchNormalization": 0}, tmp=tmp)
+
+    verify("conv_bn_bias", conv_bn(True), {"bn_folded": 1}, {"BatchNormalization": 0, "Conv": 1}, tmp=tmp)
+    verify("conv_bn_nobias_output", conv_bn(False, relu=False), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("grouped_conv_bn", conv_bn(True, group=2), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("depthwise_conv_bn", conv_bn(False, group=4, cin=4, cout=4), {"bn_folded": 1},
+           {"BatchNormalization": 0}, tmp=tmp)
+    verify("convt_bn_group2", convt_bn(True, 2), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("convt_bn_group1_nobias", convt_bn(False, 1), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("convt_bn_depthwise", convt_bn(False, 4, cin=4, per_group_out=1), {"bn_folded": 1},
+           {"BatchNormalization": 0}, tmp=tmp)
+    verify("gemm_bn_transB0_C", gemm_bn(0, [5]), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("gemm_bn_transB1_noC", gemm_bn(1, None), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("gemm_bn_C_row", gemm_bn(1, [1, 5], beta=0.0), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+    verify("gemm_bn_C_scalar", gemm_bn(0, [], alpha=1.0, beta=2.0), {"bn_folded": 1},
+           {"BatchNormalization": 0}, tmp=tmp)
+    verify("gemm_bn_C_matrix_kept", gemm_bn(0, [2, 5]), {"bn_folded": 0}, {"BatchNormalization": 1}, tmp=tmp)
+    verify("conv_two_consumers_kept", conv_two_consumers(), {"bn_folded": 0}, {"BatchNormalization": 1}, tmp=tmp)
+    out = verify("shared_weight", shared_weight(), {"bn_folded": 2}, {"BatchNormalization": 0}, tmp=tmp)
+    if out is not None:
+        ws = {n.input[1] for n in out.graph.node if n.op_type == "Conv"}
+        check("shared_weight: each Conv has its own folded W", len(ws) == 2, str(ws))
+    verify("identity_chain", identity_chain(), {"identities_removed": 3}, {"Identity": 2}, tmp=tmp)
+    verify("dropouts", dropouts(), {"dropouts_removed": 2}, {"Dropout": 1}, tmp=tmp)
+    verify("dropout_opset10", dropout_opset10(), {"dropouts_removed": 1}, {"Dropout": 0}, tmp=tmp)
+    verify("shape_chain_static", shape_chain(2), {"nodes_const_folded": 4},
+           {"Shape": 0, "Gather": 0, "Unsqueeze": 0, "Concat": 0, "Reshape": 1}, tmp=tmp)
+    verify("shape_chain_dynamic_batch", shape_chain("N"), {"nodes_const_folded": 0}, {"Shape": 1}, tmp=tmp)
+    verify("misc_constants", misc_constants(), {"nodes_const_folded": 12}, {"Add": 1, "Mul": 1}, tmp=tmp)
+    verify("big_constant_kept", big_constant(), {"nodes_const_folded": 0}, {"ConstantOfShape": 1}, tmp=tmp)
+    verify("ir3_conv_bn", ir3_conv_bn(), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
+
+print("max relative output change per model:")
+for k, v in worst.items():
+    print("  %-28s %.3g" % (k, v))
+if failures:
+    print("%d failure(s): %s" % (len(failures), ", ".join(failures)))
+    sys.exit(1)
+print("all simplify checks passed")
