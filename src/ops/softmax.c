@@ -11,6 +11,12 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+
+/* Without FP-exception semantics gcc can if-convert the selects in the row
+ * loops and vmath.h, so they vectorise. Nothing here reads FP flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "vmath.h"
 
 #define PARALLEL_MIN 16384
