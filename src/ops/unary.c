@@ -112,6 +112,7 @@ static int64_t abs_int(int64_t x) { return x < 0 ? neg_int(x) : x; }
 static int64_t relu_int(int64_t x) { return x > 0 ? x : 0; }
 static int64_t sign_int(int64_t x) { return (x > 0) - (x < 0); }
 static int64_t identity_int(int64_t x) { return x; }
+static int64_t nonzero_int(int64_t x) { return x != 0; }
 
 enum { P_NONE, P_ALPHA, P_ALPHA_BETA, P_SELU, P_SHRINK, P_GELU };
 
@@ -265,12 +266,14 @@ int qc_unary_run(qc_kernel *k) {
   } else {
     int is_unsigned = x->dtype == QC_DT_UINT8 || x->dtype == QC_DT_UINT16 || x->dtype == QC_DT_UINT32 ||
                       x->dtype == QC_DT_UINT64;
-    for (int64_t i = 0; i < n; i++) {
-      int64_t v = qc_tensor_get_i64(x, i);
-      /* abs/relu/sign of unsigned values are themselves (or 0/1 for sign). */
-      store_int(y, i, is_unsigned && p->kind->ints != neg_int ? (p->kind->ints == sign_int ? v != 0 : v)
-                                                               : p->kind->ints(v));
-    }
+    int_elem_fn fn = p->kind->ints;
+    /* Unsigned values read back as int64 may look negative (uint64 above
+     * INT64_MAX), so only wrapping Neg applies as is; the others are
+     * identity, or 0/1 for Sign. */
+    if (is_unsigned && fn != neg_int)
+      fn = fn == sign_int ? nonzero_int : identity_int;
+    for (int64_t i = 0; i < n; i++)
+      store_int(y, i, fn(qc_tensor_get_i64(x, i)));
   }
   return QC_OK;
 }

@@ -26,6 +26,49 @@ typedef struct qc_op_bytes {
   int nodes, nodes_quantized;
 } qc_op_bytes;
 
+/* FP32 vs quantized on evaluation data (both run in qconvert's engine). */
+typedef struct qc_eval_result {
+  int labeled;              /* class subfolders gave labels */
+  int n_classes;
+  int64_t samples;
+  double fp32_top1, quant_top1; /* fractions; -1 when unlabeled */
+  double fp32_top5, quant_top5; /* -1 when unlabeled or fewer than 5 classes */
+  double agreement;         /* fraction of samples whose top-1 class agrees */
+  double output_sqnr_db;    /* 10 log10(sum ref^2 / sum (ref - q)^2) over all outputs */
+  double cosine;            /* cosine similarity of all outputs, flattened */
+  double fp32_ms, quant_ms; /* mean milliseconds per sample */
+} qc_eval_result;
+
+/* Per-layer error: the SQNR of one quantized activation, fake-quantized with
+ * its chosen qparams, against its FP32 value. */
+typedef struct qc_layer_error {
+  char *name;
+  double sqnr_db;
+} qc_layer_error;
+
+/* An activation histogram for the HTML report, with each observer's range. */
+typedef struct qc_hist_view {
+  char *tensor;
+  double lo, hi;   /* value range covered by counts */
+  int nbins;
+  double *counts;
+  int n_ranges;
+  struct {
+    const char *observer;
+    float rmin, rmax;
+  } ranges[8];
+} qc_hist_view;
+
+/* One observer's result in `qconvert compare`. */
+typedef struct qc_compare_entry {
+  const char *observer;
+  double size_bytes;
+  qc_eval_result eval;
+  char worst_layer[256];
+  double worst_sqnr_db;
+  int best;
+} qc_compare_entry;
+
 typedef struct qc_quant_report {
   const char *model_path, *output_path;
   double fp32_bytes;       /* input model file size */
@@ -45,6 +88,14 @@ typedef struct qc_quant_report {
   int n_tensors;
   const char **warnings;     /* one-line notes (skipped nodes, NaN seen, ...) */
   int n_warnings;
+  /* Optional parts (NULL / 0 when absent). */
+  const qc_eval_result *eval;     /* --eval */
+  const qc_layer_error *layers;   /* per-layer SQNR, worst first */
+  int n_layers;
+  const qc_compare_entry *compare; /* `qconvert compare`: one entry per observer */
+  int n_compare;
+  const qc_hist_view *hists;      /* worst tensors' histograms with observer ranges */
+  int n_hists;
 } qc_quant_report;
 
 /* Human summary on stdout (size table, counts, observer, samples, seconds). */

@@ -194,9 +194,10 @@ def conv_two_consumers():
 
 
 def shared_weight():
-    inits = [init("W", f32(4, 3, 3, 3))] + bn_inits("bn1", 4) + bn_inits("bn2", 4)
-    nodes = [helper.make_node("Conv", ["x", "W"], ["c1"]), bn_node("bn1", "c1", "y1"),
-             helper.make_node("Conv", ["x", "W"], ["c2"], pads=[1, 1, 1, 1]), bn_node("bn2", "c2", "y2")]
+    """Two Convs share W and bias: each gets its own folded copies."""
+    inits = [init("W", f32(4, 3, 3, 3)), init("Bc", f32(4))] + bn_inits("bn1", 4) + bn_inits("bn2", 4)
+    nodes = [helper.make_node("Conv", ["x", "W", "Bc"], ["c1"]), bn_node("bn1", "c1", "y1"),
+             helper.make_node("Conv", ["x", "W", "Bc"], ["c2"], pads=[1, 1, 1, 1]), bn_node("bn2", "c2", "y2")]
     return model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y1", None), vi("y2", None)], inits)
 
 
@@ -303,7 +304,8 @@ with tempfile.TemporaryDirectory() as tmp:
     out = verify("shared_weight", shared_weight(), {"bn_folded": 2}, {"BatchNormalization": 0}, tmp=tmp)
     if out is not None:
         ws = {n.input[1] for n in out.graph.node if n.op_type == "Conv"}
-        check("shared_weight: each Conv has its own folded W", len(ws) == 2, str(ws))
+        bs = {n.input[2] for n in out.graph.node if n.op_type == "Conv"}
+        check("shared_weight: each Conv has its own folded W and bias", len(ws) == 2 and len(bs) == 2, str(ws | bs))
     verify("identity_chain", identity_chain(), {"identities_removed": 3}, {"Identity": 2}, tmp=tmp)
     verify("dropouts", dropouts(), {"dropouts_removed": 2}, {"Dropout": 1}, tmp=tmp)
     verify("dropout_opset10", dropout_opset10(), {"dropouts_removed": 1}, {"Dropout": 0}, tmp=tmp)
