@@ -167,8 +167,8 @@ int qc_bcast_binary(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_b
 int qc_require_io(const qc_kernel *k, int n_inputs) {
   for (int i = 0; i < n_inputs; i++)
     if (!qc_in(k, i))
-      return qc_fail(QC_EINVAL, "%s input %d is missing", k->op_type, i);
+      return qc_fail(QC_EINVAL, "input %d is missing", i);
   if (!qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "%s output 0 is not used; nothing to compute", k->op_type);
+    return qc_fail(QC_EINVAL, "output 0 is not used; nothing to compute");
   return QC_OK;
 }

@@ -210,13 +210,13 @@ static int binary_setup(qc_kernel *k) {
     if (strcmp(dir, "RIGHT") == 0)
       p->lookup = shr_lookup;
     else if (strcmp(dir, "LEFT") != 0)
-      return qc_fail(QC_EINVAL, "BitShift direction must be LEFT or RIGHT, got '%s'", dir);
+      return qc_fail(QC_EINVAL, "direction must be LEFT or RIGHT, got '%s'", dir);
   }
   if (strcmp(k->op_type, "Mod") == 0) {
     int64_t fmod_attr;
     QC_TRY(qc_attr_int(k, "fmod", 0, &fmod_attr));
     if (fmod_attr != 0 && fmod_attr != 1)
-      return qc_fail(QC_EINVAL, "Mod attribute fmod must be 0 or 1, got %lld", (long long)fmod_attr);
+      return qc_fail(QC_EINVAL, "attribute fmod must be 0 or 1, got %lld", (long long)fmod_attr);
     if (fmod_attr)
       p->lookup = fmod_lookup;
   }
@@ -225,13 +225,13 @@ static int binary_setup(qc_kernel *k) {
 
 int qc_binary_init(qc_kernel *k) {
   if (k->ninputs != 2)
-    return qc_fail(QC_EINVAL, "%s needs exactly 2 inputs, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly 2 inputs, got %d", k->ninputs);
   return binary_setup(k);
 }
 
-static int check_dtype(const binary_priv *p, const char *op_type, qc_dtype dt) {
+static int check_dtype(const binary_priv *p, qc_dtype dt) {
   if (!p->lookup(dt))
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", op_type, qc_dtype_name(dt));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(dt));
   return QC_OK;
 }
 
@@ -247,7 +247,7 @@ static int legacy_b(const qc_kernel *k, qc_tensor *view, const qc_tensor **b_out
   char s1[128], s2[128];
   if (!p->legacy_broadcast) {
     if (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof(int64_t)) != 0)
-      return qc_fail(QC_EINVAL, "%s inputs of shapes %s and %s differ and broadcast=0 (opset %d)", k->op_type,
+      return qc_fail(QC_EINVAL, "inputs of shapes %s and %s differ and broadcast=0 (opset %d)",
                      qc_shape_str(a->ndim, a->dims, s1, sizeof s1), qc_shape_str(b->ndim, b->dims, s2, sizeof s2),
                      k->opset);
     return QC_OK;
@@ -259,14 +259,14 @@ static int legacy_b(const qc_kernel *k, qc_tensor *view, const qc_tensor **b_out
   int nd = (int)(a->ndim - axis);
   if (axis < 0 || b->ndim > nd) /* a scalar-like B of size 1 is always fine */
     return b->numel == 1 ? QC_OK
-                         : qc_fail(QC_EINVAL, "%s cannot broadcast %s to %s at axis %lld", k->op_type,
+                         : qc_fail(QC_EINVAL, "cannot broadcast %s to %s at axis %lld",
                                    qc_shape_str(b->ndim, b->dims, s1, sizeof s1),
                                    qc_shape_str(a->ndim, a->dims, s2, sizeof s2), (long long)p->legacy_axis);
   for (int d = 0; d < nd; d++)
     dims[d] = d < b->ndim ? b->dims[d] : 1;
   qc_tensor_wrap(view, b->dtype, nd, dims, b->data);
   if (!qc_bcast_is_unidirectional(view, a->ndim, a->dims))
-    return qc_fail(QC_EINVAL, "%s cannot broadcast %s to %s at axis %lld", k->op_type,
+    return qc_fail(QC_EINVAL, "cannot broadcast %s to %s at axis %lld",
                    qc_shape_str(b->ndim, b->dims, s1, sizeof s1), qc_shape_str(a->ndim, a->dims, s2, sizeof s2),
                    (long long)axis);
   *b_out = view;
@@ -280,10 +280,10 @@ int qc_binary_shape(qc_kernel *k) {
   qc_tensor b_view = {0};
   QC_TRY(legacy_b(k, &b_view, &b));
   if (!p->is_pow && a->dtype != b->dtype)
-    return qc_fail(QC_EINVAL, "%s inputs have different types (%s and %s)", k->op_type, qc_dtype_name(a->dtype),
+    return qc_fail(QC_EINVAL, "inputs have different types (%s and %s)", qc_dtype_name(a->dtype),
                    qc_dtype_name(b->dtype));
   if (!p->is_pow)
-    QC_TRY(check_dtype(p, k->op_type, a->dtype));
+    QC_TRY(check_dtype(p, a->dtype));
   else if (!(a->dtype == QC_DT_FLOAT || a->dtype == QC_DT_DOUBLE || a->dtype == QC_DT_INT32 ||
              a->dtype == QC_DT_INT64) ||
            qc_dtype_size(b->dtype) == 0 || b->dtype == QC_DT_BOOL)
@@ -347,7 +347,7 @@ int qc_binary_run(qc_kernel *k) {
 
 int qc_variadic_init(qc_kernel *k) {
   if (k->ninputs < 1)
-    return qc_fail(QC_EINVAL, "%s needs at least one input", k->op_type);
+    return qc_fail(QC_EINVAL, "needs at least one input");
   return binary_setup(k);
 }
 
@@ -357,11 +357,11 @@ int qc_variadic_shape(qc_kernel *k) {
   qc_dtype dt = qc_in(k, 0)->dtype;
   for (int i = 1; i < k->ninputs; i++)
     if (qc_in(k, i)->dtype != dt)
-      return qc_fail(QC_EINVAL, "%s input %d is %s but input 0 is %s", k->op_type, i,
+      return qc_fail(QC_EINVAL, "input %d is %s but input 0 is %s", i,
                      qc_dtype_name(qc_in(k, i)->dtype), qc_dtype_name(dt));
-  QC_TRY(check_dtype(p, k->op_type, dt));
+  QC_TRY(check_dtype(p, dt));
   if (p->is_mean && dt != QC_DT_FLOAT && dt != QC_DT_DOUBLE)
-    return qc_fail(QC_EUNSUPPORTED, "Mean on %s tensors is not supported", qc_dtype_name(dt));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(dt));
   int nd;
   int64_t dims[QC_MAX_DIMS];
   QC_TRY(qc_bcast_shape(k->ninputs, (const qc_tensor *const *)k->inputs, &nd, dims));
@@ -400,7 +400,7 @@ int qc_variadic_run(qc_kernel *k) {
 
 int qc_not_init(qc_kernel *k) {
   if (k->ninputs != 1)
-    return qc_fail(QC_EINVAL, "Not needs exactly one input, got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly one input, got %d", k->ninputs);
   return QC_OK;
 }
 
@@ -408,7 +408,7 @@ int qc_not_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_BOOL)
-    return qc_fail(QC_EINVAL, "Not input must be bool, got %s", qc_dtype_name(x->dtype));
+    return qc_fail(QC_EINVAL, "input must be bool, got %s", qc_dtype_name(x->dtype));
   QC_TRY(qc_tensor_alloc(qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims));
   const uint8_t *in = qc_u8(x);
   uint8_t *o = qc_u8(qc_out(k, 0));
@@ -421,7 +421,7 @@ int qc_not_shape(qc_kernel *k) {
 
 int qc_where_init(qc_kernel *k) {
   if (k->ninputs != 3)
-    return qc_fail(QC_EINVAL, "Where needs 3 inputs (condition, X, Y), got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 3 inputs (condition, X, Y), got %d", k->ninputs);
   return QC_OK;
 }
 
@@ -429,12 +429,12 @@ int qc_where_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 3));
   const qc_tensor *c = qc_in(k, 0), *x = qc_in(k, 1), *y = qc_in(k, 2);
   if (c->dtype != QC_DT_BOOL)
-    return qc_fail(QC_EINVAL, "Where condition must be bool, got %s", qc_dtype_name(c->dtype));
+    return qc_fail(QC_EINVAL, "condition must be bool, got %s", qc_dtype_name(c->dtype));
   if (x->dtype != y->dtype)
-    return qc_fail(QC_EINVAL, "Where X and Y have different types (%s and %s)", qc_dtype_name(x->dtype),
+    return qc_fail(QC_EINVAL, "X and Y have different types (%s and %s)", qc_dtype_name(x->dtype),
                    qc_dtype_name(y->dtype));
   if (qc_dtype_size(x->dtype) == 0)
-    return qc_fail(QC_EUNSUPPORTED, "Where on %s tensors is not supported", qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   const qc_tensor *ins[3] = {c, x, y};
   int nd;
   int64_t dims[QC_MAX_DIMS];

@@ -9,9 +9,9 @@
 
 #define PARALLEL_MIN 16384
 
-static int check_float(const qc_kernel *k, const qc_tensor *t, const char *what) {
+static int check_float(const qc_tensor *t, const char *what) {
   if (t->dtype != QC_DT_FLOAT)
-    return qc_fail(QC_EUNSUPPORTED, "%s %s of type %s is not supported (float only)", k->op_type, what,
+    return qc_fail(QC_EUNSUPPORTED, "%s of type %s is not supported (float only)", what,
                    qc_dtype_name(t->dtype));
   return QC_OK;
 }
@@ -25,7 +25,7 @@ typedef struct batchnorm_priv {
 
 int qc_batchnorm_init(qc_kernel *k) {
   if (k->ninputs != 5)
-    return qc_fail(QC_EINVAL, "BatchNormalization needs 5 inputs (X, scale, B, mean, var), got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 5 inputs (X, scale, B, mean, var), got %d", k->ninputs);
   batchnorm_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -34,7 +34,7 @@ int qc_batchnorm_init(qc_kernel *k) {
   QC_TRY(qc_attr_float(k, "epsilon", 1e-5f, &p->epsilon));
   QC_TRY(qc_attr_int(k, "training_mode", 0, &v));
   if (v != 0)
-    return qc_fail(QC_EUNSUPPORTED, "BatchNormalization with training_mode=1 is not supported (inference only)");
+    return qc_fail(QC_EUNSUPPORTED, "training_mode=1 is not supported (inference only)");
   /* spatial=0 (opsets 7-8) means per-activation statistics: the parameters
    * then cover every non-batch element rather than one value per channel. */
   QC_TRY(qc_attr_int(k, "spatial", 1, &v));
@@ -48,20 +48,20 @@ int qc_batchnorm_shape(qc_kernel *k) {
   for (int i = 1; i < k->noutputs; i++)
     if (qc_out(k, i))
       return qc_fail(QC_EUNSUPPORTED,
-                     "BatchNormalization with running-statistics outputs is not supported (inference only)");
+                     "running-statistics outputs (mean, var) are not supported (inference only)");
   const qc_tensor *x = qc_in(k, 0);
-  QC_TRY(check_float(k, x, "input"));
+  QC_TRY(check_float(x, "input"));
   if (x->ndim < 2)
-    return qc_fail(QC_EINVAL, "BatchNormalization input must have rank >= 2, got %d", x->ndim);
+    return qc_fail(QC_EINVAL, "input must have rank >= 2, got %d", x->ndim);
   int64_t features = x->dims[1];
   if (!p->spatial)
     features = x->dims[0] ? x->numel / x->dims[0] : 0;
   static const char *names[5] = {"X", "scale", "B", "mean", "var"};
   for (int i = 1; i < 5; i++) {
     const qc_tensor *t = qc_in(k, i);
-    QC_TRY(check_float(k, t, names[i]));
+    QC_TRY(check_float(t, names[i]));
     if (t->numel != features)
-      return qc_fail(QC_EINVAL, "BatchNormalization %s has %lld elements, expected %lld", names[i],
+      return qc_fail(QC_EINVAL, "%s has %lld elements, expected %lld", names[i],
                      (long long)t->numel, (long long)features);
   }
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
@@ -110,7 +110,7 @@ typedef struct eps_priv {
 
 int qc_instancenorm_init(qc_kernel *k) {
   if (k->ninputs != 3)
-    return qc_fail(QC_EINVAL, "InstanceNormalization needs 3 inputs (input, scale, B), got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 3 inputs (input, scale, B), got %d", k->ninputs);
   eps_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -121,14 +121,14 @@ int qc_instancenorm_init(qc_kernel *k) {
 int qc_instancenorm_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 3));
   const qc_tensor *x = qc_in(k, 0);
-  QC_TRY(check_float(k, x, "input"));
+  QC_TRY(check_float(x, "input"));
   if (x->ndim < 2)
-    return qc_fail(QC_EINVAL, "InstanceNormalization input must have rank >= 2, got %d", x->ndim);
+    return qc_fail(QC_EINVAL, "input must have rank >= 2, got %d", x->ndim);
   for (int i = 1; i <= 2; i++) {
     const qc_tensor *t = qc_in(k, i);
-    QC_TRY(check_float(k, t, i == 1 ? "scale" : "B"));
+    QC_TRY(check_float(t, i == 1 ? "scale" : "B"));
     if (t->numel != x->dims[1])
-      return qc_fail(QC_EINVAL, "InstanceNormalization %s has %lld elements for %lld channels", i == 1 ? "scale" : "B",
+      return qc_fail(QC_EINVAL, "%s has %lld elements for %lld channels", i == 1 ? "scale" : "B",
                      (long long)t->numel, (long long)x->dims[1]);
   }
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
@@ -175,7 +175,7 @@ int qc_instancenorm_run(qc_kernel *k) {
 
 int qc_layernorm_init(qc_kernel *k) {
   if (k->ninputs < 2 || k->ninputs > 3)
-    return qc_fail(QC_EINVAL, "LayerNormalization needs 2 or 3 inputs (X, Scale, B), got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 2 or 3 inputs (X, Scale, B), got %d", k->ninputs);
   eps_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -185,7 +185,7 @@ int qc_layernorm_init(qc_kernel *k) {
   QC_TRY(qc_attr_int(k, "axis", -1, &p->axis));
   QC_TRY(qc_attr_int(k, "stash_type", 1, &stash));
   if (stash != QC_DT_FLOAT)
-    return qc_fail(QC_EUNSUPPORTED, "LayerNormalization stash_type %lld is not supported (float only)",
+    return qc_fail(QC_EUNSUPPORTED, "stash_type %lld is not supported (float only)",
                    (long long)stash);
   return QC_OK;
 }
@@ -205,18 +205,18 @@ int qc_layernorm_shape(qc_kernel *k) {
   const eps_priv *p = k->priv;
   QC_TRY(qc_require_io(k, 2));
   const qc_tensor *x = qc_in(k, 0);
-  QC_TRY(check_float(k, x, "input"));
+  QC_TRY(check_float(x, "input"));
   int64_t axis = p->axis < 0 ? p->axis + x->ndim : p->axis;
   if (axis < 0 || axis >= x->ndim)
-    return qc_fail(QC_EINVAL, "LayerNormalization axis %lld is out of range for rank %d", (long long)p->axis, x->ndim);
+    return qc_fail(QC_EINVAL, "axis %lld is out of range for rank %d", (long long)p->axis, x->ndim);
   for (int i = 1; i <= 2; i++) {
     const qc_tensor *t = qc_in(k, i);
     if (!t)
       continue;
-    QC_TRY(check_float(k, t, i == 1 ? "Scale" : "B"));
+    QC_TRY(check_float(t, i == 1 ? "Scale" : "B"));
     if (!fits_normalized_shape(t, x, (int)axis)) {
       char s1[128], s2[128];
-      return qc_fail(QC_EINVAL, "LayerNormalization %s of shape %s does not broadcast to X of shape %s from axis %lld",
+      return qc_fail(QC_EINVAL, "%s of shape %s does not broadcast to X of shape %s from axis %lld",
                      i == 1 ? "Scale" : "B", qc_shape_str(t->ndim, t->dims, s1, sizeof s1),
                      qc_shape_str(x->ndim, x->dims, s2, sizeof s2), (long long)axis);
     }

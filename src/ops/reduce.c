@@ -52,7 +52,7 @@ int qc_reduce_init(qc_kernel *k) {
   if (p->kind < 0)
     return qc_fail(QC_EINTERNAL, "reduce kernel registered for unknown op %s", k->op_type);
   if (k->ninputs < 1 || k->ninputs > 2)
-    return qc_fail(QC_EINVAL, "%s needs 1 or 2 inputs, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 1 or 2 inputs, got %d", k->ninputs);
   int64_t v;
   QC_TRY(qc_attr_int(k, "keepdims", 1, &v));
   p->keepdims = v != 0;
@@ -64,7 +64,7 @@ int qc_reduce_init(qc_kernel *k) {
     size_t n;
     QC_TRY(qc_attr_ints(k, "axes", &axes, &n));
     if (n > QC_MAX_DIMS)
-      return qc_fail(QC_EINVAL, "%s has %zu axes, more than the maximum rank %d", k->op_type, n, QC_MAX_DIMS);
+      return qc_fail(QC_EINVAL, "%zu axes exceed the maximum rank %d", n, QC_MAX_DIMS);
     memcpy(p->attr_axes, axes, n * sizeof *axes);
     p->n_attr_axes = (int)n;
   }
@@ -72,13 +72,13 @@ int qc_reduce_init(qc_kernel *k) {
 }
 
 /* Marks the reduced dims from an axes list; an empty list means all dims. */
-static int mark_axes(const char *op, int ndim, const int64_t *axes, int64_t n, int *reduce_dim) {
+static int mark_axes(int ndim, const int64_t *axes, int64_t n, int *reduce_dim) {
   for (int d = 0; d < ndim; d++)
     reduce_dim[d] = n == 0;
   for (int64_t i = 0; i < n; i++) {
     int64_t a = axes[i] < 0 ? axes[i] + ndim : axes[i];
     if (a < 0 || a >= ndim)
-      return qc_fail(QC_EINVAL, "%s axis %lld is out of range for rank %d", op, (long long)axes[i], ndim);
+      return qc_fail(QC_EINVAL, "axis %lld is out of range for rank %d", (long long)axes[i], ndim);
     reduce_dim[a] = 1;
   }
   return QC_OK;
@@ -92,7 +92,7 @@ int qc_reduce_shape(qc_kernel *k) {
   case QC_DT_FLOAT: case QC_DT_DOUBLE: case QC_DT_INT32: case QC_DT_INT64: case QC_DT_INT8: case QC_DT_UINT8:
     break;
   default:
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   }
   const int64_t *axes = p->attr_axes;
   int64_t n_axes = p->n_attr_axes;
@@ -100,9 +100,9 @@ int qc_reduce_shape(qc_kernel *k) {
   const qc_tensor *t = qc_in(k, 1);
   if (p->axes_from_input && t) {
     if (t->dtype != QC_DT_INT64 || t->ndim > 1)
-      return qc_fail(QC_EINVAL, "%s axes input must be a 1-D int64 tensor", k->op_type);
+      return qc_fail(QC_EINVAL, "axes input must be a 1-D int64 tensor");
     if (t->numel > x->ndim)
-      return qc_fail(QC_EINVAL, "%s has %lld axes for rank %d", k->op_type, (long long)t->numel, x->ndim);
+      return qc_fail(QC_EINVAL, "%lld axes given for rank %d", (long long)t->numel, x->ndim);
     memcpy(input_axes, t->data, (size_t)t->numel * sizeof(int64_t));
     axes = input_axes;
     n_axes = t->numel;
@@ -110,7 +110,7 @@ int qc_reduce_shape(qc_kernel *k) {
   p->noop = n_axes == 0 && p->axes_from_input && p->noop_with_empty_axes;
   if (p->noop)
     return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
-  QC_TRY(mark_axes(k->op_type, x->ndim, axes, n_axes, p->reduce_dim));
+  QC_TRY(mark_axes(x->ndim, axes, n_axes, p->reduce_dim));
   int nd = 0;
   int64_t dims[QC_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) {
@@ -389,7 +389,7 @@ typedef struct arg_priv {
 
 int qc_argreduce_init(qc_kernel *k) {
   if (k->ninputs != 1)
-    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly one input, got %d", k->ninputs);
   arg_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -411,12 +411,12 @@ int qc_argreduce_shape(qc_kernel *k) {
   if (qc_dtype_size(x->dtype) == 0 || x->dtype == QC_DT_BOOL || x->dtype == QC_DT_FLOAT16 ||
       x->dtype == QC_DT_BFLOAT16 || x->dtype == QC_DT_COMPLEX64 || x->dtype == QC_DT_COMPLEX128 ||
       x->dtype >= QC_DT_FLOAT8E4M3FN)
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   int64_t axis = p->axis < 0 ? p->axis + x->ndim : p->axis;
   if (axis < 0 || axis >= x->ndim)
-    return qc_fail(QC_EINVAL, "%s axis %lld is out of range for rank %d", k->op_type, (long long)p->axis, x->ndim);
+    return qc_fail(QC_EINVAL, "axis %lld is out of range for rank %d", (long long)p->axis, x->ndim);
   if (x->dims[axis] == 0)
-    return qc_fail(QC_EINVAL, "%s over an empty axis", k->op_type);
+    return qc_fail(QC_EINVAL, "cannot reduce over an empty axis");
   int nd = 0;
   int64_t dims[QC_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++) {

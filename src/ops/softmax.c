@@ -30,7 +30,7 @@ typedef struct softmax_priv {
 
 int qc_softmax_init(qc_kernel *k) {
   if (k->ninputs != 1)
-    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly one input, got %d", k->ninputs);
   softmax_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -46,12 +46,12 @@ int qc_softmax_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT)
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   int64_t axis = p->axis < 0 ? p->axis + x->ndim : p->axis;
   /* Pre-13 coercion allows axis == rank (one column per row); 13+ does not. */
   int64_t max_axis = k->opset >= 13 ? x->ndim - 1 : x->ndim;
   if (axis < 0 || axis > max_axis || (k->opset >= 13 && x->ndim == 0))
-    return qc_fail(QC_EINVAL, "%s axis %lld is out of range for rank %d", k->op_type, (long long)p->axis, x->ndim);
+    return qc_fail(QC_EINVAL, "axis %lld is out of range for rank %d", (long long)p->axis, x->ndim);
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 

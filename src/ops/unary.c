@@ -179,7 +179,7 @@ int qc_unary_init(qc_kernel *k) {
   if (!kind)
     return qc_fail(QC_EINTERNAL, "unary kernel registered for unknown op %s", k->op_type);
   if (k->ninputs != 1)
-    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly one input, got %d", k->ninputs);
   unary_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -208,12 +208,12 @@ int qc_unary_init(qc_kernel *k) {
     if (strcmp(approx, "tanh") == 0)
       p->f32 = gelu_tanh_f32;
     else if (strcmp(approx, "none") != 0)
-      return qc_fail(QC_EINVAL, "Gelu approximate must be 'none' or 'tanh', got '%s'", approx);
+      return qc_fail(QC_EINVAL, "approximate must be 'none' or 'tanh', got '%s'", approx);
     break;
   }
   }
   if (kind->params == P_ALPHA && strcmp(kind->op_type, "Celu") == 0 && p->params.alpha == 0)
-    return qc_fail(QC_EINVAL, "Celu alpha must be nonzero");
+    return qc_fail(QC_EINVAL, "alpha must be nonzero");
   return QC_OK;
 }
 
@@ -234,7 +234,7 @@ int qc_unary_shape(qc_kernel *k) {
   int ok = x->dtype == QC_DT_FLOAT || (x->dtype == QC_DT_DOUBLE && p->kind->f64) ||
            (is_int_type(x->dtype) && p->kind->ints);
   if (!ok)
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
@@ -286,7 +286,7 @@ typedef struct clip_priv {
 
 int qc_clip_init(qc_kernel *k) {
   if (k->ninputs < 1 || k->ninputs > 3)
-    return qc_fail(QC_EINVAL, "Clip needs 1 to 3 inputs, got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 1 to 3 inputs, got %d", k->ninputs);
   clip_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -302,14 +302,14 @@ int qc_clip_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && !is_int_type(x->dtype))
-    return qc_fail(QC_EUNSUPPORTED, "Clip on %s tensors is not supported", qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   for (int i = 1; i <= 2 && k->opset >= 11; i++) {
     const qc_tensor *b = qc_in(k, i);
     if (b && b->numel != 1)
-      return qc_fail(QC_EINVAL, "Clip %s must be a scalar, got %lld elements", i == 1 ? "min" : "max",
+      return qc_fail(QC_EINVAL, "%s must be a scalar, got %lld elements", i == 1 ? "min" : "max",
                      (long long)b->numel);
     if (b && b->dtype != x->dtype)
-      return qc_fail(QC_EINVAL, "Clip %s is %s but the input is %s", i == 1 ? "min" : "max",
+      return qc_fail(QC_EINVAL, "%s is %s but the input is %s", i == 1 ? "min" : "max",
                      qc_dtype_name(b->dtype), qc_dtype_name(x->dtype));
   }
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
@@ -397,7 +397,7 @@ PRELU_INT(double, f64)
 
 int qc_prelu_init(qc_kernel *k) {
   if (k->ninputs != 2)
-    return qc_fail(QC_EINVAL, "PRelu needs 2 inputs (X, slope), got %d", k->ninputs);
+    return qc_fail(QC_EINVAL, "needs 2 inputs (X, slope), got %d", k->ninputs);
   return QC_OK;
 }
 
@@ -420,12 +420,12 @@ int qc_prelu_shape(qc_kernel *k) {
   qc_tensor view = {0};
   const qc_tensor *x = qc_in(k, 0), *s = prelu_slope(k, &view);
   if (x->dtype != s->dtype)
-    return qc_fail(QC_EINVAL, "PRelu slope is %s but X is %s", qc_dtype_name(s->dtype), qc_dtype_name(x->dtype));
+    return qc_fail(QC_EINVAL, "slope is %s but X is %s", qc_dtype_name(s->dtype), qc_dtype_name(x->dtype));
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE && x->dtype != QC_DT_INT32 && x->dtype != QC_DT_INT64)
-    return qc_fail(QC_EUNSUPPORTED, "PRelu on %s tensors is not supported", qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   if (!qc_bcast_is_unidirectional(s, x->ndim, x->dims)) {
     char s1[128], s2[128];
-    return qc_fail(QC_EINVAL, "PRelu slope of shape %s does not broadcast to X of shape %s",
+    return qc_fail(QC_EINVAL, "slope of shape %s does not broadcast to X of shape %s",
                    qc_shape_str(s->ndim, s->dims, s1, sizeof s1), qc_shape_str(x->ndim, x->dims, s2, sizeof s2));
   }
   return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
@@ -450,7 +450,7 @@ typedef struct classify_priv {
 
 int qc_classify_init(qc_kernel *k) {
   if (k->ninputs != 1)
-    return qc_fail(QC_EINVAL, "%s needs exactly one input, got %d", k->op_type, k->ninputs);
+    return qc_fail(QC_EINVAL, "needs exactly one input, got %d", k->ninputs);
   classify_priv *p = calloc(1, sizeof *p);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -468,7 +468,7 @@ int qc_classify_shape(qc_kernel *k) {
   QC_TRY(qc_require_io(k, 1));
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE)
-    return qc_fail(QC_EUNSUPPORTED, "%s on %s tensors is not supported", k->op_type, qc_dtype_name(x->dtype));
+    return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
   return qc_tensor_alloc(qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims);
 }
 

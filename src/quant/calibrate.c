@@ -85,21 +85,19 @@ static int observe_value(void *user, int node, int value, const qc_tensor *t) {
   return qc_stats_update(s, qc_f32(t), (size_t)t->numel);
 }
 
-/* Stacks the loaded samples (batch dim 1 each) into one tensor per input. */
-static int stack_inputs(worker *w, int ninputs, int count) {
+int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor *inputs) {
   for (int i = 0; i < ninputs; i++) {
-    const qc_tensor *first = &w->samples[i];
+    const qc_tensor *first = &samples[i];
     int64_t dims[QC_MAX_DIMS];
     memcpy(dims, first->dims, sizeof dims);
     dims[0] = count;
-    QC_TRY(qc_tensor_alloc(&w->inputs[i], first->dtype, first->ndim, dims));
+    QC_TRY(qc_tensor_alloc(&inputs[i], first->dtype, first->ndim, dims));
     for (int b = 0; b < count; b++) {
-      const qc_tensor *s = &w->samples[(size_t)b * (size_t)ninputs + (size_t)i];
+      const qc_tensor *s = &samples[(size_t)b * (size_t)ninputs + (size_t)i];
       if (s->nbytes != first->nbytes || s->dtype != first->dtype)
-        return qc_fail(QC_EINVAL, "calibration samples for input %d differ in shape; use --batch 1", i);
-      memcpy((char *)w->inputs[i].data + (size_t)b * first->nbytes, s->data, first->nbytes);
+        return qc_fail(QC_EINVAL, "samples for input %d differ in shape; use --batch 1", i);
+      memcpy((char *)inputs[i].data + (size_t)b * first->nbytes, s->data, first->nbytes);
     }
-    w->in_ptrs[i] = &w->inputs[i];
   }
   return QC_OK;
 }
@@ -126,7 +124,9 @@ static int run_batch(qc_engine *e, qc_calib_source *src, const qc_graph *g, int 
   w->batch = count;
   int rc = QC_OK;
   if (count > 0) {
-    rc = stack_inputs(w, ninputs, count);
+    rc = qc_stack_samples(w->samples, count, ninputs, w->inputs);
+    for (int i = 0; i < ninputs; i++)
+      w->in_ptrs[i] = &w->inputs[i];
     for (int i = 0; rc == QC_OK && i < ninputs; i++) /* the engine reports node outputs only */
       rc = observe_value(w, -1, g->inputs[i], &w->inputs[i]);
     if (rc == QC_OK)

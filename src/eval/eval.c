@@ -1,0 +1,441 @@
+/* Evaluation and per-layer error. See eval.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "eval.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/status.h"
+#include "../engine/engine.h"
+#include "../io/model_io.h"
+#include "../ir/graph.h"
+#include "../quant/calibrate.h"
+#include "qparams.h"
+
+typedef struct eval_class {
+  char *name;
+  int label; /* -1 when unlabeled */
+  qc_calib_source *src;
+  int64_t count;
+} eval_class;
+
+struct qc_eval_data {
+  eval_class *classes;
+  int n_classes;
+  int labeled;
+  int ninputs;
+  int64_t total;
+};
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int is_integer(const char *s) {
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+/* Sorted non-hidden subdirectory names of dir; *has_files if it also holds files. */
+static int list_subdirs(const char *dir, char ***names, int *n, int *has_files) {
+  DIR *d = opendir(dir);
+  *names = NULL;
+  *n = 0;
+  *has_files = 0;
+  if (!d)
+    return qc_fail(QC_EUSAGE, "--eval %s: cannot open the directory", dir);
+  struct dirent *de;
+  int rc = QC_OK;
+  while ((de = readdir(d)) && rc == QC_OK) {
+    if (de->d_name[0] == '.')
+      continue;
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    if (stat(path, &st) != 0)
+      continue;
+    if (!S_ISDIR(st.st_mode)) {
+      *has_files = 1;
+      continue;
+    }
+    char **grown = realloc(*names, sizeof(char *) * (size_t)(*n + 1));
+    if (!grown || !(grown[*n] = strdup(de->d_name))) {
+      if (grown)
+        *names = grown;
+      rc = qc_fail(QC_ENOMEM, "out of memory");
+      break;
+    }
+    *names = grown;
+    (*n)++;
+  }
+  closedir(d);
+  if (*n)
+    qsort(*names, (size_t)*n, sizeof(char *), cmp_str);
+  return rc;
+}
+
+int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_spec *inputs, int ninputs,
+                 int quiet, qc_eval_data **out) {
+  *out = NULL;
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return qc_fail(QC_EUSAGE, "--eval %s: no such directory", dir);
+  qc_eval_data *d = calloc(1, sizeof *d);
+  if (!d)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  d->ninputs = ninputs;
+  char **subdirs;
+  int n_sub, has_files;
+  int rc = list_subdirs(dir, &subdirs, &n_sub, &has_files);
+  /* Multi-input models keep DIR/<input_name>/ layouts: those are not classes. */
+  d->labeled = rc == QC_OK && n_sub > 0 && !has_files && ninputs == 1;
+  int all_int = 1;
+  for (int i = 0; d->labeled && i < n_sub; i++)
+    all_int &= is_integer(subdirs[i]);
+  int n_classes = d->labeled ? n_sub : 1;
+  d->classes = calloc((size_t)n_classes, sizeof *d->classes);
+  if (rc == QC_OK && !d->classes)
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  qc_preprocess_opts *per_input = calloc((size_t)ninputs + 1, sizeof *per_input);
+  if (rc == QC_OK && !per_input)
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  for (int i = 0; rc == QC_OK && i < ninputs; i++)
+    per_input[i] = *pre;
+  for (int c = 0; rc == QC_OK && c < n_classes; c++) {
+    eval_class *ec = &d->classes[c];
+    char path[4096];
+    if (d->labeled)
+      snprintf(path, sizeof path, "%s/%s", dir, subdirs[c]);
+    else
+      snprintf(path, sizeof path, "%s", dir);
+    ec->name = strdup(d->labeled ? subdirs[c] : "");
+    ec->label = d->labeled ? (all_int ? atoi(subdirs[c]) : c) : -1;
+    qc_source_opts so = {.path = path, .preprocess = per_input, .quiet = quiet};
+    rc = ec->name ? qc_calib_source_open(&so, inputs, ninputs, &ec->src) : qc_fail(QC_ENOMEM, "out of memory");
+    if (rc < 0) {
+      rc = qc_fail_context(rc, "--eval");
+      break;
+    }
+    ec->count = qc_calib_source_count(ec->src);
+    d->total += ec->count;
+    d->n_classes = c + 1;
+  }
+  for (int i = 0; i < n_sub; i++)
+    free(subdirs[i]);
+  free(subdirs);
+  free(per_input);
+  if (rc < 0) {
+    qc_eval_close(d);
+    return rc;
+  }
+  *out = d;
+  return QC_OK;
+}
+
+void qc_eval_close(qc_eval_data *d) {
+  if (!d)
+    return;
+  for (int c = 0; c < d->n_classes; c++) {
+    qc_calib_source_close(d->classes[c].src);
+    free(d->classes[c].name);
+  }
+  free(d->classes);
+  free(d);
+}
+
+int64_t qc_eval_count(const qc_eval_data *d) { return d->total; }
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Iterates over the data in batches: loads up to `batch` samples of one class. */
+typedef struct batch_iter {
+  qc_eval_data *d;
+  int cls;
+  int64_t next;
+  int batch;
+  qc_tensor *samples, *inputs;
+  qc_tensor **in_ptrs;
+  int count, label;
+} batch_iter;
+
+static int iter_init(batch_iter *it, qc_eval_data *d, int batch) {
+  memset(it, 0, sizeof *it);
+  it->d = d;
+  it->batch = batch > 0 ? batch : 1;
+  it->samples = calloc((size_t)it->batch * (size_t)(d->ninputs + 1), sizeof(qc_tensor));
+  it->inputs = calloc((size_t)d->ninputs + 1, sizeof(qc_tensor));
+  it->in_ptrs = calloc((size_t)d->ninputs + 1, sizeof(qc_tensor *));
+  if (!it->samples || !it->inputs || !it->in_ptrs)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  for (int i = 0; i < d->ninputs; i++)
+    it->in_ptrs[i] = &it->inputs[i];
+  return QC_OK;
+}
+
+static void iter_release(batch_iter *it) {
+  for (int i = 0; i < it->count * it->d->ninputs; i++)
+    qc_tensor_release(&it->samples[i]);
+  for (int i = 0; i < it->d->ninputs; i++)
+    qc_tensor_release(&it->inputs[i]);
+  it->count = 0;
+}
+
+static void iter_free(batch_iter *it) {
+  if (it->d && it->samples)
+    iter_release(it);
+  free(it->samples);
+  free(it->inputs);
+  free(it->in_ptrs);
+}
+
+/* Loads the next batch; returns 1 when one was loaded, 0 at the end. */
+static int iter_next(batch_iter *it) {
+  iter_release(it);
+  qc_eval_data *d = it->d;
+  while (it->cls < d->n_classes) {
+    eval_class *ec = &d->classes[it->cls];
+    while (it->count < it->batch && it->next < ec->count) {
+      int rc = qc_calib_source_load(ec->src, it->next++, &it->samples[(size_t)it->count * (size_t)d->ninputs]);
+      if (rc < 0)
+        return rc;
+      if (rc == QC_OK)
+        it->count++;
+    }
+    it->label = ec->label;
+    if (it->next >= ec->count) {
+      it->cls++;
+      it->next = 0;
+    }
+    if (it->count > 0) {
+      QC_TRY(qc_stack_samples(it->samples, it->count, d->ninputs, it->inputs));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Indices of the k largest values of row (k <= 5). */
+static void top_k(const float *row, int n, int k, int *idx) {
+  for (int j = 0; j < k; j++) {
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+      int taken = 0;
+      for (int t = 0; t < j; t++)
+        taken |= idx[t] == i;
+      if (!taken && (best < 0 || row[i] > row[best]))
+        best = i;
+    }
+    idx[j] = best;
+  }
+}
+
+int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
+  memset(res, 0, sizeof *res);
+  res->labeled = d->labeled;
+  res->n_classes = d->labeled ? d->n_classes : 0;
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  qc_engine *ef = NULL, *eq = NULL;
+  batch_iter it;
+  int rc = iter_init(&it, d, o->batch);
+  int nout = fp32->graph->n_outputs;
+  qc_tensor *of = calloc((size_t)nout + 1, sizeof *of), *oq = calloc((size_t)nout + 1, sizeof *oq);
+  if (rc == QC_OK && (!of || !oq))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  if (rc == QC_OK)
+    rc = qc_engine_create(fp32, &eo, &ef);
+  if (rc == QC_OK && quant)
+    rc = qc_engine_create(quant, &eo, &eq);
+  double sum_ref2 = 0, sum_err2 = 0, sum_q2 = 0, sum_dot = 0, tf = 0, tq = 0;
+  int64_t n = 0, top1_f = 0, top1_q = 0, top5_f = 0, top5_q = 0, agree = 0;
+  while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
+    double t0 = now_s();
+    rc = qc_engine_run(ef, it.in_ptrs, of, NULL, NULL);
+    tf += now_s() - t0;
+    if (rc == QC_OK && eq) {
+      t0 = now_s();
+      rc = qc_engine_run(eq, it.in_ptrs, oq, NULL, NULL);
+      tq += now_s() - t0;
+    }
+    if (rc < 0)
+      break;
+    for (int i = 0; eq && i < nout; i++) {
+      if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel)
+        continue;
+      for (int64_t j = 0; j < of[i].numel; j++) {
+        double a = qc_f32(&of[i])[j], b = qc_f32(&oq[i])[j];
+        sum_ref2 += a * a, sum_err2 += (a - b) * (a - b), sum_q2 += b * b, sum_dot += a * b;
+      }
+    }
+    /* Classification metrics from output 0: [batch, classes]. */
+    const qc_tensor *lf = &of[0];
+    int classes = lf->ndim >= 2 && lf->dims[0] == it.count ? (int)(lf->numel / it.count) : 0;
+    for (int b = 0; classes > 0 && lf->dtype == QC_DT_FLOAT && b < it.count; b++) {
+      int tf5[5], tq5[5], k = classes < 5 ? classes : 5;
+      top_k(qc_f32(lf) + (size_t)b * (size_t)classes, classes, k, tf5);
+      if (eq)
+        top_k(qc_f32(&oq[0]) + (size_t)b * (size_t)classes, classes, k, tq5);
+      if (d->labeled) {
+        top1_f += tf5[0] == it.label;
+        top1_q += eq && tq5[0] == it.label;
+        for (int t = 0; t < k; t++) {
+          top5_f += tf5[t] == it.label;
+          top5_q += eq && tq5[t] == it.label;
+        }
+      }
+      agree += eq && tf5[0] == tq5[0];
+    }
+    n += it.count;
+  }
+  if (rc == 1 || rc == 0)
+    rc = QC_OK;
+  if (rc == QC_OK) {
+    res->samples = n;
+    double dn = n ? (double)n : 1;
+    res->fp32_top1 = d->labeled ? top1_f / dn : -1;
+    res->quant_top1 = d->labeled && eq ? top1_q / dn : -1;
+    res->fp32_top5 = d->labeled && d->n_classes >= 5 ? top5_f / dn : -1;
+    res->quant_top5 = d->labeled && eq && d->n_classes >= 5 ? top5_q / dn : -1;
+    res->agreement = eq ? agree / dn : -1;
+    res->output_sqnr_db = !eq ? 0 : sum_err2 > 0 ? 10 * log10(sum_ref2 / sum_err2) : INFINITY;
+    res->cosine = eq && sum_ref2 > 0 && sum_q2 > 0 ? sum_dot / sqrt(sum_ref2 * sum_q2) : (eq ? 1 : 0);
+    res->fp32_ms = 1e3 * tf / dn;
+    res->quant_ms = eq ? 1e3 * tq / dn : 0;
+  }
+  for (int i = 0; of && oq && i < nout; i++) {
+    qc_tensor_release(&of[i]);
+    qc_tensor_release(&oq[i]);
+  }
+  free(of);
+  free(oq);
+  iter_free(&it);
+  qc_engine_free(ef);
+  qc_engine_free(eq);
+  return rc;
+}
+
+/* ---- per-layer error ---- */
+
+typedef struct layer_acc {
+  int value;
+  float scale;
+  int32_t zp, qmin, qmax;
+  double sig, err;
+} layer_acc;
+
+typedef struct layer_ctx {
+  layer_acc *acc;
+  int *acc_of_value;
+} layer_ctx;
+
+static int accumulate_layer(void *user, int node, int value, const qc_tensor *t) {
+  (void)node;
+  layer_ctx *ctx = user;
+  int a = ctx->acc_of_value[value];
+  if (a < 0 || t->dtype != QC_DT_FLOAT)
+    return QC_OK;
+  layer_acc *la = &ctx->acc[a];
+  double sig = 0, err = 0;
+  for (int64_t i = 0; i < t->numel; i++) {
+    float x = qc_f32(t)[i];
+    float fq = qc_dequantize_value(qc_quantize_value(x, la->scale, la->zp, la->qmin, la->qmax), la->scale, la->zp);
+    sig += (double)x * x;
+    err += (double)(x - fq) * (x - fq);
+  }
+  la->sig += sig;
+  la->err += err;
+  return QC_OK;
+}
+
+static int cmp_layer(const void *x, const void *y) {
+  const qc_layer_error *a = x, *b = y;
+  if (a->sqnr_db != b->sqnr_db)
+    return a->sqnr_db < b->sqnr_db ? -1 : 1;
+  return strcmp(a->name, b->name);
+}
+
+int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tensors, qc_eval_data *d,
+                    const qc_eval_opts *o, qc_layer_error **out, int *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  qc_graph *g = fp32->graph;
+  layer_ctx ctx = {calloc((size_t)n_tensors + 1, sizeof(layer_acc)), malloc(sizeof(int) * ((size_t)g->n_values + 1))};
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  qc_engine *e = NULL;
+  batch_iter it;
+  int rc = iter_init(&it, d, o->batch);
+  qc_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
+  if (rc == QC_OK && (!ctx.acc || !ctx.acc_of_value || !outs))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  for (int v = 0; rc == QC_OK && v < g->n_values; v++)
+    ctx.acc_of_value[v] = -1;
+  for (int i = 0; rc == QC_OK && i < n_tensors; i++) {
+    layer_acc *la = &ctx.acc[i];
+    la->value = qc_graph_find_value(g, tensors[i].name);
+    la->scale = tensors[i].scale;
+    la->zp = tensors[i].zero_point;
+    int is_u8 = strcmp(tensors[i].qtype, "uint8") == 0;
+    la->qmin = is_u8 ? 0 : -128;
+    la->qmax = is_u8 ? 255 : 127;
+    if (la->value >= 0)
+      ctx.acc_of_value[la->value] = i;
+  }
+  if (rc == QC_OK)
+    rc = qc_engine_create(fp32, &eo, &e);
+  while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
+    for (int i = 0; i < d->ninputs && rc == 1; i++) {
+      int v = g->inputs[i];
+      if (ctx.acc_of_value[v] >= 0)
+        accumulate_layer(&ctx, -1, v, &it.inputs[i]);
+    }
+    rc = qc_engine_run(e, it.in_ptrs, outs, accumulate_layer, &ctx);
+    for (int i = 0; i < g->n_outputs; i++)
+      qc_tensor_release(&outs[i]);
+  }
+  if (rc == 1 || rc == 0)
+    rc = QC_OK;
+  qc_layer_error *res = rc == QC_OK ? calloc((size_t)n_tensors + 1, sizeof *res) : NULL;
+  if (rc == QC_OK && !res)
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  int n = 0;
+  for (int i = 0; rc == QC_OK && i < n_tensors; i++) {
+    if (ctx.acc[i].value < 0 || ctx.acc[i].sig <= 0)
+      continue;
+    res[n].name = strdup(tensors[i].name);
+    if (!res[n].name) {
+      rc = qc_fail(QC_ENOMEM, "out of memory");
+      break;
+    }
+    res[n].sqnr_db = ctx.acc[i].err > 0 ? 10 * log10(ctx.acc[i].sig / ctx.acc[i].err) : 200.0;
+    n++;
+  }
+  if (rc == QC_OK) {
+    qsort(res, (size_t)n, sizeof *res, cmp_layer);
+    *out = res;
+    *n_out = n;
+  } else {
+    qc_layer_errors_free(res, n);
+  }
+  free(outs);
+  free(ctx.acc);
+  free(ctx.acc_of_value);
+  iter_free(&it);
+  qc_engine_free(e);
+  return rc;
+}
+
+void qc_layer_errors_free(qc_layer_error *e, int n) {
+  for (int i = 0; e && i < n; i++)
+    free(e[i].name);
+  free(e);
+}

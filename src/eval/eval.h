@@ -1,0 +1,40 @@
+/* Evaluation: FP32 vs quantized model on labeled or unlabeled data, both run
+ * in qconvert's engine, and per-layer quantization error.
+ *
+ * Labeled data: DIR holds class subfolders. If every subfolder name is an
+ * integer it is the class index; otherwise classes are numbered in sorted
+ * name order. A DIR with files only is unlabeled: agreement and SQNR only. */
+#ifndef QC_EVAL_H
+#define QC_EVAL_H
+
+#include "../../calib/preprocess.h"
+#include "../../calib/source.h"
+#include "../report/report.h"
+
+struct qc_model;
+typedef struct qc_eval_data qc_eval_data;
+
+typedef struct qc_eval_opts {
+  int batch;
+  int nthreads;
+  int quiet;
+} qc_eval_opts;
+
+/* Lists the evaluation samples of dir for a model with these inputs. */
+int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_spec *inputs, int ninputs,
+                 int quiet, qc_eval_data **out);
+void qc_eval_close(qc_eval_data *d);
+int64_t qc_eval_count(const qc_eval_data *d);
+
+/* Runs fp32 and quant (may be NULL: FP32 accuracy only) over the data. */
+int qc_evaluate(struct qc_model *fp32, struct qc_model *quant, qc_eval_data *d, const qc_eval_opts *o,
+                qc_eval_result *res);
+
+/* Per-layer error: runs the FP32 model over the data and, for every tensor
+ * in `tensors` (name, scale, zero_point, qtype), accumulates the SQNR of its
+ * fake-quantized value. *out is sorted worst first; free with qc_layer_errors_free. */
+int qc_layer_errors(struct qc_model *fp32, const qc_tensor_report *tensors, int n_tensors, qc_eval_data *d,
+                    const qc_eval_opts *o, qc_layer_error **out, int *n_out);
+void qc_layer_errors_free(qc_layer_error *e, int n);
+
+#endif
