@@ -19,5 +19,7 @@ int cli_parse_float(const char *opt, const char *s, double *out);
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static void print_help(FILE *f) {
           "  qconvert MODEL --calib DIR [-o OUT] [--report FILE]...   quantize MODEL to int8 (QDQ)\n"
           "  qconvert inspect MODEL                                    summarize a model\n"
           "  qconvert run MODEL --input FILE... --output-dir DIR       run a model with the FP32 engine\n"
+          "  qconvert eval FP32 [QUANT] --data DIR                    accuracy, agreement, SQNR\n"
+          "  qconvert compare MODEL --calib DIR [--eval DIR]          compare observers from one calibration\n"
           "\n"
           "  qconvert COMMAND --help    options of a command (qconvert --help-quantize for the main job)\n"
           "  qconvert --version\n",
@@ -38,6 +40,10 @@ int main(int argc, char **argv) {
     return cmd_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0)
     return cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "eval") == 0)
+    return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(cmd, "compare") == 0)
+    return cmd_compare(argc - 1, argv + 1);
   if (strcmp(cmd, "--help-quantize") == 0) {
     char *hargv[] = {argv[0], "--help", NULL};
     return cmd_quantize(2, hargv);

@@ -50,7 +50,7 @@ static int list_subdirs(const char *dir, char ***names, int *n, int *has_files) 
   *n = 0;
   *has_files = 0;
   if (!d)
-    return qc_fail(QC_EUSAGE, "--eval %s: cannot open the directory", dir);
+    return qc_fail(QC_EUSAGE, "%s: cannot open the directory", dir);
   struct dirent *de;
   int rc = QC_OK;
   while ((de = readdir(d)) && rc == QC_OK) {
@@ -82,11 +82,11 @@ static int list_subdirs(const char *dir, char ***names, int *n, int *has_files) 
 }
 
 int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_spec *inputs, int ninputs,
-                 int quiet, qc_eval_data **out) {
+                 int quiet, int64_t count, qc_eval_data **out) {
   *out = NULL;
   struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "--eval %s: no such directory", dir);
+    return qc_fail(QC_EUSAGE, "%s: no such directory", dir);
   qc_eval_data *d = calloc(1, sizeof *d);
   if (!d)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -117,11 +117,10 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
       snprintf(path, sizeof path, "%s", dir);
     ec->name = strdup(d->labeled ? subdirs[c] : "");
     ec->label = d->labeled ? (all_int ? atoi(subdirs[c]) : c) : -1;
-    qc_source_opts so = {.path = path, .preprocess = per_input, .quiet = quiet};
+    qc_source_opts so = {.path = path, .count = count, .preprocess = per_input, .quiet = quiet};
     rc = ec->name ? qc_calib_source_open(&so, inputs, ninputs, &ec->src) : qc_fail(QC_ENOMEM, "out of memory");
     if (rc < 0) {
-      rc = qc_fail_context(rc, "--eval");
-      break;
+            break;
     }
     ec->count = qc_calib_source_count(ec->src);
     d->total += ec->count;

@@ -64,22 +64,17 @@ int qc_model_uses_external_data(const qc_model *m) {
   return 0;
 }
 
-int qc_model_load(const char *path, qc_model **out) {
+int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir, qc_model **out) {
   *out = NULL;
-  uint8_t *buf;
-  size_t len;
-  QC_TRY(qc_read_file(path, QC_MAX_MODEL_BYTES, &buf, &len));
-  if (len == 0) {
-    free(buf);
+  if (len == 0)
     return qc_fail(QC_EINVAL, "%s: empty file, not an ONNX model", path);
-  }
   Onnx__ModelProto *proto = onnx__model_proto__unpack(NULL, len, buf);
-  free(buf);
   if (!proto)
     return qc_fail(QC_EINVAL, "%s: not an ONNX model (protobuf parse failed: truncated or corrupt file)", path);
   if (!proto->graph || !proto->has_ir_version) {
+    int no_graph = !proto->graph;
     onnx__model_proto__free_unpacked(proto, NULL);
-    return qc_fail(QC_EINVAL, "%s: not an ONNX model (no %s)", path, proto->graph ? "ir_version" : "graph");
+    return qc_fail(QC_EINVAL, "%s: not an ONNX model (no %s)", path, no_graph ? "graph" : "ir_version");
   }
   qc_model *m = calloc(1, sizeof *m);
   if (!m) {
@@ -89,12 +84,11 @@ int qc_model_load(const char *path, qc_model **out) {
   m->proto = proto;
   m->file_bytes = len;
   m->path = strdup(path);
-  m->dir = malloc(strlen(path) + 2);
+  m->dir = strdup(dir);
   if (!m->path || !m->dir) {
     qc_model_free(m);
     return qc_fail(QC_ENOMEM, "out of memory");
   }
-  qc_dirname(path, m->dir, strlen(path) + 2);
   m->opset = qc_model_opset(m, "");
   int rc = qc_graph_build(m, &m->graph);
   if (rc < 0) {
@@ -103,6 +97,23 @@ int qc_model_load(const char *path, qc_model **out) {
   }
   *out = m;
   return QC_OK;
+}
+
+int qc_model_load(const char *path, qc_model **out) {
+  *out = NULL;
+  uint8_t *buf;
+  size_t len;
+  QC_TRY(qc_read_file(path, QC_MAX_MODEL_BYTES, &buf, &len));
+  char *dir = malloc(strlen(path) + 2);
+  if (!dir) {
+    free(buf);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  qc_dirname(path, dir, strlen(path) + 2);
+  int rc = qc_model_load_buffer(buf, len, path, dir, out);
+  free(buf);
+  free(dir);
+  return rc;
 }
 
 void qc_model_free(qc_model *m) {

@@ -24,6 +24,9 @@ typedef struct qc_model {
  * file (QC_EIO), empty / not protobuf / not a model (QC_EINVAL). */
 int qc_model_load(const char *path, qc_model **out);
 void qc_model_free(qc_model *m);
+/* Builds a model from serialized bytes; path names it in messages and dir
+ * resolves external data. */
+int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir, qc_model **out);
 
 enum {
   QC_SAVE_INLINE_EXTERNAL = 1, /* copy external tensor bytes into raw_data */

@@ -1,10 +1,11 @@
 /* Conv (float32).
  *
- * General case: per image and group, im2col then one sgemm
- *   Y_g (M/g x out) = W_g (M/g x C/g*k) * col (C/g*k x out).
+ * General case: per image and group, im2col then sgemm
+ *   Y_g (M/g x out) = W_g (M/g x C/g*k) * col (C/g*k x out),
+ * in blocks of output columns so each col block stays in cache.
  * 1x1 stride-1 unpadded convs skip im2col (X_g already is the column
  * matrix). Depthwise convs (one input channel per group) of rank <= 2
- * use a direct kernel: row-wise axpys that vectorise and skip padding. */
+ * use a direct kernel on a zero-padded copy of each input plane. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
@@ -183,7 +184,8 @@ static int conv_depthwise(const float *x, const float *w, const float *b, float 
 #define IM2COL_BLOCK_FLOATS ((int64_t)1 << 18)
 
 static void fill_bias(float *y, const float *b, int64_t N, int64_t M, int64_t osize) {
-#pragma omp parallel for schedule(static)
+  const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
+#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
   for (int64_t nm = 0; nm < N * M; nm++) {
     float *row = y + nm * osize;
     const float v = b[nm % M];

@@ -163,7 +163,8 @@ int qc_conv_transpose_run(qc_kernel *k) {
   const int64_t rows = Mg * ksize;
   if (N == 0 || M == 0 || ysize == 0)
     return QC_OK;
-#pragma omp parallel for schedule(static)
+  const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
+#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
   for (int64_t nm = 0; nm < N * M; nm++) {
     float *row = y + nm * ysize;
     const float v = b ? b[nm % M] : 0.0f;

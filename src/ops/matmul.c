@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_util.h"
 #include "kernels.h"
 
 static int check_float(const qc_tensor *t, const char *what) {
@@ -78,7 +79,8 @@ int qc_gemm_run(qc_kernel *k) {
     const int64_t cm = c->ndim == 2 ? c->dims[0] : 1, cn = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
     const float *cv = qc_f32(c);
     const float beta = p->beta;
-#pragma omp parallel for schedule(static)
+    const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
+#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
     for (int64_t i = 0; i < M; i++) {
       const float *crow = cv + (cm == 1 ? 0 : i) * cn;
       float *yrow = y + i * N;

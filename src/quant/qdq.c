@@ -23,6 +23,7 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
+#include "opset_upgrade.h"
 #include "qdq_internal.h"
 
 enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE };
@@ -339,30 +340,13 @@ static int insert_qdq(qdq_state *st, int v) {
   return record_tensor(st, v, &qp);
 }
 
-/* Opset 13 is the first with per-axis Q/DQ. Raising it is valid only when
- * no op in the model changed meaning between its opset and 13. */
+/* Opset 13 is the first with per-axis Q/DQ; older models are rewritten to
+ * their opset-13 form (opset_upgrade.c). */
 static int ensure_opset(qc_model *m) {
-  static const struct {
-    const char *op;
-    int version;
-  } breaking[] = {{"Clip", 11}, {"Pad", 11}, {"Resize", 11}, {"Slice", 10}, {"Squeeze", 13}, {"Unsqueeze", 13},
-                  {"Split", 13}, {"ReduceSum", 13}, {"Softmax", 13}, {"LogSoftmax", 13}, {"Hardmax", 13},
-                  {"TopK", 10}, {"Upsample", 10}, {"Scatter", 11}, {"BatchNormalization", 9}, {"Dropout", 12}};
   if (m->opset >= 13)
     return QC_OK;
-  const qc_graph *g = m->graph;
-  for (int k = 0; k < g->n_order; k++) {
-    const char *op = qc_node_op(g, g->order[k]);
-    for (size_t i = 0; i < sizeof breaking / sizeof breaking[0]; i++)
-      if (strcmp(op, breaking[i].op) == 0 && breaking[i].version > m->opset) {
-        char label[256];
-        return qc_fail(QC_EUNSUPPORTED,
-                       "the model uses opset %d; QDQ per-channel quantization needs opset 13, and %s changed meaning "
-                       "at opset %d, so the opset cannot be raised safely: re-export the model at opset 13 or later",
-                       m->opset, qc_node_label(g, g->order[k], label, sizeof label), breaking[i].version);
-      }
-  }
-  return qc_model_set_opset(m, 13);
+  int n;
+  return qc_pass_upgrade_opset(m, 13, &n);
 }
 
 int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts, qc_quant_summary *out) {
