@@ -9,7 +9,7 @@ cd "$ROOT"
 
 # Build: compiler, meson, protobuf-c (code generated from libonnx-dev's onnx.proto), libpng, OpenBLAS.
 BUILD_PKGS="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-  libpng-dev zlib1g-dev libopenblas-dev"
+  libpng-dev zlib1g-dev libopenblas-dev libopenblas-openmp-dev"
 # Tests and demo data: ONNX backend test data, Fashion-MNIST, python3-onnx/numpy/pil/skimage/torch
 # as independent references (test helpers only), node for onnxruntime-node.
 TEST_PKGS="python3 python3-onnx python3-numpy python3-pil python3-skimage python3-torch

@@ -16,6 +16,10 @@ int cli_bad_option(const char *cmd, char **argv, int getopt_result);
 int cli_parse_int(const char *opt, const char *s, long min, long max, long *out);
 int cli_parse_float(const char *opt, const char *s, double *out);
 
+/* Sets OMP_WAIT_POLICY / OPENBLAS_CORETYPE when unset and re-execs once
+ * (see runtime_env.c). Call first thing in main(). */
+void cli_runtime_env(char **argv);
+
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

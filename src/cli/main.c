@@ -23,6 +23,7 @@ static void print_help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  cli_runtime_env(argv);
   if (argc < 2) {
     print_help(stderr);
     return 2;

@@ -1,0 +1,52 @@
+/* Runtime environment for the qconvert executable.
+ *
+ * Two settings are read by libraries when they load, before main() runs, so
+ * the only way to choose them is to set the variables and re-exec once:
+ *   OMP_WAIT_POLICY=PASSIVE  idle OpenMP workers sleep instead of spinning;
+ *       spinning workers steal the cores OpenBLAS and the other workers need
+ *       (3-7x slower calibration measured on a shared 2-core machine).
+ *   OPENBLAS_CORETYPE        OpenBLAS 0.3.21 does not know newer CPUs (e.g.
+ *       Sapphire Rapids) and falls back to its slowest "Prescott" kernels;
+ *       when the CPU has AVX-512 (or AVX2) we name the matching kernel family.
+ * Variables the user already set are left alone. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+char *openblas_get_corename(void);
+
+static const char *better_coretype(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char *core = openblas_get_corename();
+  /* Only generic fallbacks are overridden; a recognised core is kept. */
+  if (!core || (strcmp(core, "Prescott") != 0 && strcmp(core, "Core2") != 0 && strcmp(core, "Nehalem") != 0))
+    return NULL;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return "Haswell";
+#endif
+  return NULL;
+}
+
+void cli_runtime_env(char **argv) {
+  if (getenv("QC_RUNTIME_ENV_DONE"))
+    return;
+  int changed = 0;
+  if (!getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = 1;
+  }
+  const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : better_coretype();
+  if (core) {
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    changed = 1;
+  }
+  setenv("QC_RUNTIME_ENV_DONE", "1", 1);
+  if (changed)
+    execv("/proc/self/exe", argv); /* on failure, carry on with the defaults */
+}
