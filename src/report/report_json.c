@@ -109,6 +109,66 @@ static void json_tensor(qc_report_buf *b, const qc_tensor_report *t) {
     qc_rb_puts(b, "  ]");                 \
   } while (0)
 
+/* A fraction, or null when not measured (< 0). */
+static void json_fraction(qc_report_buf *b, double v) { json_float(b, v >= 0 ? v : NAN); }
+
+static void json_eval(qc_report_buf *b, const qc_eval_result *e) {
+  qc_rb_printf(b, "{\"samples\": %" PRId64 ", \"labeled\": ", e->samples);
+  json_bool(b, e->labeled);
+  qc_rb_printf(b, ", \"classes\": %d, \"fp32_top1\": ", e->n_classes);
+  json_fraction(b, e->fp32_top1);
+  qc_rb_puts(b, ", \"quant_top1\": ");
+  json_fraction(b, e->quant_top1);
+  qc_rb_puts(b, ", \"fp32_top5\": ");
+  json_fraction(b, e->fp32_top5);
+  qc_rb_puts(b, ", \"quant_top5\": ");
+  json_fraction(b, e->quant_top5);
+  qc_rb_puts(b, ", \"agreement\": ");
+  json_fraction(b, e->agreement);
+  qc_rb_puts(b, ", \"output_sqnr_db\": ");
+  json_float(b, e->output_sqnr_db);
+  qc_rb_puts(b, ", \"cosine\": ");
+  json_float(b, e->cosine);
+  qc_rb_puts(b, ", \"fp32_ms\": ");
+  json_float(b, e->fp32_ms);
+  qc_rb_puts(b, ", \"quant_ms\": ");
+  json_float(b, e->quant_ms);
+  qc_rb_puts(b, "}");
+}
+
+static void json_layer(qc_report_buf *b, const qc_layer_error *l) {
+  qc_rb_puts(b, "{\"name\": ");
+  json_string(b, l->name);
+  qc_rb_puts(b, ", \"sqnr_db\": ");
+  json_float(b, l->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
+/* One `compare` entry: the keys pipelines rely on come first. */
+static void json_compare(qc_report_buf *b, const qc_compare_entry *c) {
+  qc_rb_puts(b, "{\"observer\": ");
+  json_string(b, c->observer);
+  if (c->eval.labeled) {
+    qc_rb_puts(b, ", \"quant_top1\": ");
+    json_fraction(b, c->eval.quant_top1);
+    qc_rb_puts(b, ", \"fp32_top1\": ");
+    json_fraction(b, c->eval.fp32_top1);
+  }
+  qc_rb_puts(b, ", \"agreement\": ");
+  json_fraction(b, c->eval.agreement);
+  qc_rb_puts(b, ", \"output_sqnr_db\": ");
+  json_float(b, c->eval.output_sqnr_db);
+  qc_rb_puts(b, ", \"size_bytes\": ");
+  json_double(b, c->size_bytes);
+  qc_rb_puts(b, ", \"worst_layer\": ");
+  json_string(b, c->worst_layer);
+  qc_rb_puts(b, ", \"worst_layer_sqnr_db\": ");
+  json_float(b, c->worst_sqnr_db);
+  qc_rb_puts(b, ", \"best\": ");
+  json_bool(b, c->best);
+  qc_rb_puts(b, "}");
+}
+
 int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
   const char *in = "  ";
   qc_rb_puts(b, "{\n");
@@ -167,6 +227,21 @@ int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
   qc_rb_puts(b, ",\n");
   json_key(b, in, "warnings");
   JSON_LIST(b, r->warnings ? r->n_warnings : 0, json_string(b, r->warnings[i_] ? r->warnings[i_] : ""));
+  if (r->eval) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "eval");
+    json_eval(b, r->eval);
+  }
+  if (r->layers) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "layers");
+    JSON_LIST(b, r->n_layers, json_layer(b, &r->layers[i_]));
+  }
+  if (r->compare) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "observers");
+    JSON_LIST(b, r->n_compare, json_compare(b, &r->compare[i_]));
+  }
   qc_rb_puts(b, "\n}\n");
   return QC_OK;
 }

@@ -152,6 +152,33 @@ static int uses_percentile(const qc_quant_report *r) {
 
 static void label(qc_report_buf *b, const char *name) { qc_rb_printf(b, "  %-13s ", name); }
 
+/* --eval results and the worst layers, when present. */
+static void eval_summary(qc_report_buf *b, const qc_quant_report *r) {
+  const qc_eval_result *e = r->eval;
+  if (e) {
+    qc_rb_printf(b, "\nevaluation on %" PRId64 " samples%s\n", e->samples, e->labeled ? " (labeled)" : "");
+    if (e->labeled) {
+      qc_rb_printf(b, "  top-1         fp32 %.2f%%  int8 %.2f%%  (%+.2f pt)\n", 100 * e->fp32_top1,
+                   100 * e->quant_top1, 100 * (e->quant_top1 - e->fp32_top1));
+      if (e->fp32_top5 >= 0)
+        qc_rb_printf(b, "  top-5         fp32 %.2f%%  int8 %.2f%%\n", 100 * e->fp32_top5, 100 * e->quant_top5);
+    }
+    qc_rb_printf(b, "  agreement     %.2f%%\n", 100 * e->agreement);
+    qc_rb_printf(b, "  output SQNR   %.2f dB (cosine %.6f)\n", e->output_sqnr_db, e->cosine);
+    qc_rb_printf(b, "  time          fp32 %.3f ms/sample, int8 %.3f ms/sample (qconvert engine)\n", e->fp32_ms,
+                 e->quant_ms);
+  }
+  int n = r->layers ? (r->n_layers < 5 ? r->n_layers : 5) : 0;
+  if (n > 0) {
+    qc_rb_printf(b, "\nworst layers (SQNR of the fake-quantized activation vs FP32):\n");
+    for (int i = 0; i < n; i++) {
+      qc_rb_printf(b, "  %7.2f dB  ", r->layers[i].sqnr_db);
+      qc_rb_text(b, r->layers[i].name);
+      qc_rb_puts(b, "\n");
+    }
+  }
+}
+
 void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
   char t1[CELL], t2[CELL];
   qc_rb_puts(b, "qconvert: ");
@@ -198,6 +225,7 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
   qc_rb_puts(b, "\n");
 
   op_table(b, r);
+  eval_summary(b, r);
 
   int n_warnings = r->warnings ? r->n_warnings : 0;
   if (n_warnings > 0) {
