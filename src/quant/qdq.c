@@ -309,7 +309,7 @@ static int insert_qdq(qdq_state *st, int v) {
   snprintf(name, sizeof name, "%s", g->values[v].name);
   qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
   QC_TRY(qdq_add_qparams(g, name, &qp.scale, &qp.zero_point, 1, qt, scale_name, zp_name, sizeof scale_name));
-  snprintf(tmp, sizeof tmp, "%s_quantized", name);
+  snprintf(tmp, sizeof tmp, "%s_q", name);
   qc_graph_unique_name(g, tmp, qname, sizeof qname);
   int is_output = (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) && g->values[v].producer >= 0;
   int before = first_consumer(g, v);
@@ -325,16 +325,16 @@ static int insert_qdq(qdq_state *st, int v) {
     q_in = pre;
     snprintf(dqname, sizeof dqname, "%s", name);
   } else {
-    snprintf(tmp, sizeof tmp, "%s_dequantized", name);
+    snprintf(tmp, sizeof tmp, "%s_dq", name);
     qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
   }
   const char *qin[3] = {q_in, scale_name, zp_name}, *qout[1] = {qname};
   const char *dqin[3] = {qname, scale_name, zp_name}, *dqout[1] = {dqname};
   int qnode, dqnode;
-  snprintf(tmp, sizeof tmp, "%s_QuantizeLinear", name);
-  QC_TRY(qc_graph_add_node(g, "QuantizeLinear", tmp, qin, 3, qout, 1, before, &qnode));
-  snprintf(tmp, sizeof tmp, "%s_DequantizeLinear", name);
-  QC_TRY(qc_graph_add_node(g, "DequantizeLinear", tmp, dqin, 3, dqout, 1, before, &dqnode));
+  /* Q/DQ nodes stay unnamed: their tensors carry the names, and every byte
+   * of overhead counts against the size ratio of small models. */
+  QC_TRY(qc_graph_add_node(g, "QuantizeLinear", NULL, qin, 3, qout, 1, before, &qnode));
+  QC_TRY(qc_graph_add_node(g, "DequantizeLinear", NULL, dqin, 3, dqout, 1, before, &dqnode));
   if (!is_output)
     QC_TRY(qc_graph_replace_uses(g, v, qc_graph_find_value(g, dqname), qnode, 0));
   return record_tensor(st, v, &qp);

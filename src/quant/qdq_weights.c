@@ -27,7 +27,7 @@ int qdq_add_qparams(qc_graph *g, const char *base, const float *scale, const int
     zp_name[0] = 0;
     return QC_OK;
   }
-  snprintf(tmp, sizeof tmp, "%s_zero_point", base);
+  snprintf(tmp, sizeof tmp, "%s_zp", base);
   qc_graph_unique_name(g, tmp, zp_name, name_len);
   QC_TRY(qc_tensor_alloc(&t, zp_type, ndim, dims));
   for (int i = 0; i < n; i++) {
@@ -43,13 +43,12 @@ int qdq_add_qparams(qc_graph *g, const char *base, const float *scale, const int
 
 int qdq_add_dequantize(qc_graph *g, const char *base, const char *q_name, const float *scale, const int32_t *zp,
                        int n, int axis, qc_dtype zp_type, const char *out_name, int before) {
-  char scale_name[512], zp_name[512], node_name[600];
+  char scale_name[512], zp_name[512];
   QC_TRY(qdq_add_qparams(g, base, scale, zp, n, zp_type, scale_name, zp_name, sizeof scale_name));
   const char *ins[3] = {q_name, scale_name, zp_name};
   const char *outs[1] = {out_name};
-  snprintf(node_name, sizeof node_name, "%s_DequantizeLinear", base);
   int node;
-  QC_TRY(qc_graph_add_node(g, "DequantizeLinear", node_name, ins, zp_name[0] ? 3 : 2, outs, 1, before, &node));
+  QC_TRY(qc_graph_add_node(g, "DequantizeLinear", NULL, ins, zp_name[0] ? 3 : 2, outs, 1, before, &node));
   if (n > 1)
     QC_TRY(qc_node_set_attr_int(g, node, "axis", axis));
   return QC_OK;
@@ -128,12 +127,12 @@ static int replace_weight(qc_graph *g, int node, int slot, const qc_tensor *w, i
   QC_TRY(qc_tensor_alloc(&q, QC_DT_INT8, w->ndim, w->dims));
   quantize_int8(w, axis, scale, qc_s8(&q));
   char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s_quantized", base);
+  snprintf(tmp, sizeof tmp, "%s_q", base);
   qc_graph_unique_name(g, tmp, qname, sizeof qname);
   int rc = qc_graph_set_initializer(g, qname, &q, NULL);
   qc_tensor_release(&q);
   QC_TRY(rc);
-  snprintf(tmp, sizeof tmp, "%s_dequantized", base);
+  snprintf(tmp, sizeof tmp, "%s_dq", base);
   qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
   int32_t *zp = calloc((size_t)n, sizeof *zp);
   if (!zp)
@@ -167,12 +166,12 @@ static int replace_bias(qc_graph *g, int node, int slot, const qc_tensor *b, flo
   char base[512], qname[600], dqname[600], tmp[600];
   if (rc == QC_OK) {
     snprintf(base, sizeof base, "%s", g->values[g->nodes[node].inputs[slot]].name);
-    snprintf(tmp, sizeof tmp, "%s_quantized", base);
+    snprintf(tmp, sizeof tmp, "%s_q", base);
     qc_graph_unique_name(g, tmp, qname, sizeof qname);
     rc = qc_graph_set_initializer(g, qname, &q, NULL);
   }
   if (rc == QC_OK) {
-    snprintf(tmp, sizeof tmp, "%s_dequantized", base);
+    snprintf(tmp, sizeof tmp, "%s_dq", base);
     qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
     rc = qdq_add_dequantize(g, base, qname, bscale, NULL, (int)n, 0, QC_DT_INT32, dqname, node);
   }
@@ -272,12 +271,12 @@ int qdq_quantize_constant_input(qc_graph *g, int node, int slot, qc_qscheme sche
   char base[512], qname[600], dqname[600], tmp[600];
   snprintf(base, sizeof base, "%s", g->values[v].name);
   if (rc == QC_OK) {
-    snprintf(tmp, sizeof tmp, "%s_quantized", base);
+    snprintf(tmp, sizeof tmp, "%s_q", base);
     qc_graph_unique_name(g, tmp, qname, sizeof qname);
     rc = qc_graph_set_initializer(g, qname, &q, NULL);
   }
   if (rc == QC_OK) {
-    snprintf(tmp, sizeof tmp, "%s_dequantized", base);
+    snprintf(tmp, sizeof tmp, "%s_dq", base);
     qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
     rc = qdq_add_dequantize(g, base, qname, &qp.scale, &qp.zero_point, 1, 0, qt, dqname, node);
   }
