@@ -96,8 +96,8 @@ int cmd_run(int argc, char **argv) {
     free(input_args);
     return cli_usage_error("run ", "missing --output-dir");
   }
-  if ((rc = qc_model_load(argv[optind], &m)) < 0)
-    goto fail_rc;
+  if ((rc = qc_model_load(argv[optind], &m)) < 0 || (rc = qc_engine_check_ops(m)) < 0)
+    goto fail_rc; /* unsupported ops fail before any input is read */
   qc_graph *g = m->graph;
   inputs = calloc((size_t)g->n_inputs + 1, sizeof *inputs);
   in_ptrs = calloc((size_t)g->n_inputs + 1, sizeof *in_ptrs);

@@ -45,7 +45,8 @@ static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
   char label[256];
   qc_node_label(g, id, label, sizeof label);
   if (!is_default_domain(np->domain))
-    return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' of domain '%s' (%s)", np->op_type, np->domain, label);
+    return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' of domain '%s' (opset %d) at %s", np->op_type, np->domain,
+                   qc_model_opset(m, np->domain), label);
   const qc_op *op = qc_op_find(np->op_type, m->opset);
   if (!op) {
     if (qc_op_known(np->op_type))
