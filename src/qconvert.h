@@ -1,5 +1,52 @@
-/* libqconvert public API. */
+/* libqconvert: offline post-training quantization of ONNX models.
+ *
+ *   qconvert_options o;
+ *   qconvert_options_init(&o);
+ *   o.calib = "images/";
+ *   if (qconvert_quantize("model.onnx", "model.int8.onnx", &o) != 0)
+ *     fprintf(stderr, "%s\n", qconvert_last_error());
+ *
+ * Every function returns 0 on success or a negative status; the message of
+ * the last failure on the calling thread is qconvert_last_error(). */
 #ifndef QCONVERT_H
 #define QCONVERT_H
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define QCONVERT_VERSION "0.1.0"
+
+typedef struct qconvert_options {
+  const char *calib;          /* calibration DIR or LIST.txt (required unless load_stats) */
+  const char *observer;       /* "minmax", "ema", "percentile", "entropy", "mse" (default) */
+  double percentile;          /* percentile observer; 0 = default 99.999 */
+  int activation_int8;        /* int8 symmetric activations instead of uint8 affine */
+  int per_tensor;             /* per-tensor weight scales */
+  int weight_only;            /* int8 weights only, float activations */
+  long calib_count;           /* 0 = every sample */
+  int batch;                  /* samples per inference; 0 = 1 */
+  int threads;                /* 0 = all cores */
+  const char *input_shape;    /* e.g. "1x3x224x224" or "NAME=1x3x224x224"; NULL = from the model */
+  const char *eval_dir;       /* evaluate FP32 vs INT8 on this dir; NULL = skip */
+  const char *report;         /* report path (.json/.csv/.txt/.html/.png); NULL = none */
+  const char *save_stats, *load_stats; /* statistics files; NULL = none */
+  FILE *summary;              /* where to print the human summary; NULL = nowhere */
+} qconvert_options;
+
+const char *qconvert_version(void);
+void qconvert_options_init(qconvert_options *o);
+/* Quantizes model_path into output_path (NULL: model_path with .int8.onnx).
+ * The output is written atomically and never overwrites the input. */
+int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o);
+/* Message of the last failure on this thread. */
+const char *qconvert_last_error(void);
+/* The process exit code qconvert uses for a status (0, 1 internal, 2 user error). */
+int qconvert_exit_code(int status);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -57,6 +57,10 @@ int job_open_eval_data(const job_args *a, const struct qc_model *m, int use_cali
 int job_hist_views(const job_args *a, const qc_stats_set *stats, const qc_layer_error *layers, int n_layers, int n,
                    qc_hist_view **out, int *n_out);
 void job_hist_views_free(qc_hist_view *h, int n);
+/* The main job on parsed arguments; prints the summary to `summary` if non-NULL. */
+int job_quantize(const job_args *a, const char *output, FILE *summary);
+/* "dir/model.onnx" -> "dir/model.int8.onnx" (malloc'd). */
+char *job_default_output_path(const char *model);
 /* Fails early if path's directory cannot take a new file. */
 int job_check_output_dir(const char *opt, const char *path);
 double job_now(void);

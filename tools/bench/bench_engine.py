@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/bench/bench_engine.py [--threads N] [--rounds R] [--repeat K]
         [--models cnn,resnet,blazeface,ppocr] [--batches 1,8] [--qconvert PATH]
-        [--qc-env KEY=VAL ...] [--json FILE]
+        [--qc-env KEY=VAL ...] [--ort-noopt] [--json FILE]
 
 For every model and batch, R interleaved rounds each run `qconvert run
 --repeat K` (one warm-up run inside) and `node tools/ort_run.mjs --repeat K
@@ -12,6 +12,10 @@ process's per-run median is one sample, and the table shows the median of
 the R samples per side and the median of the R per-round ratios
 qconvert/ORT (robust to load shifting between rounds on a shared machine).
 Goal: ratio <= 1.2. Session creation and model loading are not timed.
+
+--ort-noopt also times ORT with graph optimizations disabled (no Conv+BN/Relu
+fusion, no constant folding): the gap between the two ORT columns is what
+graph rewriting buys; the rest is kernel speed.
 
 --qc-env sets environment variables for the qconvert processes only (e.g.
 OMP_WAIT_POLICY=passive) to try runtime settings without rebuilding.
@@ -62,6 +66,7 @@ def main():
     ap.add_argument('--batches', default='1,8')
     ap.add_argument('--qconvert', default=None)
     ap.add_argument('--qc-env', action='append', default=[], metavar='KEY=VAL')
+    ap.add_argument('--ort-noopt', action='store_true', help='also time ORT without graph optimizations')
     ap.add_argument('--json', default=None, help='also write the results as JSON')
     a = ap.parse_args()
     why = qm.deps_missing()
@@ -76,11 +81,13 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix='qc_bench_') as tmp:
         cfgs = configs(tmp, a.models.split(','), [int(b) for b in a.batches.split(',')])
-        samples = {c['label']: ([], []) for c in cfgs}
+        samples = {c['label']: ([], [], []) for c in cfgs}
         for r in range(a.rounds):
             for c in cfgs:
                 # Alternate which side goes first so neither always follows the other.
                 order = ('qc', 'ort') if r % 2 == 0 else ('ort', 'qc')
+                if a.ort_noopt:
+                    order += ('noopt',)
                 for side in order:
                     if side == 'qc':
                         _, ms = qm.run_qconvert(c['model'], c['name'], c['npy'], os.path.join(tmp, 'qc'),
@@ -88,24 +95,33 @@ def main():
                         samples[c['label']][0].append(ms)
                     else:
                         _, ms = qm.run_ort(c['model'], c['name'], c['npy'], os.path.join(tmp, 'ort'),
-                                           threads=a.threads, repeat=a.repeat, warmup=2)
-                        samples[c['label']][1].append(ms)
+                                           threads=a.threads, repeat=a.repeat, warmup=2, optimize=side == 'ort')
+                        samples[c['label']][1 if side == 'ort' else 2].append(ms)
             print(f'round {r + 1}/{a.rounds} done', file=sys.stderr, flush=True)
         for c in cfgs:
-            q, o = samples[c['label']]
+            q, o, no = samples[c['label']]
             ratios = [x / y for x, y in zip(q, o)]
-            rows.append({'config': c['label'], 'input': c['shape'], 'qconvert_ms': statistics.median(q),
-                         'ort_ms': statistics.median(o), 'ratio': statistics.median(ratios),
-                         'ratio_min': min(ratios), 'ratio_max': max(ratios), 'qconvert_samples': q,
-                         'ort_samples': o})
+            row = {'config': c['label'], 'input': c['shape'], 'qconvert_ms': statistics.median(q),
+                   'ort_ms': statistics.median(o), 'ratio': statistics.median(ratios),
+                   'ratio_min': min(ratios), 'ratio_max': max(ratios), 'qconvert_samples': q, 'ort_samples': o}
+            if no:
+                row['ort_noopt_ms'] = statistics.median(no)
+                row['ratio_noopt'] = statistics.median([x / y for x, y in zip(q, no)])
+                row['ort_noopt_samples'] = no
+            rows.append(row)
     print(f'threads={a.threads} rounds={a.rounds} repeat={a.repeat}'
           + (f' qc-env={" ".join(a.qc_env)}' if a.qc_env else ''))
     hdr = f'{"config":<14} {"input":<14} {"qconvert ms":>12} {"ORT ms":>9} {"ratio":>7}  {"ratio range":>15}  goal'
+    if a.ort_noopt:
+        hdr += f'  {"ORT-noopt ms":>12} {"ratio":>6}'
     print(hdr)
     print('-' * len(hdr))
     for r in rows:
-        print(f'{r["config"]:<14} {r["input"]:<14} {r["qconvert_ms"]:>12.3f} {r["ort_ms"]:>9.3f} {r["ratio"]:>7.2f}  '
-              f'{r["ratio_min"]:>6.2f} - {r["ratio_max"]:<6.2f}  {"ok" if r["ratio"] <= 1.2 else "SLOW"}')
+        line = (f'{r["config"]:<14} {r["input"]:<14} {r["qconvert_ms"]:>12.3f} {r["ort_ms"]:>9.3f} {r["ratio"]:>7.2f}  '
+                f'{r["ratio_min"]:>6.2f} - {r["ratio_max"]:<6.2f}  {"ok  " if r["ratio"] <= 1.2 else "SLOW"}')
+        if 'ort_noopt_ms' in r:
+            line += f'  {r["ort_noopt_ms"]:>12.3f} {r["ratio_noopt"]:>6.2f}'
+        print(line)
     if a.json:
         with open(a.json, 'w') as f:
             json.dump({'threads': a.threads, 'rounds': a.rounds, 'repeat': a.repeat, 'qc_env': a.qc_env,

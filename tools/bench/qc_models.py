@@ -172,9 +172,11 @@ def run_qconvert(model, name, npy, out_dir, threads=2, repeat=0, qconvert=None, 
     return _outputs(out_dir, 'pb', read_pb), ms
 
 
-def run_ort(model, name, npy, out_dir, threads=2, repeat=1, warmup=0):
+def run_ort(model, name, npy, out_dir, threads=2, repeat=1, warmup=0, optimize=True):
     cmd = ['node', ORT_RUN, model, '--input', f'{name}={npy}', '--output-dir', out_dir, '--threads', str(threads),
            '--repeat', str(repeat), '--warmup', str(warmup)]
+    if not optimize:
+        cmd.append('--no-optimize')
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f'ort_run failed ({r.returncode}): {" ".join(cmd)}\n{r.stderr}')

@@ -1,0 +1,130 @@
+/* The main job as a library function: load -> simplify -> calibrate ->
+ * QDQ -> write -> evaluate -> report. Used by the CLI and by qconvert.h. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/fileio.h"
+#include "../core/status.h"
+#include "../engine/engine.h"
+#include "../io/model_io.h"
+#include "../quant/param_bytes.h"
+#include "../quant/simplify.h"
+#include "job.h"
+
+/* "dir/model.onnx" -> "dir/model.int8.onnx". */
+char *job_default_output_path(const char *model) {
+  size_t n = strlen(model);
+  const char *slash = strrchr(model, '/'), *dot = strrchr(model, '.');
+  size_t stem = (dot && (!slash || dot > slash) && strcmp(dot, ".onnx") == 0) ? (size_t)(dot - model) : n;
+  char *out = malloc(stem + sizeof ".int8.onnx");
+  if (out) {
+    memcpy(out, model, stem);
+    strcpy(out + stem, ".int8.onnx");
+  }
+  return out;
+}
+
+static int cmp_ops(const void *x, const void *y) {
+  const qc_op_bytes *a = x, *b = y;
+  if (a->fp32_bytes != b->fp32_bytes)
+    return a->fp32_bytes < b->fp32_bytes ? 1 : -1;
+  return strcmp(a->op_type, b->op_type);
+}
+
+/* Everything the report points at, freed in one place. */
+typedef struct job_state {
+  qc_model *m, *fp32;
+  unsigned char *fp32_buf; /* the simplified FP32 model, for per-layer error */
+  size_t fp32_len;
+  qc_stats_set stats;
+  qc_calib_result cres;
+  qc_quant_summary summary;
+  qc_op_bytes *ops;
+  int n_ops;
+  qc_eval_result eval;
+  qc_layer_error *layers;
+  int n_layers;
+  qc_hist_view *hists;
+  int n_hists;
+  qc_eval_data *data;
+} job_state;
+
+static void job_state_free(job_state *s) {
+  qc_quant_summary_free(&s->summary);
+  qc_stats_set_free(&s->stats);
+  qc_layer_errors_free(s->layers, s->n_layers);
+  job_hist_views_free(s->hists, s->n_hists);
+  qc_eval_close(s->data);
+  free(s->ops);
+  free(s->fp32_buf);
+  qc_model_free(s->fp32);
+  qc_model_free(s->m);
+}
+
+/* --eval and per-layer error (with reports): FP32 vs the quantized model. */
+static int evaluate(const job_args *a, job_state *s) {
+  int want_layers = a->n_reports > 0 || a->eval_dir;
+  if (!want_layers)
+    return QC_OK;
+  qc_eval_opts eo = {.batch = 32, .nthreads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .quiet = 1};
+  QC_TRY(job_open_eval_data(a, s->m, !a->eval_dir, &s->data));
+  QC_TRY(qc_model_load_buffer(s->fp32_buf, s->fp32_len, a->model, s->m->dir, &s->fp32));
+  if (a->eval_dir)
+    QC_TRY(qc_evaluate(s->fp32, s->m, s->data, &eo, &s->eval));
+  QC_TRY(qc_layer_errors(s->fp32, s->summary.tensors, s->summary.n_tensors, s->data, &eo, &s->layers,
+                         &s->n_layers));
+  return job_hist_views(a, &s->stats, s->layers, s->n_layers, 8, &s->hists, &s->n_hists);
+}
+
+int job_quantize(const job_args *a, const char *output, FILE *summary) {
+  double t0 = job_now();
+  job_state s = {0};
+  qc_simplify_stats sst = {0};
+  int rc;
+  qc_stats_set_init(&s.stats);
+  if ((rc = qc_model_load(a->model, &s.m)) < 0)
+    goto done;
+  if (qc_same_file(a->model, output)) {
+    rc = qc_fail(QC_EUSAGE, "output '%s' is the input model; refusing to overwrite it", output);
+    goto done;
+  }
+  if ((rc = job_check_output_dir("output", output)) < 0 || (rc = qc_engine_check_ops(s.m)) < 0 ||
+      (rc = qc_param_bytes(s.m, 0, &s.ops, &s.n_ops)) < 0)
+    goto done;
+  if ((rc = qc_pass_simplify(s.m, &sst)) < 0 || (rc = qc_model_pack(s.m, 0, &s.fp32_buf, &s.fp32_len)) < 0)
+    goto done;
+  if ((rc = job_collect_stats(a, s.m, &s.stats, &s.cres)) < 0)
+    goto done;
+  if ((rc = qc_pass_quantize(s.m, &s.stats, &a->q, &s.summary)) < 0)
+    goto done;
+  if ((rc = qc_model_save(s.m, output, QC_SAVE_INLINE_EXTERNAL)) < 0)
+    goto done;
+  if ((rc = evaluate(a, &s)) < 0)
+    goto done;
+  int total = 0, quantized = 0;
+  if ((rc = qc_param_bytes(s.m, 1, &s.ops, &s.n_ops)) < 0 ||
+      (rc = qc_count_nodes(s.m, &s.ops, &s.n_ops, &total, &quantized)) < 0)
+    goto done;
+  qsort(s.ops, (size_t)s.n_ops, sizeof *s.ops, cmp_ops);
+  qc_quant_report r = {
+      .model_path = a->model, .output_path = output, .fp32_bytes = job_file_size(a->model),
+      .quantized_bytes = job_file_size(output), .ops = s.ops, .n_ops = s.n_ops, .nodes_total = total,
+      .nodes_quantized = quantized, .observer = qc_observer_name(a->observers[0]),
+      .activation_type = a->q.act_scheme == QC_QS_UINT8_AFFINE ? "uint8" : "int8", .weight_type = "int8",
+      .per_channel = !a->q.per_tensor, .weight_only = a->q.weight_only, .percentile = a->percentile,
+      .calibration_samples = s.cres.samples, .calibration_seconds = s.cres.seconds,
+      .threads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .tensors = s.summary.tensors,
+      .n_tensors = s.summary.n_tensors, .warnings = (const char **)s.summary.warnings,
+      .n_warnings = s.summary.n_warnings, .eval = a->eval_dir ? &s.eval : NULL, .layers = s.layers,
+      .n_layers = s.n_layers, .hists = s.hists, .n_hists = s.n_hists};
+  r.total_seconds = job_now() - t0;
+  for (int i = 0; rc == QC_OK && i < a->n_reports; i++)
+    rc = qc_report_write(a->reports[i], &r);
+  if (rc == QC_OK && summary)
+    qc_report_print(summary, &r);
+done:
+  job_state_free(&s);
+  return rc;
+}
+

@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""`qconvert eval FP32 [QUANT] --data DIR`: the JSON `eval` object against numpy
+metrics computed from onnxruntime outputs of both models on the same pixels/255.
+
+Covers: integer class folders, non-contiguous integer folders, named class
+folders (sorted order), an unlabeled flat dir, a single FP32 model, and the
+usage error for a missing --data. Exit 0 pass, 1 fail, 77 skip (no ORT)."""
+import math
+import os
+import shutil
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (CNN, check, close_count, export_flat, export_labeled, finish, load_dir, load_json,  # noqa: E402
+                    ort_run, qc, reference_metrics, require_ort, tmpdir)
+
+EVAL_KEYS = ["samples", "labeled", "classes", "fp32_top1", "quant_top1", "fp32_top5", "quant_top5", "agreement",
+             "output_sqnr_db", "cosine", "fp32_ms", "quant_ms"]
+# Fashion-MNIST class names by index.
+NAMES = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle_boot"]
+
+
+def run_eval(work, tag, models, data):
+    rep = os.path.join(work, f"{tag}.json")
+    p = qc("eval", *models, "--data", data, "--report", rep, "--quiet", what=f"{tag}: qconvert eval")
+    if p.returncode != 0:
+        return None
+    ev = load_json(rep).get("eval")
+    check(ev is not None and list(ev.keys()) == EVAL_KEYS, f"{tag}: eval keys {list(ev.keys()) if ev else None}")
+    return ev
+
+
+def compare_eval(tag, ev, ref, n_classes, labeled, quant):
+    n = ref["samples"]
+    check(ev["samples"] == n, f"{tag}: samples {ev['samples']} == {n}")
+    check(ev["labeled"] is labeled, f"{tag}: labeled {ev['labeled']} == {labeled}")
+    check(ev["classes"] == (n_classes if labeled else 0), f"{tag}: classes {ev['classes']} == {n_classes if labeled else 0}")
+    if labeled:
+        close_count(f"{tag}: fp32_top1", ev["fp32_top1"], ref["fp32_top1_count"], n)
+        if n_classes >= 5:
+            close_count(f"{tag}: fp32_top5", ev["fp32_top5"], ref["fp32_top5_count"], n)
+        else:
+            check(ev["fp32_top5"] is None, f"{tag}: fp32_top5 null with {n_classes} classes (got {ev['fp32_top5']})")
+    else:
+        check(ev["fp32_top1"] is None and ev["fp32_top5"] is None,
+              f"{tag}: unlabeled -> fp32_top1/top5 null (got {ev['fp32_top1']}, {ev['fp32_top5']})")
+    if not quant:
+        check(ev["quant_top1"] is None and ev["quant_top5"] is None and ev["agreement"] is None,
+              f"{tag}: FP32 only -> quant_top1/top5/agreement null (got {ev['quant_top1']}, {ev['quant_top5']}, "
+              f"{ev['agreement']})")
+        # There is no second model: a number here (0 dB, cosine 0) reads as "terrible".
+        check(ev["output_sqnr_db"] is None and ev["cosine"] is None and ev["quant_ms"] is None,
+              f"{tag}: FP32 only -> output_sqnr_db/cosine/quant_ms null (got {ev['output_sqnr_db']}, "
+              f"{ev['cosine']}, {ev['quant_ms']})")
+        check(isinstance(ev["fp32_ms"], (int, float)) and ev["fp32_ms"] > 0, f"{tag}: fp32_ms {ev['fp32_ms']} > 0")
+        return
+    if labeled:
+        close_count(f"{tag}: quant_top1", ev["quant_top1"], ref["quant_top1_count"], n)
+        if n_classes >= 5:
+            close_count(f"{tag}: quant_top5", ev["quant_top5"], ref["quant_top5_count"], n)
+        else:
+            check(ev["quant_top5"] is None, f"{tag}: quant_top5 null with {n_classes} classes")
+    else:
+        check(ev["quant_top1"] is None and ev["quant_top5"] is None, f"{tag}: unlabeled -> quant_top1/top5 null")
+    close_count(f"{tag}: agreement", ev["agreement"], ref["agree_count"], n)
+    s = ev["output_sqnr_db"]
+    check(s is not None and abs(s - ref["output_sqnr_db"]) <= 0.5,
+          f"{tag}: output_sqnr_db {s} vs numpy/ORT {ref['output_sqnr_db']:.4f} (tol 0.5 dB)")
+    c = ev["cosine"]
+    check(c is not None and abs(c - ref["cosine"]) <= 1e-4, f"{tag}: cosine {c} vs numpy/ORT {ref['cosine']:.7f} (tol 1e-4)")
+    check(all(isinstance(ev[k], (int, float)) and ev[k] > 0 for k in ("fp32_ms", "quant_ms")),
+          f"{tag}: fp32_ms {ev['fp32_ms']}, quant_ms {ev['quant_ms']} > 0")
+
+
+def main():
+    require_ort()
+    work = tmpdir("qc-eval-metrics-")
+    try:
+        cal = export_flat(os.path.join(work, "cal"), 200, "train")
+        lab = export_labeled(os.path.join(work, "lab"), 300, "t10k")
+        q8 = os.path.join(work, "cnn.int8.onnx")
+        qc(CNN, "--calib", cal, "-o", q8, "--quiet", what="quantize demo cnn")
+        if not os.path.exists(q8):
+            return
+
+        # 1. Integer class folders 0..9.
+        x, y, names = load_dir(lab, labeled=True)
+        check(len(names) == 10 and x.shape[0] == 300, f"test data: {x.shape[0]} images in {len(names)} classes")
+        ref_f = ort_run(CNN, x, os.path.join(work, "ort_f"))
+        ref_q = ort_run(q8, x, os.path.join(work, "ort_q"))
+        ref = reference_metrics(ref_f, ref_q, y, 10)
+        print(f"reference: fp32 top-1 {ref['fp32_top1_count']}/300, int8 top-1 {ref['quant_top1_count']}/300, "
+              f"agreement {ref['agree_count']}/300, SQNR {ref['output_sqnr_db']:.2f} dB")
+        check(ref["fp32_top1_count"] > 240, "reference fp32 top-1 is plausible (> 80%)")
+        ev = run_eval(work, "int_classes", [CNN, q8], lab)
+        if ev:
+            compare_eval("int_classes", ev, ref, 10, True, True)
+
+        # 2. Non-contiguous integer folders "2" and "7": the integer is the class index.
+        sub = os.path.join(work, "int27")
+        os.makedirs(sub)
+        for c in ("2", "7"):
+            shutil.copytree(os.path.join(lab, c), os.path.join(sub, c))
+        x2, y2, _ = load_dir(sub, labeled=True)
+        check(set(y2.tolist()) == {2, 7}, "int27: reference labels are 2 and 7")
+        idx = np.concatenate([np.flatnonzero(y == 2), np.flatnonzero(y == 7)])
+        r2 = reference_metrics([o[idx] for o in ref_f], [o[idx] for o in ref_q], y2, 2)
+        check(r2["fp32_top1_count"] > 0.8 * len(idx), "int27: reference top-1 high (labels are not 0/1)")
+        ev = run_eval(work, "int27", [CNN, q8], sub)
+        if ev:
+            compare_eval("int27", ev, r2, 2, True, True)
+
+        # 3. Named folders: class k's images go into the k-th name in sorted order, so
+        #    a sorted mapping scores like case 1 and any other mapping scores ~10%.
+        named = os.path.join(work, "named")
+        os.makedirs(named)
+        sorted_names = sorted(NAMES)
+        for k in range(10):
+            shutil.copytree(os.path.join(lab, str(k)), os.path.join(named, sorted_names[k]))
+        x3, y3, n3 = load_dir(named, labeled=True)
+        check(n3 == sorted_names, "named: reference sees sorted names")
+        r3 = reference_metrics(ort_run(CNN, x3, os.path.join(work, "ort_f3")),
+                               ort_run(q8, x3, os.path.join(work, "ort_q3")), y3, 10)
+        check(r3["fp32_top1_count"] == ref["fp32_top1_count"], "named: reference top-1 matches the integer layout")
+        ev = run_eval(work, "named", [CNN, q8], named)
+        if ev:
+            compare_eval("named", ev, r3, 10, True, True)
+
+        # 3b. Two named classes "bag" and "coat": bag=0, coat=1 in sorted order.
+        #     T-shirt images (class 0) go into "bag", trouser images (class 1) into "coat".
+        two = os.path.join(work, "two")
+        os.makedirs(two)
+        shutil.copytree(os.path.join(lab, "0"), os.path.join(two, "bag"))
+        shutil.copytree(os.path.join(lab, "1"), os.path.join(two, "coat"))
+        x4, y4, _ = load_dir(two, labeled=True)
+        idx4 = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)])
+        r4 = reference_metrics([o[idx4] for o in ref_f], [o[idx4] for o in ref_q], y4, 2)
+        check(r4["fp32_top1_count"] > 0.8 * len(idx4), "bag/coat: reference top-1 high under sorted mapping")
+        ev = run_eval(work, "bag_coat", [CNN, q8], two)
+        if ev:
+            compare_eval("bag_coat", ev, r4, 2, True, True)
+
+        # 4. Unlabeled flat dir: agreement, SQNR, cosine; null top-1/top-5.
+        flat = os.path.join(work, "flat")
+        os.makedirs(flat)
+        for c in sorted(os.listdir(lab)):
+            for f in sorted(os.listdir(os.path.join(lab, c))):
+                shutil.copy(os.path.join(lab, c, f), os.path.join(flat, f"{c}_{f}"))
+        x5, _, _ = load_dir(flat, labeled=False)
+        r5 = reference_metrics(ort_run(CNN, x5, os.path.join(work, "ort_f5")),
+                               ort_run(q8, x5, os.path.join(work, "ort_q5")), None, 0)
+        ev = run_eval(work, "flat", [CNN, q8], flat)
+        if ev:
+            compare_eval("flat", ev, r5, 0, False, True)
+
+        # 5. One FP32 model: FP32 top-1 (and top-5) only.
+        r6 = reference_metrics(ref_f, None, y, 10)
+        ev = run_eval(work, "fp32_only", [CNN], lab)
+        if ev:
+            compare_eval("fp32_only", ev, r6, 10, True, False)
+
+        # 6. Usage errors: exit code 2 with a one-line message.
+        p = qc("eval", CNN, q8, expect=2, what="eval without --data")
+        check(p.returncode == 2 and p.stderr.strip() != "", f"eval without --data: exit {p.returncode}, "
+              f"stderr {p.stderr.strip()[:200]!r}")
+        p = qc("eval", CNN, q8, "--data", os.path.join(work, "missing"), expect=2, what="eval --data MISSING")
+        check(p.returncode == 2, f"eval --data on a missing dir: exit {p.returncode}")
+        check(math.isfinite(ref["output_sqnr_db"]), "reference SQNR finite")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
+    finish()
