@@ -306,10 +306,11 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
     res->fp32_top5 = d->labeled && d->n_classes >= 5 ? top5_f / dn : -1;
     res->quant_top5 = d->labeled && eq && d->n_classes >= 5 ? top5_q / dn : -1;
     res->agreement = eq ? agree / dn : -1;
-    res->output_sqnr_db = !eq ? 0 : sum_err2 > 0 ? 10 * log10(sum_ref2 / sum_err2) : INFINITY;
-    res->cosine = eq && sum_ref2 > 0 && sum_q2 > 0 ? sum_dot / sqrt(sum_ref2 * sum_q2) : (eq ? 1 : 0);
+    /* Without a quantized model there is nothing to compare: NaN (null in JSON). */
+    res->output_sqnr_db = !eq ? NAN : sum_err2 > 0 ? 10 * log10(sum_ref2 / sum_err2) : INFINITY;
+    res->cosine = !eq ? NAN : sum_ref2 > 0 && sum_q2 > 0 ? sum_dot / sqrt(sum_ref2 * sum_q2) : 1;
     res->fp32_ms = 1e3 * tf / dn;
-    res->quant_ms = eq ? 1e3 * tq / dn : 0;
+    res->quant_ms = eq ? 1e3 * tq / dn : NAN;
   }
   for (int i = 0; of && oq && i < nout; i++) {
     qc_tensor_release(&of[i]);

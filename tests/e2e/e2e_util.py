@@ -213,3 +213,49 @@ def file_bytes(path):
 
 def tempdir(prefix):
     return tempfile.TemporaryDirectory(prefix=prefix)
+
+
+# ---- stats files (docs/observers.md section 6, version 1) --------------------------
+
+def read_stats(path):
+    """Parses a QCSTATS v1 file into {name: dict}; raises ValueError on a malformed file."""
+    import struct
+    data = file_bytes(path)
+    off = 0
+
+    def take(fmt):
+        nonlocal off
+        vals = struct.unpack_from("<" + fmt, data, off)
+        off += struct.calcsize("<" + fmt)
+        return vals
+
+    if data[:8] != b"QCSTATS\0":
+        raise ValueError(f"{path}: bad magic")
+    off = 8
+    version, bins, flen = take("III")
+    if version != 1:
+        raise ValueError(f"{path}: version {version}")
+    fingerprint = data[off:off + flen].decode()
+    off += flen
+    (n,) = take("I")
+    out = {"__fingerprint__": fingerprint, "__bins__": bins}
+    for _ in range(n):
+        (nlen,) = take("I")
+        name = data[off:off + nlen].decode()
+        off += nlen
+        count, nonfinite, zeros, samples = take("QQQQ")
+        vmin, vmax, ema_c = take("ffd")
+        emin = take("Qdd")
+        emax = take("Qdd")
+        hexp, hfirst, hlen = take("iqI")
+        counts = take(f"{hlen}Q")
+        out[name] = dict(count=count, nonfinite=nonfinite, zeros=zeros, samples=samples,
+                         min=vmin, max=vmax, ema_constant=ema_c, ema_min=emin, ema_max=emax,
+                         hist_exp=hexp, hist_first=hfirst, counts=counts)
+    (fnv,) = take("Q")
+    h = 0xcbf29ce484222325
+    for b in data[:off - 8]:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    if h != fnv or off != len(data):
+        raise ValueError(f"{path}: checksum or trailing bytes")
+    return out

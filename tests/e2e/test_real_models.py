@@ -1,0 +1,117 @@
+#!/usr/bin/python3
+"""The main job on two real models with real photos (scikit-image's sample photos).
+
+BlazeFace (.deps/models/blazeface.onnx, NHWC 1x128x128x3, RGB in [-1,1]) and PP-OCR's
+direction classifier (.deps/models/ppocr_cls.onnx, dynamic NCHW, fixed to 1x3x48x192,
+(x/255-0.5)/0.5) are quantized with defaults from 12 photos converted to RGB PNGs. The
+evaluation photos are different ones, preprocessed here with PIL (bilinear stretch) and numpy.
+FP32 and INT8 both run in onnxruntime; for every graph output the SQNR of INT8 vs FP32 over
+all evaluation photos must be >= 20 dB, and onnx.checker(full_check) must pass.
+
+Also checks that `--report FILE.json` works on these fixed-batch models (the report computes
+per-layer errors, which must respect the model's batch dimension).
+Needs .deps (onnxruntime-node and the two models); exits 77 otherwise.
+"""
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+import e2e_util as U
+
+CALIB = ["astronaut.png", "brick.png", "camera.png", "chelsea.png", "coffee.png", "coins.png",
+         "grass.png", "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png",
+         "retina.jpg"]
+EVAL = ["cell.png", "clock_motion.png", "gravel.png", "motorcycle_right.png", "rocket.jpg",
+        "page.png", "text.png", "bw_text.png", "horse.png"]
+MIN_SQNR_DB = 20.0
+
+MODELS = [
+    # name, path, input, qconvert preprocessing, (H, W), layout, python preprocessing
+    ("blazeface", U.BLAZEFACE, "input:0", ["--scale", "1", "--mean", "127.5", "--std", "127.5"],
+     (128, 128), "nhwc", lambda px: (px - 127.5) / 127.5),
+    ("ppocr_cls", U.PPOCR_CLS, "x", ["--input-shape", "1x3x48x192", "--mean", "0.5", "--std", "0.5"],
+     (48, 192), "nchw", lambda px: (px / 255.0 - 0.5) / 0.5),
+]
+
+
+def load_rgb(name):
+    with Image.open(os.path.join(U.SKIMAGE_DATA, name)) as im:
+        return im.convert("RGB")
+
+
+def preprocess(name, hw, layout, fn):
+    im = load_rgb(name).resize((hw[1], hw[0]), Image.BILINEAR)
+    x = fn(np.asarray(im, np.float32)).astype(np.float32)[None]  # 1xHxWx3
+    return x if layout == "nhwc" else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def run_all(model, inp, xs, tmp, tag):
+    """ORT outputs for each sample (batch 1), concatenated per output."""
+    per_out = None
+    for i, x in enumerate(xs):
+        xp = os.path.join(tmp, f"{tag}_x{i}.npy")
+        np.save(xp, x)
+        outs, _ = U.ort_run(model, {inp: xp}, os.path.join(tmp, f"{tag}_{i}"), threads=2)
+        if per_out is None:
+            per_out = [[] for _ in outs]
+        for k, o in enumerate(outs):
+            per_out[k].append(o)
+    return [np.concatenate(o) for o in per_out]
+
+
+def main():
+    for p in (U.BLAZEFACE, U.PPOCR_CLS):
+        if not os.path.isfile(p):
+            U.skip(f"{p} is missing (run tools/fetch_deps.sh)")
+    U.require_ort()
+    missing = [f for f in CALIB + EVAL if not os.path.isfile(os.path.join(U.SKIMAGE_DATA, f))]
+    if missing:
+        U.skip(f"scikit-image sample photos missing: {missing}")
+    with U.tempdir("qc_e2e_real_") as tmp:
+        calib = os.path.join(tmp, "calib")
+        os.makedirs(calib)
+        for f in CALIB:
+            load_rgb(f).save(os.path.join(calib, os.path.splitext(f)[0] + ".png"))
+        for name, path, inp, pre, hw, layout, fn in MODELS:
+            out = os.path.join(tmp, name + ".int8.onnx")
+            rep = os.path.join(tmp, name + ".json")
+            r = U.qconvert(path, "--calib", calib, *pre, "-o", out, "--report", rep, "--quiet",
+                           check_rc=False)
+            U.check(r.returncode == 0 and os.path.isfile(rep),
+                    f"{name}: quantize with --report: rc {r.returncode} "
+                    f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}")
+            if r.returncode != 0:  # keep measuring the model without the report
+                os.path.exists(out) and os.remove(out)
+                r = U.qconvert(path, "--calib", calib, *pre, "-o", out, "--quiet")
+                if not U.check(r.returncode == 0, f"{name}: quantize without --report: rc "
+                               f"{r.returncode} {r.stderr.strip()[:200]}"):
+                    continue
+            else:
+                j = json.load(open(rep))
+                U.check(j["calibration_samples"] == len(CALIB),
+                        f"{name}: report says {j['calibration_samples']} calibration samples")
+            ok, err = U.checker_ok(out)
+            U.check(ok, f"{name}: onnx.checker full_check {err}")
+            xs = [preprocess(f, hw, layout, fn) for f in EVAL]
+            try:
+                ref = run_all(path, inp, xs, tmp, name + "_fp32")
+                got = run_all(out, inp, xs, tmp, name + "_int8")
+            except RuntimeError as e:
+                U.check(False, f"{name}: {e}")
+                continue
+            for k, (a, b) in enumerate(zip(ref, got)):
+                s = U.sqnr_db(a, b)
+                worst = min(U.sqnr_db(a[i], b[i]) for i in range(len(a)))
+                U.check(a.shape == b.shape and s >= MIN_SQNR_DB,
+                        f"{name}: output {k} {list(a.shape)} SQNR {s:.2f} dB over {len(xs)} photos "
+                        f"(worst photo {worst:.2f} dB, need >= {MIN_SQNR_DB})")
+            if name == "ppocr_cls":
+                agree = float((ref[0].argmax(1) == got[0].argmax(1)).mean())
+                print(f"info {name}: top-1 agreement {agree:.3f}")
+    U.finish()
+
+
+if __name__ == "__main__":
+    main()
