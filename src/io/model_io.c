@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "model_io.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,10 +65,87 @@ int qc_model_uses_external_data(const qc_model *m) {
   return 0;
 }
 
+/* protobuf-c unpacks nested messages recursively, so a crafted model with
+ * thousands of subgraphs inside subgraphs (If in If in ...) overflows the
+ * stack. Before unpacking, walk the wire format iteratively, following the
+ * message-typed fields of the schema, and refuse nesting deeper than this
+ * (protobuf's own default recursion limit; a graph level costs 3). */
+#define QC_MAX_PROTO_DEPTH 100
+
+static int wire_varint(const unsigned char *buf, size_t end, size_t *pos, uint64_t *v) {
+  uint64_t r = 0;
+  for (int shift = 0; shift < 64 && *pos < end; shift += 7) {
+    unsigned char b = buf[(*pos)++];
+    r |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* QC_ELIMIT if nesting is too deep. Malformed wire data is left to the
+ * unpacker to report, so this returns QC_OK for it. */
+static int check_proto_depth(const unsigned char *buf, size_t len, const char *path) {
+  const ProtobufCMessageDescriptor *desc[QC_MAX_PROTO_DEPTH];
+  size_t end[QC_MAX_PROTO_DEPTH];
+  int depth = 0;
+  size_t pos = 0;
+  desc[0] = &onnx__model_proto__descriptor;
+  end[0] = len;
+  while (depth >= 0) {
+    if (pos >= end[depth]) {
+      if (pos > end[depth])
+        return QC_OK;
+      depth--;
+      continue;
+    }
+    uint64_t tag, v;
+    if (!wire_varint(buf, end[depth], &pos, &tag))
+      return QC_OK;
+    switch (tag & 7) {
+    case 0:
+      if (!wire_varint(buf, end[depth], &pos, &v))
+        return QC_OK;
+      break;
+    case 1:
+    case 5: {
+      size_t n = (tag & 7) == 1 ? 8 : 4;
+      if (end[depth] - pos < n)
+        return QC_OK;
+      pos += n;
+      break;
+    }
+    case 2: {
+      if (!wire_varint(buf, end[depth], &pos, &v) || v > end[depth] - pos)
+        return QC_OK;
+      const ProtobufCFieldDescriptor *f =
+          (tag >> 3) <= 0x1fffffff ? protobuf_c_message_descriptor_get_field(desc[depth], (unsigned)(tag >> 3)) : NULL;
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        if (depth + 1 >= QC_MAX_PROTO_DEPTH)
+          return qc_fail(QC_ELIMIT, "%s: messages nested more than %d deep (subgraphs inside subgraphs); refusing to load",
+                         path, QC_MAX_PROTO_DEPTH);
+        depth++;
+        desc[depth] = f->descriptor;
+        end[depth] = pos + (size_t)v;
+      } else {
+        pos += (size_t)v;
+      }
+      break;
+    }
+    default: /* groups are not used by ONNX; protobuf-c rejects them */
+      return QC_OK;
+    }
+  }
+  return QC_OK;
+}
+
 int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir, qc_model **out) {
   *out = NULL;
   if (len == 0)
     return qc_fail(QC_EINVAL, "%s: empty file, not an ONNX model", path);
+  QC_TRY(check_proto_depth(buf, len, path));
   Onnx__ModelProto *proto = onnx__model_proto__unpack(NULL, len, buf);
   if (!proto)
     return qc_fail(QC_EINVAL, "%s: not an ONNX model (protobuf parse failed: truncated or corrupt file)", path);

@@ -15,7 +15,8 @@
 /* Hot hand-written loops get AVX-512 and AVX2+FMA clones picked at load
  * time (ifunc), so the portable baseline build still runs fast. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define QC_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+/* Chosen by instruction-set level, not CPU model, so newer CPUs get the AVX-512 clone too. */
+#define QC_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define QC_MULTIVERSION
 #endif

@@ -31,6 +31,10 @@ typedef void (*f64_row_fn)(const double *in, double *out, int64_t n, const unary
 typedef int64_t (*int_elem_fn)(int64_t x);
 
 /* The expression sees x (float) and p (params); a, b, g are shorthands. */
+/* Clamp to [0, 1] with compares (not fminf/fmaxf, which are library calls
+ * that block vectorization); NaN propagates as in numpy's clip. */
+static inline float clamp01f(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+
 #define F32_ROW(NAME, ...)                                                                   \
   static void NAME##_f32(const float *in, float *out, int64_t n, const unary_params *p) {   \
     const float a = p->alpha, b = p->beta, g = p->gamma;                                     \
@@ -67,11 +71,11 @@ F32_ROW(relu, x > 0 ? x : 0.0f)
 F32_ROW(leaky_relu, x >= 0 ? x : a * x)
 F32_ROW(thresholded_relu, x > a ? x : 0.0f)
 F32_ROW(sigmoid, qc_vsigmoidf(x))
-F32_ROW(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, a * x + b)))
-F32_ROW(hard_swish, x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)))
+F32_ROW(hard_sigmoid, clamp01f(a * x + b))
+F32_ROW(hard_swish, x * clamp01f(x * (1.0f / 6.0f) + 0.5f))
 F32_ROW(tanh, qc_vtanhf(x))
 F32_ROW(elu, x >= 0 ? x : a * (qc_vexpf(x) - 1.0f))
-F32_ROW(celu, fmaxf(0.0f, x) + fminf(0.0f, a * (qc_vexpf(x / a) - 1.0f)))
+F32_ROW(celu, (x > 0.0f ? x : 0.0f) + (x < 0.0f ? a * (qc_vexpf(x / a) - 1.0f) : 0.0f))
 F32_ROW(selu, x > 0 ? g * x : g * (a * (qc_vexpf(x) - 1.0f)))
 F32_ROW(softplus, softplusf(x))
 F32_ROW(softsign, x / (1.0f + fabsf(x)))

@@ -25,7 +25,7 @@ from onnx import TensorProto, helper
 
 SRC = os.environ.get('QC_SOURCE_ROOT',
                      os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')))
-sys.path.insert(0, os.path.join(SRC, 'tools', 'bench'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'bench'))
 import qc_models as qm  # noqa: E402
 
 REL_TOL = 1e-3
