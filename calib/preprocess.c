@@ -2,6 +2,8 @@
  * letterbox/crop geometry and normalisation into a model input tensor. */
 #include "preprocess.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +31,9 @@ static int parse_double(const char *s, double *v) {
 
 static int parse_list(const char *key, const char *value, double *out, int *n) {
   char buf[256];
-  snprintf(buf, sizeof buf, "%s", value);
   *n = 0;
+  if ((size_t)snprintf(buf, sizeof buf, "%s", value) >= sizeof buf) /* never parse a truncated list */
+    return qc_fail(QC_EUSAGE, "preprocessing option %s: value is too long (%zu characters)", key, strlen(value));
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     if (*n == 4 || !parse_double(tok, &out[*n]))
       return qc_fail(QC_EUSAGE, "preprocessing option %s=%s: expected 1 to 4 comma-separated numbers", key, value);
@@ -69,10 +72,19 @@ int qc_preprocess_set_option(qc_preprocess_opts *o, const char *key, const char 
     else
       return qc_fail(QC_EUSAGE, "preprocessing option layout=%s: expected nchw or nhwc", value);
   } else if (strcmp(key, "size") == 0) {
-    int h, w;
-    char tail;
-    if ((sscanf(value, "%dx%d%c", &h, &w, &tail) != 2 && sscanf(value, "%d,%d%c", &h, &w, &tail) != 2) ||
-        h < 1 || w < 1 || h > QC_IMAGE_MAX_SIDE || w > QC_IMAGE_MAX_SIDE)
+    /* strtol, not sscanf("%d"): out-of-range input is undefined there and
+     * glibc wraps it ("4294967297x4" would become 1x4). */
+    char *end;
+    errno = 0;
+    long h = strtol(value, &end, 10), w = -1;
+    if (end != value && (*end == 'x' || *end == ',')) {
+      const char *p = end + 1;
+      w = strtol(p, &end, 10);
+      if (end == p || *end)
+        w = -1;
+    }
+    if (errno || !isdigit((unsigned char)value[0]) || h < 1 || w < 1 || h > QC_IMAGE_MAX_SIDE ||
+        w > QC_IMAGE_MAX_SIDE)
       return qc_fail(QC_EUSAGE, "preprocessing option size=%s: expected HxW, e.g. 224x224", value);
     o->height = h;
     o->width = w;

@@ -1,6 +1,8 @@
 #include "tensor.h"
 
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +10,42 @@
 #include "status.h"
 
 static size_t byte_limit = (size_t)4 << 30;
+static pthread_once_t byte_limit_once = PTHREAD_ONCE_INIT;
 
-void qc_set_tensor_byte_limit(size_t bytes) { byte_limit = bytes; }
-size_t qc_tensor_byte_limit(void) { return byte_limit; }
+/* QCONVERT_MAX_TENSOR_BYTES: a positive byte count, optionally with a K, M,
+ * G or T suffix (powers of 1024). A bad value is reported once on stderr and
+ * the default kept. */
+static void byte_limit_init(void) {
+  const char *s = getenv("QCONVERT_MAX_TENSOR_BYTES");
+  if (!s || !*s)
+    return;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  int shift = 0;
+  switch (*end) {
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  case 't': case 'T': shift = 40; end++; break;
+  default: break;
+  }
+  if (errno || *s < '0' || *s > '9' || *end || v == 0 || v > (SIZE_MAX >> shift)) {
+    fprintf(stderr, "qconvert: warning: ignoring QCONVERT_MAX_TENSOR_BYTES='%s' (expected a positive byte count "
+                    "such as 1073741824 or 1G); using the default limit of %zu bytes\n", s, byte_limit);
+    return;
+  }
+  byte_limit = (size_t)v << shift;
+}
+
+void qc_set_tensor_byte_limit(size_t bytes) {
+  pthread_once(&byte_limit_once, byte_limit_init);
+  byte_limit = bytes;
+}
+size_t qc_tensor_byte_limit(void) {
+  pthread_once(&byte_limit_once, byte_limit_init);
+  return byte_limit;
+}
 
 size_t qc_dtype_size(qc_dtype dt) {
   switch (dt) {
@@ -61,9 +96,9 @@ int qc_shape_bytes(qc_dtype dt, int ndim, const int64_t *dims, size_t *nbytes) {
   size_t es = qc_dtype_size(dt);
   if (es == 0)
     return qc_fail(QC_EUNSUPPORTED, "tensors of type %s are not supported", qc_dtype_name(dt));
-  if ((uint64_t)n > (uint64_t)(SIZE_MAX / es) || (size_t)n * es > byte_limit) {
+  if ((uint64_t)n > (uint64_t)(SIZE_MAX / es) || (size_t)n * es > qc_tensor_byte_limit()) {
     char s[128];
-    return qc_fail(QC_ELIMIT, "tensor of shape %s (%s) exceeds the tensor size limit of %zu bytes",
+    return qc_fail(QC_ELIMIT, "tensor of shape %s (%s) exceeds the tensor size limit of %zu bytes (QCONVERT_MAX_TENSOR_BYTES)",
                    qc_shape_str(ndim, dims, s, sizeof s), qc_dtype_name(dt), byte_limit);
   }
   *nbytes = (size_t)n * es;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/fileio.h"
 #include "../core/status.h"
@@ -49,7 +50,9 @@ int qc_resolve_external_path(const char *model_dir, const char *location, char *
   return QC_OK;
 }
 
-static int read_external(const Onnx__TensorProto *tp, const char *model_dir, void *dst, size_t nbytes) {
+/* Allocates `out` only once the file is known to hold the bytes, so a tiny
+ * model cannot make us reserve gigabytes for data that is not there. */
+static int read_external(const Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out, size_t nbytes) {
   const char *location = NULL;
   long long offset = 0, length = -1;
   for (size_t i = 0; i < tp->n_external_data; i++) {
@@ -83,7 +86,21 @@ static int read_external(const Onnx__TensorProto *tp, const char *model_dir, voi
   FILE *f = fopen(path, "rb");
   if (!f)
     return qc_fail(QC_EIO, "tensor '%s': %s: %s", TP_NAME(tp), path, strerror(errno));
-  int ok = fseeko(f, (off_t)offset, SEEK_SET) == 0 && fread(dst, 1, nbytes, f) == nbytes;
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return qc_fail(QC_EINVAL, "tensor '%s': external data '%s' is not a regular file", TP_NAME(tp), location);
+  }
+  int ok = (unsigned long long)offset <= (unsigned long long)st.st_size &&
+           nbytes <= (unsigned long long)st.st_size - (unsigned long long)offset;
+  if (ok) {
+    rc = qc_tensor_alloc(out, (qc_dtype)tp->data_type, (int)tp->n_dims, tp->dims);
+    if (rc < 0) {
+      fclose(f);
+      return qc_fail_context(rc, "tensor '%s'", TP_NAME(tp));
+    }
+    ok = fseeko(f, (off_t)offset, SEEK_SET) == 0 && (nbytes == 0 || fread(out->data, 1, nbytes, f) == nbytes);
+  }
   fclose(f);
   if (!ok)
     return qc_fail(QC_EINVAL, "tensor '%s': external file '%s' is too short for offset %lld + %zu bytes",
@@ -108,19 +125,45 @@ int qc_tensor_from_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_
     return qc_fail(QC_EUNSUPPORTED, "tensor '%s' has rank %zu (max %d)", TP_NAME(tp), tp->n_dims, QC_MAX_DIMS);
   if (tp->segment)
     return qc_fail(QC_EUNSUPPORTED, "tensor '%s' is segmented, which is not supported", TP_NAME(tp));
-  int rc = qc_tensor_alloc(out, (qc_dtype)dt, (int)tp->n_dims, tp->dims);
+  /* Validate the shape and check that the data is all there before allocating. */
+  size_t nb;
+  int64_t n;
+  int rc = qc_shape_bytes((qc_dtype)dt, (int)tp->n_dims, tp->dims, &nb);
   if (rc < 0)
     return qc_fail_context(rc, "tensor '%s'", TP_NAME(tp));
-  int64_t n = out->numel;
-  size_t nb = out->nbytes;
+  n = (int64_t)(nb / qc_dtype_size((qc_dtype)dt));
   if (qc_tensor_proto_is_external(tp)) {
-    rc = read_external(tp, model_dir, out->data, nb);
-  } else if (tp->has_raw_data) {
+    rc = read_external(tp, model_dir, out, nb);
+    if (rc < 0)
+      qc_tensor_release(out);
+    return rc;
+  }
+  if (tp->has_raw_data) {
     if (tp->raw_data.len != nb)
-      rc = qc_fail(QC_EINVAL, "tensor '%s': raw_data has %zu bytes but shape %s of %s needs %zu", TP_NAME(tp),
-                   tp->raw_data.len, qc_shape_str(out->ndim, out->dims, (char[96]){0}, 96),
-                   qc_dtype_name((qc_dtype)dt), nb);
-    else if (nb)
+      return qc_fail(QC_EINVAL, "tensor '%s': raw_data has %zu bytes but shape %s of %s needs %zu", TP_NAME(tp),
+                     tp->raw_data.len, qc_shape_str((int)tp->n_dims, tp->dims, (char[96]){0}, 96),
+                     qc_dtype_name((qc_dtype)dt), nb);
+  } else {
+    size_t have;
+    const char *field;
+    int64_t want = n;
+    switch (dt) {
+    case QC_DT_FLOAT: case QC_DT_COMPLEX64: have = tp->n_float_data, field = "float_data"; break;
+    case QC_DT_DOUBLE: case QC_DT_COMPLEX128: have = tp->n_double_data, field = "double_data"; break;
+    case QC_DT_INT64: have = tp->n_int64_data, field = "int64_data"; break;
+    case QC_DT_UINT32: case QC_DT_UINT64: have = tp->n_uint64_data, field = "uint64_data"; break;
+    default: have = tp->n_int32_data, field = "int32_data"; break;
+    }
+    if (dt == QC_DT_COMPLEX64 || dt == QC_DT_COMPLEX128)
+      want = 2 * n;
+    if ((int64_t)have != want)
+      return count_mismatch(tp, field, have, want);
+  }
+  rc = qc_tensor_alloc(out, (qc_dtype)dt, (int)tp->n_dims, tp->dims);
+  if (rc < 0)
+    return qc_fail_context(rc, "tensor '%s'", TP_NAME(tp));
+  if (tp->has_raw_data) {
+    if (nb)
       memcpy(out->data, tp->raw_data.data, nb);
   } else {
     switch (dt) {

@@ -9,7 +9,8 @@ Both sides do the same job on the same 500 Fashion-MNIST train PNGs with the dem
   PyTorch:  this script re-run as `--torch-worker DIR_500 OUT`: rebuild the CNN from
             tools/train_fmnist.py (imported), load the ONNX initializers into it, eval(),
             prepare_fx with a QConfig of HistogramObserver activations (quint8, affine) and
-            per-channel symmetric MinMax int8 weights (fbgemm), decode the PNGs (PIL, /255),
+            per-channel symmetric MinMax int8 weights (first available engine of
+            x86, fbgemm, onednn, qnnpack: Debian's torch 1.13 has onednn), decode the PNGs (PIL, /255),
             calibrate in batches of B, convert_fx, torch.save the quantized state_dict.
 Each side is timed as a whole process (subprocess, wall clock, interpreter / library start-up
 included), interleaved, median of --runs. The ratio is torch / qconvert. One extra untimed
@@ -65,7 +66,9 @@ def torch_worker(calib_dir, out, batch, threads, eval_n):
     from torch.ao.quantization.observer import HistogramObserver, PerChannelMinMaxObserver
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
     torch.set_num_threads(threads)
-    torch.backends.quantized.engine = "fbgemm"
+    engine = next(e for e in ("x86", "fbgemm", "onednn", "qnnpack")
+                  if e in torch.backends.quantized.supported_engines)
+    torch.backends.quantized.engine = engine
     model = build_torch_cnn()
     qconfig = QConfig(activation=HistogramObserver.with_args(dtype=torch.quint8,
                                                              qscheme=torch.per_tensor_affine),
@@ -90,7 +93,8 @@ def torch_worker(calib_dir, out, batch, threads, eval_n):
             pq = quantized(x).argmax(1).numpy()
         print(json.dumps({"fp32_top1": float((pf == labels).mean()),
                           "int8_top1": float((pq == labels).mean()),
-                          "agreement": float((pf == pq).mean()), "samples": len(files)}))
+                          "agreement": float((pf == pq).mean()), "samples": len(files),
+                          "engine": engine}))
 
 
 def timed(cmd, env=None):
@@ -171,7 +175,7 @@ def main():
     if qacc:
         print(f"check, 1000 test images: qconvert INT8 (ORT) top-1 {qacc['int8_top1']:.4f}, "
               f"FP32 {qacc['fp32_top1']:.4f}, agreement {qacc['agreement']:.4f}")
-    print(f"check, 1000 test images: torch FX INT8 top-1 {tacc['int8_top1']:.4f}, "
+    print(f"check, 1000 test images: torch FX INT8 ({tacc['engine']}) top-1 {tacc['int8_top1']:.4f}, "
           f"FP32 {tacc['fp32_top1']:.4f}, agreement {tacc['agreement']:.4f}")
     if a.json:
         with open(a.json, "w") as f:
