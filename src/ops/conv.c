@@ -159,7 +159,7 @@ static int conv_depthwise(const float *x, const float *w, const float *b, float 
     if (!scratch)
       return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte padding buffer", nbytes);
   }
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nthreads) if (N * M * OHW * KHW > 65536)
   {
     /* Only the interior is ever written, so the zero border persists. */
     float *plane = padded ? scratch + (int64_t)omp_get_thread_num() * IHp * IWp : NULL;
@@ -241,25 +241,39 @@ int qc_conv_run(qc_kernel *k) {
   const int64_t col_dims[2] = {K, block};
   size_t nbytes;
   QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
-  float *col = malloc(nbytes);
-  if (!col)
-    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte im2col buffer", nbytes);
-  for (int64_t n = 0; n < N; n++) {
-    for (int64_t gi = 0; gi < G; gi++) {
-      const float *xg = x + (n * C + gi * Cg) * isize;
-      float *yg = y + (n * M + gi * Mg) * osize;
-      for (int64_t p0 = 0; p0 < osize; p0 += block) {
-        const int64_t np = osize - p0 < block ? osize - p0 : block;
-        qc_im2col_block(xg, Cg, g, p0, np, col);
-        if (b)
-          for (int64_t m = 0; m < Mg; m++)
-            for (int64_t i = 0; i < np; i++)
-              yg[m * osize + p0 + i] = b[gi * Mg + m];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)np, (int)K, 1.0f, w + gi * Mg * K,
-                    (int)K, col, (int)np, beta, yg + p0, (int)osize);
+  int failed = 0;
+  /* Several images: one per thread, each with its own im2col buffer; the
+   * OpenMP build of OpenBLAS runs single-threaded inside the region. One
+   * image: BLAS parallelises the product itself. */
+#pragma omp parallel if (N > 1)
+  {
+    float *col = malloc(nbytes);
+    if (!col) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      if (!col)
+        continue;
+      for (int64_t gi = 0; gi < G; gi++) {
+        const float *xg = x + (n * C + gi * Cg) * isize;
+        float *yg = y + (n * M + gi * Mg) * osize;
+        for (int64_t p0 = 0; p0 < osize; p0 += block) {
+          const int64_t np = osize - p0 < block ? osize - p0 : block;
+          qc_im2col_block(xg, Cg, g, p0, np, col);
+          if (b)
+            for (int64_t m = 0; m < Mg; m++)
+              for (int64_t i = 0; i < np; i++)
+                yg[m * osize + p0 + i] = b[gi * Mg + m];
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)np, (int)K, 1.0f, w + gi * Mg * K,
+                      (int)K, col, (int)np, beta, yg + p0, (int)osize);
+        }
       }
     }
+    free(col);
   }
-  free(col);
+  if (failed)
+    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte im2col buffer", nbytes);
   return QC_OK;
 }

@@ -10,6 +10,10 @@
 #include "conv_util.h"
 #include "kernels.h"
 
+/* Below this many input elements a parallel region costs more than it saves
+ * (waking sleeping workers takes tens of microseconds). */
+#define QC_POOL_PARALLEL_MIN 65536
+
 typedef struct pool_priv {
   qc_window_attrs attrs;
   int64_t ceil_mode, count_include_pad, storage_order;
@@ -209,7 +213,7 @@ int qc_maxpool_run(qc_kernel *k) {
     const float *xv = qc_f32(x);
     float *yv = qc_f32(y);
     const int64_t isize = qc_geom_in_size(&g), osize = qc_geom_out_size(&g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc * isize > QC_POOL_PARALLEL_MIN)
     for (int64_t i = 0; i < nc; i++)
       maxpool_plane_f32(xv + i * isize, yv + i * osize, &g, r);
   }
@@ -270,7 +274,7 @@ int qc_averagepool_run(qc_kernel *k) {
   QC_TRY(build_taps(&g, r));
   const int64_t isize = qc_geom_in_size(&g), osize = qc_geom_out_size(&g), nc_count = xt->dims[0] * xt->dims[1];
   const int include_pad = p->count_include_pad != 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nc_count * isize > QC_POOL_PARALLEL_MIN)
   for (int64_t nc = 0; nc < nc_count; nc++)
     avgpool_plane_f32(x + nc * isize, y + nc * osize, &g, r, include_pad);
   free(r[0]);
@@ -301,7 +305,7 @@ int qc_globalaveragepool_run(qc_kernel *k) {
   float *y = qc_f32(qc_out(k, 0));
   const int64_t nc_count = xt->dims[0] * xt->dims[1];
   const int64_t size = nc_count ? xt->numel / nc_count : 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (xt->numel > QC_POOL_PARALLEL_MIN)
   for (int64_t nc = 0; nc < nc_count; nc++) {
     const float *xc = x + nc * size;
     double sum = 0.0;
@@ -319,7 +323,7 @@ int qc_globalmaxpool_run(qc_kernel *k) {
   float *y = qc_f32(qc_out(k, 0));
   const int64_t nc_count = xt->dims[0] * xt->dims[1];
   const int64_t size = nc_count ? xt->numel / nc_count : 0;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (xt->numel > QC_POOL_PARALLEL_MIN)
   for (int64_t nc = 0; nc < nc_count; nc++) {
     const float *xc = x + nc * size;
     float best = -INFINITY;

@@ -15,7 +15,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   qc_model *m = NULL;
-  /* "." as the external-data root: locations must stay inside it. */
+  /* External data resolves against a directory that does not exist. */
   int rc = qc_model_load_buffer(data, size, "fuzz.onnx", "/nonexistent-qc-fuzz-dir", &m);
   qc_fuzz_check_status(rc);
   if (rc < 0)

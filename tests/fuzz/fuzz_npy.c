@@ -1,6 +1,8 @@
 /* Fuzz target: .npy bytes -> qc_npy_parse_header, then the file readers
  * (qc_npy_read_header, qc_npy_read) on the same bytes through a memfd. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
