@@ -171,7 +171,9 @@ int qc_stats_update(qc_stats *s, const float *x, size_t n) {
     if (!isfinite(v))
       continue;
     double scaled = (double)v * inv_width;
-    int64_t k = scaled >= 0 ? (int64_t)floor(scaled) : -1 - (int64_t)floor(-scaled);
+    /* Truncation is floor here: both operands are >= 0 (and a libm floor()
+     * call per element was the calibration hot spot). */
+    int64_t k = scaled >= 0 ? (int64_t)scaled : -1 - (int64_t)-scaled;
     counts[k - first]++;
   }
   s->count += finite;
@@ -215,6 +217,21 @@ int qc_stats_merge(qc_stats *dst, const qc_stats *src) {
   ema_seg_append(&dst->ema_min, &src->ema_min, dst->ema_constant);
   ema_seg_append(&dst->ema_max, &src->ema_max, dst->ema_constant);
   return QC_OK;
+}
+
+int qc_stats_merge_unordered(qc_stats *dst, const qc_stats *src) {
+  qc_ema_seg ema_min = dst->ema_min, ema_max = dst->ema_max;
+  int rc = qc_stats_merge(dst, src);
+  dst->ema_min = ema_min;
+  dst->ema_max = ema_max;
+  return rc;
+}
+
+void qc_stats_take_ema(qc_stats *dst, qc_stats *src) {
+  ema_seg_append(&dst->ema_min, &src->ema_min, dst->ema_constant);
+  ema_seg_append(&dst->ema_max, &src->ema_max, dst->ema_constant);
+  memset(&src->ema_min, 0, sizeof src->ema_min);
+  memset(&src->ema_max, 0, sizeof src->ema_max);
 }
 
 /* ---- validation (for loaded files) ---- */

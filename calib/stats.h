@@ -62,6 +62,13 @@ int qc_stats_update(qc_stats *s, const float *x, size_t n);
 /* dst := dst followed by src (ordered for the EMA; exact for everything else).
  * Fails if the EMA constants differ. */
 int qc_stats_merge(qc_stats *dst, const qc_stats *src);
+/* For callers that carry the order-dependent EMA separately: merge everything
+ * except the EMA (which stays dst's) ... */
+int qc_stats_merge_unordered(qc_stats *dst, const qc_stats *src);
+/* ... and append src's EMA segments after dst's, then clear them in src.
+ * The calibration driver keeps per-thread histograms for the whole run and
+ * hands over only each batch's EMA segments, in batch order. */
+void qc_stats_take_ema(qc_stats *dst, qc_stats *src);
 /* Nothing is heap-allocated today; kept so callers stay correct if that changes. */
 void qc_stats_free(qc_stats *s);
 

@@ -56,9 +56,9 @@ void qc_model_fingerprint(const qc_model *m, char *buf, size_t n) {
   snprintf(buf, n, "graph:%d-nodes:%016llx", g->n_order, (unsigned long long)h);
 }
 
-/* Per-thread state for one batch. */
+/* Per-thread state. */
 typedef struct worker {
-  qc_stats *stats;     /* one per observed tensor, reset for every batch */
+  qc_stats *stats;     /* one per observed tensor, for all of this thread's batches */
   int *obs_of_value;   /* value id -> observed index or -1 (shared, read-only) */
   int batch;           /* samples in the current batch */
   qc_tensor *samples;  /* batch * ninputs loaded samples */
@@ -106,8 +106,7 @@ int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor
 static int run_batch(qc_engine *e, qc_calib_source *src, const qc_graph *g, int batch_size, int64_t b,
                      int64_t total, int n_obs, worker *w) {
   int ninputs = g->n_inputs;
-  for (int i = 0; i < n_obs; i++)
-    qc_stats_init(&w->stats[i]);
+  (void)n_obs;
   int count = 0;
   int64_t start = b * batch_size, end = start + batch_size < total ? start + batch_size : total;
   for (int64_t s = start; s < end; s++) {
@@ -199,12 +198,17 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
     w->outputs = calloc((size_t)g->n_outputs + 1, sizeof(qc_tensor));
     if (!w->stats || !w->samples || !w->inputs || !w->in_ptrs || !w->outputs)
       rc = qc_fail(QC_ENOMEM, "out of memory");
+    for (int i = 0; rc == QC_OK && i < n_obs; i++)
+      qc_stats_init(&w->stats[i]);
   }
   if (rc < 0)
     goto done;
 
   /* Each round runs up to nthreads batches in parallel (kernels run serially
-   * inside, BLAS single-threaded), then merges them in batch order. */
+   * inside, BLAS single-threaded). Histograms, counts and min/max merge
+   * exactly in any order, so each thread keeps its own for the whole run;
+   * only the EMA depends on sample order, so each batch's EMA segments are
+   * appended to the result in batch order after every round. */
   int shared_rc = QC_OK;
   char shared_msg[1024] = "";
   int64_t rounds = (nbatches + nthreads - 1) / nthreads;
@@ -236,13 +240,8 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
           int64_t bb = r * nthreads + tt;
           if (bb >= nbatches)
             break;
-          for (int i = 0; i < n_obs && shared_rc == QC_OK; i++) {
-            int mrc = qc_stats_merge(global[i], &workers[tt].stats[i]);
-            if (mrc < 0) {
-              shared_rc = mrc;
-              snprintf(shared_msg, sizeof shared_msg, "%s", qc_last_error());
-            }
-          }
+          for (int i = 0; i < n_obs; i++)
+            qc_stats_take_ema(global[i], &workers[tt].stats[i]);
         }
         if (show) {
           int64_t done_b = (r + 1) * nthreads < nbatches ? (r + 1) * nthreads : nbatches;
@@ -260,10 +259,14 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
     rc = qc_fail(shared_rc, "%s", shared_msg);
     goto done;
   }
-  for (int t = 0; t < nthreads; t++) {
+  for (int t = 0; t < nthreads && rc == QC_OK; t++) {
+    for (int i = 0; i < n_obs && rc == QC_OK; i++)
+      rc = qc_stats_merge_unordered(global[i], &workers[t].stats[i]);
     result->samples += workers[t].used;
     result->skipped += workers[t].skipped;
   }
+  if (rc < 0)
+    goto done;
   rc = qc_calib_source_finish(src);
   result->seconds = now_s() - t0;
 done:
