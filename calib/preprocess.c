@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,19 @@ int qc_preprocess_resolve(const qc_preprocess_opts *o, const qc_input_spec *in, 
   cfg->resize = o->resize;
   cfg->scale = o->scale_set ? o->scale : 1.0 / 255.0;
   cfg->pad_value = o->pad_set ? o->pad_value : 114;
+  /* The value is affine in the pixel, so pixels 0 and 255 bound it: refuse
+   * options that would overflow the input type (e.g. a huge scale or a tiny std). */
+  if (in->dtype != QC_DT_UINT8) {
+    double vmax = in->dtype == QC_DT_FLOAT16 ? 65504.0 : (double)FLT_MAX;
+    for (int c = 0; c < nc; c++)
+      for (int p = 0; p <= 255; p += 255) {
+        double v = ((double)p * cfg->scale - cfg->mean[c]) / cfg->std[c];
+        if (!(fabs(v) <= vmax))
+          return qc_fail(QC_EUSAGE, "preprocessing (pixel*%g - %g) / %g gives %g for pixel %d, outside the %s range of "
+                         "input '%s'; check scale, mean and std", cfg->scale, cfg->mean[c], cfg->std[c], v, p,
+                         qc_dtype_name(in->dtype), name);
+      }
+  }
   cfg->ndim = in->ndim;
   int64_t *d = cfg->dims;
   if (in->ndim == 4)

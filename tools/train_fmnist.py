@@ -63,16 +63,20 @@ def conv_bn(cin, cout, k=3, stride=1, groups=1, act=nn.ReLU):
 
 
 class CNN(nn.Module):
-    """Classic MNIST CNN, narrowed and with two pools to stay ~400 KB."""
+    """Classic MNIST CNN: conv 32, conv 64, two pools, fc 128 (~1.7 MB).
+
+    The widths are chosen so that layers with hundreds of inputs per output
+    channel dominate, as in real CNNs; see docs/demo.md ("Why these widths").
+    """
 
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            conv_bn(1, 16), nn.MaxPool2d(2),    # 14x14
-            conv_bn(16, 32), nn.MaxPool2d(2))   # 7x7
-        self.fc1 = nn.Linear(32 * 7 * 7, 64)
+            conv_bn(1, 32), nn.MaxPool2d(2),    # 14x14
+            conv_bn(32, 64), nn.MaxPool2d(2))   # 7x7
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
         self.drop = nn.Dropout(0.25)
-        self.fc2 = nn.Linear(64, 10)
+        self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x):
         x = torch.flatten(self.features(x), 1)

@@ -352,7 +352,8 @@ int job_collect_stats(const job_args *a, qc_model *m, qc_stats_set *stats, qc_ca
     rc = job_input_specs(a, g, specs);
   for (int i = 0; rc == QC_OK && i < g->n_inputs; i++)
     pre[i] = a->pre;
-  qc_source_opts so = {.path = a->calib, .count = a->calib_count, .preprocess = pre, .quiet = a->quiet};
+  /* --quiet drops progress and echo only: warnings about skipped files always show. */
+  qc_source_opts so = {.path = a->calib, .count = a->calib_count, .preprocess = pre, .quiet = 0};
   if (rc == QC_OK)
     rc = qc_calib_source_open(&so, specs, g->n_inputs, &src);
   for (int i = 0; rc == QC_OK && !a->quiet && i < g->n_inputs; i++) {

@@ -109,7 +109,8 @@ int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
   size_t nbytes;
   QC_TRY(qc_shape_bytes(dt, ndim, dims, &nbytes));
   int64_t dcopy[QC_MAX_DIMS];
-  memcpy(dcopy, dims, sizeof(int64_t) * (size_t)ndim); /* dims may alias t->dims */
+  if (ndim) /* dims may be NULL for scalars */
+    memcpy(dcopy, dims, sizeof(int64_t) * (size_t)ndim); /* dims may alias t->dims */
   qc_tensor_release(t);
   /* calloc(0) may return NULL; keep a valid pointer for empty tensors. */
   void *p = calloc(nbytes ? nbytes : 1, 1);
@@ -127,7 +128,8 @@ int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
 
 void qc_tensor_wrap(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims, void *data) {
   int64_t dcopy[QC_MAX_DIMS];
-  memcpy(dcopy, dims, sizeof(int64_t) * (size_t)ndim);
+  if (ndim)
+    memcpy(dcopy, dims, sizeof(int64_t) * (size_t)ndim);
   qc_tensor_release(t);
   t->dtype = dt;
   t->ndim = ndim;

@@ -65,7 +65,8 @@ int qc_reduce_init(qc_kernel *k) {
     QC_TRY(qc_attr_ints(k, "axes", &axes, &n));
     if (n > QC_MAX_DIMS)
       return qc_fail(QC_EINVAL, "%zu axes exceed the maximum rank %d", n, QC_MAX_DIMS);
-    memcpy(p->attr_axes, axes, n * sizeof *axes);
+    if (n)
+      memcpy(p->attr_axes, axes, n * sizeof *axes);
     p->n_attr_axes = (int)n;
   }
   return QC_OK;

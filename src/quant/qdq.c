@@ -239,11 +239,14 @@ static int plan(qdq_state *st, const int *order, int n) {
       st->value_q[v] = 1;
     }
   }
-  /* Shared-scale nodes follow their (already decided) input, in graph order. */
+  /* Followers: shared-scale nodes, and Relu/Clip that were not absorbed
+   * (kept with Q/DQ on both sides, own output scale), follow their already
+   * decided input, in graph order. */
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
-    if (op_kind_of(qc_node_op(g, id)) != K_SHARED || !node_allowed(st, id) || nd->ninputs < 1)
+    int kind = op_kind_of(qc_node_op(g, id));
+    if ((kind != K_SHARED && kind != K_REMOVABLE) || !node_allowed(st, id) || nd->ninputs < 1)
       continue;
     int in = nd->inputs[0];
     if (in < 0 || !st->value_q[in])
@@ -252,6 +255,27 @@ static int plan(qdq_state *st, const int *order, int n) {
     for (int o = 0; o < nd->noutputs; o++)
       if (nd->outputs[o] >= 0)
         st->value_q[nd->outputs[o]] = 1;
+  }
+  /* A follower whose outputs feed no quantized node would only add a useless
+   * Q/DQ pair (and error): drop it, consumers first. */
+  for (int k = n - 1; k >= 0; k--) {
+    int id = order[k];
+    int kind = op_kind_of(qc_node_op(g, id));
+    if (!st->node_q[id] || (kind != K_SHARED && kind != K_REMOVABLE))
+      continue;
+    const qc_node *nd = &g->nodes[id];
+    int needed = 0;
+    for (int o = 0; o < nd->noutputs && !needed; o++) {
+      const qc_value *v = nd->outputs[o] >= 0 ? &g->values[nd->outputs[o]] : NULL;
+      for (int c = 0; v && c < v->n_consumers && !needed; c++)
+        needed = st->node_q[v->consumers[c]];
+    }
+    if (needed)
+      continue;
+    st->node_q[id] = 0;
+    for (int o = 0; o < nd->noutputs; o++)
+      if (nd->outputs[o] >= 0)
+        st->value_q[nd->outputs[o]] = 0;
   }
   /* Values without usable statistics stay float. */
   for (int v = 0; v < g->n_values; v++)
@@ -349,10 +373,24 @@ static int ensure_opset(qc_model *m) {
   return qc_pass_upgrade_opset(m, 13, &n);
 }
 
+/* Every --exclude name must match a node: a typo must not quietly quantize it. */
+static int check_excludes(const qc_graph *g, const qc_quant_opts *opts) {
+  for (int i = 0; i < opts->n_exclude; i++) {
+    int found = 0;
+    for (int k = 0; k < g->n_order && !found; k++)
+      found = strcmp(qc_node_name(g, g->order[k]), opts->exclude[i]) == 0;
+    if (!found)
+      return qc_fail(QC_EUSAGE, "--exclude: the model has no node named '%s' (BatchNormalization, Identity and "
+                     "Dropout nodes are folded away before quantization)", opts->exclude[i]);
+  }
+  return QC_OK;
+}
+
 int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts, qc_quant_summary *out) {
   memset(out, 0, sizeof *out);
   qc_graph *g = m->graph;
   out->nodes_total = g->n_order;
+  QC_TRY(check_excludes(g, opts));
   QC_TRY(ensure_opset(m));
   qdq_state st = {.m = m, .g = g, .stats = stats, .opts = opts, .out = out};
   QC_TRY(absorb_activations(&st));

@@ -6,7 +6,9 @@ direction classifier (.deps/models/ppocr_cls.onnx, dynamic NCHW, fixed to 1x3x48
 (x/255-0.5)/0.5) are quantized with defaults from 12 photos converted to RGB PNGs. The
 evaluation photos are different ones, preprocessed here with PIL (bilinear stretch) and numpy.
 FP32 and INT8 both run in onnxruntime; for every graph output the SQNR of INT8 vs FP32 over
-all evaluation photos must be >= 20 dB, and onnx.checker(full_check) must pass.
+all evaluation photos must be >= 20 dB, and onnx.checker(full_check) must pass. BatchNormalization
+must be folded (PP-OCR stores its weights as Constant nodes, not initializers) and the
+ORT-optimized INT8 graph must have no float Conv/Gemm/MatMul/BatchNormalization left.
 
 Also checks that `--report FILE.json` works on these fixed-batch models (the report computes
 per-layer errors, which must respect the model's batch dimension).
@@ -94,13 +96,25 @@ def main():
                         f"{name}: report says {j['calibration_samples']} calibration samples")
             ok, err = U.checker_ok(out)
             U.check(ok, f"{name}: onnx.checker full_check {err}")
+            hist = U.op_histogram(out)
+            U.check(hist.get("BatchNormalization", 0) == 0,
+                    f"{name}: BatchNormalization folded ({hist.get('BatchNormalization', 0)} left; "
+                    f"FP32 model has {U.op_histogram(path).get('BatchNormalization', 0)})")
             xs = [preprocess(f, hw, layout, fn) for f in EVAL]
+            opt = os.path.join(tmp, name + ".ort_opt.onnx")
             try:
                 ref = run_all(path, inp, xs, tmp, name + "_fp32")
                 got = run_all(out, inp, xs, tmp, name + "_int8")
+                U.ort_run(out, {inp: os.path.join(tmp, f"{name}_int8_x0.npy")},
+                          os.path.join(tmp, name + "_opt"), optimized_model=opt)
             except RuntimeError as e:
                 U.check(False, f"{name}: {e}")
                 continue
+            ohist = U.op_histogram(opt)
+            floats = {k: v for k, v in ohist.items()
+                      if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
+            U.check(not floats, f"{name}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/"
+                    f"BatchNormalization ({floats or 'none'}; {sum(ohist.values())} nodes)")
             for k, (a, b) in enumerate(zip(ref, got)):
                 s = U.sqnr_db(a, b)
                 worst = min(U.sqnr_db(a[i], b[i]) for i in range(len(a)))

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Bad-input catalogue for the main job (`qconvert MODEL --calib DIR -o OUT`).
+
+One case per kind of bad input a build pipeline can feed us. Every failing
+case must: exit 2 (130 for SIGINT), print exactly one stderr line starting
+"qconvert: error:" (other lines may only be warnings), write no output file,
+leave no temp file (".tmp-") in the output directory, and leave the input
+model unchanged. The cases that must succeed say so.
+
+Run by meson (suite bad_inputs); needs QCONVERT and QC_SOURCE_ROOT. Prints
+one line per case and "N passed, N failed"."""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+QC = os.environ["QCONVERT"]
+ROOT = os.environ["QC_SOURCE_ROOT"]
+DEMO = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
+ONLY = sys.argv[1:]  # optional case-name substrings, for debugging
+passed, failed = [], []
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def run(args, timeout=120, **kw):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([QC] + args, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+def is_warning(line):
+    return line.startswith("warning:") or line.startswith("qconvert: warning:")
+
+
+def tmp_leftovers(d):
+    return [f for f in os.listdir(d) if ".tmp-" in f] if os.path.isdir(d) else []
+
+
+def report(name, problems, r):
+    if problems:
+        failed.append(name)
+        print("FAIL %s: %s\n     exit %s, stderr: %s" % (name, "; ".join(problems), r.returncode if r else "-",
+                                                          (r.stderr.strip()[:600] if r else "")))
+    else:
+        passed.append(name)
+        err = [l for l in r.stderr.splitlines() if l.startswith("qconvert: error:")] if r else []
+        print("ok   %s%s" % (name, ("  [" + err[0][:150] + "]") if err else ""))
+
+
+def wanted(name):
+    return not ONLY or any(o in name for o in ONLY)
+
+
+def expect_error(name, model, calib, out, needles=(), extra=(), code=2, run_as=None, out_dir_check=None):
+    """Runs the main job and checks the failure contract."""
+    if not wanted(name):
+        return
+    before = sha(model) if os.path.isfile(model) else None
+    args = [model, "--calib", calib, "-o", out, "--quiet", "--threads", "1"] + list(extra)
+    r = run(args) if run_as is None else subprocess.run(run_as + [QC] + args, capture_output=True, text=True,
+                                                        timeout=120)
+    problems = []
+    if r.returncode != code:
+        problems.append("exit %d, want %d" % (r.returncode, code))
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    errs = [l for l in lines if l.startswith("qconvert: error:")]
+    others = [l for l in lines if not l.startswith("qconvert: error:") and not is_warning(l)]
+    if len(errs) != 1:
+        problems.append("%d 'qconvert: error:' lines, want 1" % len(errs))
+    if others:
+        problems.append("unexpected stderr lines %r" % others[:3])
+    for n in needles:
+        if not errs or n.lower() not in errs[0].lower():
+            problems.append("error line lacks %r" % n)
+    if os.path.exists(out) and os.path.realpath(out) != os.path.realpath(model):
+        problems.append("output file %s was written" % out)
+    d = out_dir_check or os.path.dirname(os.path.abspath(out))
+    if tmp_leftovers(d):
+        problems.append("temp files left: %r" % tmp_leftovers(d))
+    if before is not None and sha(model) != before:
+        problems.append("input model changed")
+    report(name, problems, r)
+    return r
+
+
+def expect_success(name, model, calib, out, extra=(), check=None):
+    if not wanted(name):
+        return None
+    before = sha(model)
+    r = run([model, "--calib", calib, "-o", out, "--threads", "1"] + list(extra))
+    problems = []
+    if r.returncode != 0:
+        problems.append("exit %d, want 0" % r.returncode)
+    if [l for l in r.stderr.splitlines() if l.startswith("qconvert: error")]:
+        problems.append("error printed on success")
+    if r.returncode == 0 and not os.path.isfile(out):
+        problems.append("no output file")
+    if tmp_leftovers(os.path.dirname(os.path.abspath(out))):
+        problems.append("temp files left")
+    if sha(model) != before:
+        problems.append("input model changed")
+    if check and r.returncode == 0 and os.path.isfile(out):
+        problems += check(r)
+    report(name, problems, r)
+    return r
+
+
+# ---- fixtures -------------------------------------------------------------
+
+def save_model(path, nodes, inputs, outputs, inits=(), opset=13):
+    g = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="bad_inputs")
+    m.ir_version = 7
+    onnx.save(m, path)
+    return path
+
+
+def conv_model(path, channels, dims=None, op_before=None, opset=13):
+    """x[1,C,8,8] -> (op_before) -> Conv 3x3 -> Relu -> y."""
+    rng = np.random.default_rng(0)
+    dims = dims or [1, channels, 8, 8]
+    w = numpy_helper.from_array(rng.standard_normal((4, channels, 3, 3)).astype(np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(4, np.float32), "b")
+    nodes, src = [], "x"
+    if op_before:
+        nodes.append(helper.make_node(op_before, ["x"], ["pre"], name="pre_op"))
+        src = "pre"
+    nodes += [helper.make_node("Conv", [src, "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    return save_model(path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b], opset)
+
+
+def pngs(d, n, size=(28, 28), mode="L", seed=0):
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0]) + ((3,) if mode == "RGB" else ())
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(os.path.join(d, "img%04d.png" % i))
+    return d
+
+
+def main():
+    top = tempfile.mkdtemp(prefix="qc-bad-inputs-")
+    os.chmod(top, 0o755)
+    try:
+        catalogue(top)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    print("%d passed, %d failed" % (len(passed), len(failed)))
+    if failed:
+        print("failed: " + ", ".join(failed))
+    sys.exit(1 if failed else 0)
+
+
+def catalogue(top):
+    calib = pngs(os.path.join(top, "calib"), 8)
+    model = os.path.join(top, "model.onnx")
+    shutil.copy(DEMO, model)
+    out = os.path.join(top, "out.onnx")
+
+    # -- models
+    expect_error("model: missing", os.path.join(top, "nope.onnx"), calib, out, ["nope.onnx"])
+    empty = os.path.join(top, "empty.onnx")
+    open(empty, "wb").close()
+    expect_error("model: empty", empty, calib, out, ["empty.onnx"])
+    data = open(DEMO, "rb").read()
+    trunc = os.path.join(top, "truncated.onnx")
+    open(trunc, "wb").write(data[: len(data) // 2])
+    expect_error("model: truncated", trunc, calib, out, ["truncated.onnx"])
+    rnd = os.path.join(top, "random.onnx")
+    open(rnd, "wb").write(np.random.default_rng(7).integers(0, 256, 8192, dtype=np.uint8).tobytes())
+    expect_error("model: random bytes", rnd, calib, out, ["random.onnx"])
+
+    # -- unsupported op: named with opset and node, refused before calibration
+    # (a calibration dir that would itself fail proves the order).
+    unsup = os.path.join(top, "unsupported.onnx")
+    save_model(unsup, [helper.make_node("LRN", ["x"], ["y"], name="my_lrn", size=3)],
+               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    expect_error("op: unsupported (before calibration)", unsup, os.path.join(top, "no-such-calib"), out,
+                 ["LRN", "13", "my_lrn"])
+
+    # -- dynamic dims without --input-shape
+    dyn = conv_model(os.path.join(top, "dynamic.onnx"), 1, dims=[1, 1, "H", "W"])
+    expect_error("shape: dynamic H/W without --input-shape", dyn, calib, out, ["--input-shape"])
+    expect_success("shape: dynamic H/W with --input-shape", dyn, calib, os.path.join(top, "dyn.int8.onnx"),
+                   ["--input-shape", "1x1x28x28"])
+
+    # -- calibration directory
+    expect_error("calib: missing dir", model, os.path.join(top, "no-such-dir"), out, ["no-such-dir"])
+    emptyd = os.path.join(top, "calib-empty")
+    os.makedirs(emptyd)
+    expect_error("calib: empty dir", model, emptyd, out, ["calib-empty"])
+    junk = os.path.join(top, "calib-junk")
+    os.makedirs(junk)
+    for n in ["readme.txt", "labels.csv", "image.jpg", ".hidden.png"]:
+        open(os.path.join(junk, n), "w").write("not an image\n")
+    expect_error("calib: only junk files", model, junk, out, ["calib-junk"])
+
+    # -- channel counts: RGB images for a 1-channel model are converted; a 2-channel input is an error
+    rgb = pngs(os.path.join(top, "calib-rgb"), 4, mode="RGB")
+    expect_success("channels: RGB images, 1-channel model (converted)", model, rgb, os.path.join(top, "rgb.int8.onnx"))
+    two = conv_model(os.path.join(top, "two_channels.onnx"), 2)
+    expect_error("channels: 2-channel model input with images", two, rgb, out, ["2 channels"])
+
+    # -- a corrupt PNG among good ones: skipped with a warning naming it
+    mixed = pngs(os.path.join(top, "calib-mixed"), 6)
+    good = open(os.path.join(mixed, "img0000.png"), "rb").read()
+    open(os.path.join(mixed, "img0003.png"), "wb").write(good[: len(good) // 2])  # truncated
+    open(os.path.join(mixed, "zz_garbage.png"), "wb").write(b"\x89PNG\r\n\x1a\n" + bytes(200))
+
+    def warned(r):
+        return [] if "img0003.png" in r.stderr and "zz_garbage.png" in r.stderr else ["no warning naming both corrupt PNGs"]
+    expect_success("calib: corrupt PNGs among good ones (warned, skipped)", model, mixed,
+                   os.path.join(top, "mixed.int8.onnx"), check=warned)
+    expect_success("calib: corrupt PNGs among good ones, --quiet still warns", model, mixed,
+                   os.path.join(top, "mixed-q.int8.onnx"), ["--quiet"], check=warned)
+
+    # -- .npy calibration tensors with the wrong shape / dtype
+    npyd = os.path.join(top, "calib-npy-shape")
+    os.makedirs(npyd)
+    np.save(os.path.join(npyd, "a.npy"), np.zeros((1, 1, 14, 14), np.float32))
+    expect_error("npy: wrong shape", model, npyd, out, ["a.npy", "14"])
+    npyt = os.path.join(top, "calib-npy-dtype")
+    os.makedirs(npyt)
+    np.save(os.path.join(npyt, "a.npy"), np.zeros((1, 1, 28, 28), np.int64))
+    expect_error("npy: wrong dtype", model, npyt, out, ["a.npy", "int64"])
+    npyx = os.path.join(top, "calib-npy-trunc")
+    os.makedirs(npyx)
+    np.save(os.path.join(npyx, "a.npy"), np.zeros((1, 1, 28, 28), np.float32))
+    raw = open(os.path.join(npyx, "a.npy"), "rb").read()
+    open(os.path.join(npyx, "a.npy"), "wb").write(raw[:-100])
+    expect_error("npy: truncated data", model, npyx, out, ["a.npy"])
+
+    # -- output paths
+    expect_error("output: missing directory", model, calib, os.path.join(top, "no", "such", "dir", "o.onnx"),
+                 ["no/such/dir"], out_dir_check=top)
+    ro = os.path.join(top, "readonly")
+    os.makedirs(ro)
+    os.chmod(ro, 0o555)
+    if os.geteuid() == 0:
+        if shutil.which("setpriv"):
+            # root ignores permissions: run as nobody (world-readable copies of the inputs).
+            os.chmod(model, 0o644)
+            expect_error("output: unwritable directory (as uid 65534)", model, calib, os.path.join(ro, "o.onnx"),
+                         ["readonly"], run_as=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        else:
+            print("skip output: unwritable directory (running as root and setpriv is missing)")
+    else:
+        expect_error("output: unwritable directory", model, calib, os.path.join(ro, "o.onnx"), ["readonly"])
+    expect_error("output: equal to input", model, calib, model, ["model.onnx"])
+    link = os.path.join(top, "alias.onnx")
+    os.symlink(model, link)
+    expect_error("output: a symlink to the input", model, calib, link, ["alias.onnx"])
+
+    # -- NaN/Inf activations: Log(0) = -inf on black pixels, Log(x<0) would be NaN.
+    logm = conv_model(os.path.join(top, "log.onnx"), 1, dims=[1, 1, 28, 28], op_before="Log")
+    black = pngs(os.path.join(top, "calib-black"), 4)
+    Image.fromarray(np.zeros((28, 28), np.uint8), "L").save(os.path.join(black, "black.png"))
+    rep = os.path.join(top, "log-report.json")
+
+    def finite_scales(r):
+        probs = []
+        q = onnx.load(os.path.join(top, "log.int8.onnx"))
+        scales = [numpy_helper.to_array(t) for t in q.graph.initializer if "scale" in t.name.lower()]
+        if not scales:
+            probs.append("no scale initializers found")
+        for s in scales:
+            if not np.all(np.isfinite(s)) or np.any(s <= 0):
+                probs.append("non-finite or non-positive scale %r" % s)
+        text = (r.stderr + r.stdout + open(rep).read()).lower()
+        if not any(k in text for k in ["non-finite", "nan", "inf"]):
+            probs.append("neither warnings nor report mention non-finite values")
+        return probs
+    expect_success("calib: NaN/Inf activations (Log of 0)", logm, black, os.path.join(top, "log.int8.onnx"),
+                   ["--report", rep], check=finite_scales)
+
+    # -- SIGINT during a long calibration: exit 130, no output, no temp file
+    if wanted("signal: SIGINT during calibration"):
+        big = os.path.join(top, "calib-big")
+        os.makedirs(big)
+        src = os.path.join(calib, "img0000.png")
+        for i in range(3000):
+            os.link(src, os.path.join(big, "s%05d.png" % i))
+        sig_out = os.path.join(top, "sig.int8.onnx")
+        before = sha(model)
+        p = subprocess.Popen([QC, model, "--calib", big, "-o", sig_out, "--threads", "1", "--observer", "entropy"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        try:
+            so, se = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            so, se = p.communicate()
+            se += "\n(hung after SIGINT)"
+        r = subprocess.CompletedProcess(p.args, p.returncode, so, se)
+        problems = []
+        if p.returncode != 130:
+            problems.append("exit %d, want 130 (finished before the signal?)" % p.returncode)
+        if os.path.exists(sig_out):
+            problems.append("output written")
+        if tmp_leftovers(top):
+            problems.append("temp files left: %r" % tmp_leftovers(top))
+        if sha(model) != before:
+            problems.append("input model changed")
+        if len([l for l in se.splitlines() if l.startswith("qconvert: error:")]) != 1:
+            problems.append("want one 'qconvert: error:' line")
+        report("signal: SIGINT during calibration", problems, r)
+
+
+if __name__ == "__main__":
+    main()
