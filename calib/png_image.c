@@ -98,6 +98,15 @@ int qc_png_decode(const uint8_t *data, size_t len, const char *name, qc_image *o
     return qc_fail(QC_ELIMIT, "%s: image size %ux%u exceeds %d per side", name, (unsigned)width,
                    (unsigned)height, QC_IMAGE_MAX_SIDE);
   }
+  /* Deflate cannot expand data more than 1032:1, so a file this short cannot
+   * hold the declared pixels: refuse before allocating them (a 100-byte file
+   * must not reserve gigabytes). */
+  uint64_t raw_bytes = (uint64_t)height * (1 + (uint64_t)png_get_rowbytes(png, info));
+  if (raw_bytes / 1032 > (uint64_t)len) {
+    png_destroy_read_struct(&png, &info, NULL);
+    return qc_fail(QC_EINVAL, "%s: corrupt PNG: file is truncated (%zu bytes cannot hold a %ux%u image)", name, len,
+                   (unsigned)width, (unsigned)height);
+  }
   if (color_type == PNG_COLOR_TYPE_PALETTE)
     png_set_palette_to_rgb(png);
   if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8)

@@ -140,8 +140,9 @@ int qc_preprocess_resolve(const qc_preprocess_opts *o, const qc_input_spec *in, 
     else if (is_channel_count(in->dims[b + 2]))
       layout = QC_LAYOUT_NHWC;
     else
-      return qc_fail(QC_EUSAGE, "input '%s' has shape %s: cannot tell the channel dimension; set layout=nchw or nhwc",
-                     name, shape);
+      return qc_fail(QC_EUSAGE, "input '%s' has shape %s: images give 1, 3 or 4 channels but neither dim %d (NCHW) "
+                     "nor dim %d (NHWC) has that many; feed .npy/.pb samples, or set layout=nchw or nhwc",
+                     name, shape, b, b + 2);
   }
   int cdim = layout == QC_LAYOUT_NCHW ? b : b + 2;
   int hdim = layout == QC_LAYOUT_NCHW ? b + 1 : b;

@@ -97,42 +97,45 @@ class ResBlock(nn.Module):
 
 
 class ResNet(nn.Module):
+    """Strided stem, two residual blocks (identity and projection skip), fc head (~1.9 MB)."""
+
     def __init__(self):
         super().__init__()
-        self.stem = conv_bn(1, 16)
-        self.blocks = nn.Sequential(ResBlock(16, 16, 1),   # 28x28
-                                    ResBlock(16, 32, 2),   # 14x14
-                                    ResBlock(32, 64, 2))   # 7x7
-        self.pool = nn.AdaptiveAvgPool2d(1)                # -> GlobalAveragePool
-        self.fc = nn.Linear(64, 10)
+        self.stem = conv_bn(1, 32, stride=2)       # 14x14
+        self.block1 = ResBlock(32, 32, 1)          # 14x14, identity skip
+        self.block2 = ResBlock(32, 64, 2)          # 7x7, 1x1 projection skip
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x):
-        x = self.pool(self.blocks(self.stem(x)))
-        return self.fc(torch.flatten(x, 1))
-
-
-def dw_sep(cin, cout, stride):
-    """Depthwise 3x3 (groups=cin) + pointwise 1x1, each with BN + HardSwish."""
-    return nn.Sequential(conv_bn(cin, cin, stride=stride, groups=cin, act=nn.Hardswish),
-                         conv_bn(cin, cout, k=1, act=nn.Hardswish))
+        x = self.block2(self.block1(self.stem(x)))
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
 class DWNet(nn.Module):
+    """Depthwise-separable convs (depthwise 3x3 groups=C + pointwise 1x1, each
+    BN + HardSwish), fc head (~1.6 MB).
+
+    Strided stem: depthwise convs are slow on CPU in torch, and 14x14 keeps
+    training to a few minutes. Layers are direct attributes (not nested
+    Sequentials) so the exported tensor names stay short.
+    """
+
     def __init__(self):
         super().__init__()
-        # Strided stem: depthwise convs are slow on CPU in torch, and 14x14
-        # keeps training to a few minutes.
-        self.stem = conv_bn(1, 16, stride=2, act=nn.Hardswish)  # 14x14
-        self.blocks = nn.Sequential(dw_sep(16, 32, 1),          # 14x14
-                                    dw_sep(32, 64, 2),          # 7x7
-                                    dw_sep(64, 96, 1),
-                                    dw_sep(96, 96, 1))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(96, 10)
+        hs = nn.Hardswish
+        self.stem = conv_bn(1, 32, stride=2, act=hs)                  # 14x14
+        self.dw1 = conv_bn(32, 32, groups=32, act=hs)                 # 14x14
+        self.pw1 = conv_bn(32, 64, k=1, act=hs)
+        self.dw2 = conv_bn(64, 64, stride=2, groups=64, act=hs)       # 7x7
+        self.pw2 = conv_bn(64, 64, k=1, act=hs)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.act = hs()
+        self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x):
-        x = self.pool(self.blocks(self.stem(x)))
-        return self.fc(torch.flatten(x, 1))
+        x = self.pw2(self.dw2(self.pw1(self.dw1(self.stem(x)))))
+        return self.fc2(self.act(self.fc1(torch.flatten(x, 1))))
 
 
 # name -> (constructor, opset). HardSwish only exists as an ONNX op from

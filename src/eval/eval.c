@@ -168,18 +168,6 @@ typedef struct batch_iter {
   int count, label;
 } batch_iter;
 
-/* Samples are stacked along dim 0; a model whose inputs fix that dim (an
- * export with batch 1) is fed one sample at a time. */
-static int model_batch(const qc_model *m, int batch) {
-  const qc_graph *g = m->graph;
-  for (int i = 0; i < g->n_inputs; i++) {
-    const qc_value *v = &g->values[g->inputs[i]];
-    if (v->ndim > 0 && v->dims[0] > 0)
-      return 1;
-  }
-  return batch;
-}
-
 static int iter_init(batch_iter *it, qc_eval_data *d, int batch) {
   memset(it, 0, sizeof *it);
   it->d = d;
@@ -258,7 +246,7 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *ef = NULL, *eq = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
+  int rc = iter_init(&it, d, batch_for(fp32, o->batch));
   int nout = fp32->graph->n_outputs;
   qc_tensor *of = calloc((size_t)nout + 1, sizeof *of), *oq = calloc((size_t)nout + 1, sizeof *oq);
   if (rc == QC_OK && (!of || !oq))
@@ -385,7 +373,7 @@ int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tenso
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *e = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
+  int rc = iter_init(&it, d, batch_for(fp32, o->batch));
   qc_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
   if (rc == QC_OK && (!ctx.acc || !ctx.acc_of_value || !outs))
     rc = qc_fail(QC_ENOMEM, "out of memory");

@@ -52,8 +52,10 @@ def build_torch_cnn():
              for t in onnx.load(os.path.join(ROOT, "demo", "fmnist_cnn.onnx")).graph.initializer}
     sd = model.state_dict()
     missing = [k for k in sd if k not in inits and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise SystemExit(f"ONNX initializers do not cover {missing}")
+    shape = [k for k in sd if k in inits and tuple(inits[k].shape) != tuple(sd[k].shape)]
+    if missing or shape:
+        raise SystemExit(f"demo/fmnist_cnn.onnx does not match tools/train_fmnist.py's CNN "
+                         f"(missing {missing}, other shapes {shape[:3]}): re-export the demo model")
     model.load_state_dict({k: inits.get(k, v) for k, v in sd.items()})
     return model.eval()
 
