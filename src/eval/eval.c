@@ -246,7 +246,7 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *ef = NULL, *eq = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, batch_for(fp32, o->batch));
+  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
   int nout = fp32->graph->n_outputs;
   qc_tensor *of = calloc((size_t)nout + 1, sizeof *of), *oq = calloc((size_t)nout + 1, sizeof *oq);
   if (rc == QC_OK && (!of || !oq))
@@ -373,7 +373,7 @@ int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tenso
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *e = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, batch_for(fp32, o->batch));
+  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
   qc_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
   if (rc == QC_OK && (!ctx.acc || !ctx.acc_of_value || !outs))
     rc = qc_fail(QC_ENOMEM, "out of memory");
