@@ -168,6 +168,18 @@ typedef struct batch_iter {
   int count, label;
 } batch_iter;
 
+/* Samples are stacked along dim 0; a model whose inputs fix that dim (an
+ * export with batch 1) is fed one sample at a time. */
+static int model_batch(const qc_model *m, int batch) {
+  const qc_graph *g = m->graph;
+  for (int i = 0; i < g->n_inputs; i++) {
+    const qc_value *v = &g->values[g->inputs[i]];
+    if (v->ndim > 0 && v->dims[0] > 0)
+      return 1;
+  }
+  return batch;
+}
+
 static int iter_init(batch_iter *it, qc_eval_data *d, int batch) {
   memset(it, 0, sizeof *it);
   it->d = d;
