@@ -128,7 +128,8 @@ static int list_dir(const char *dir, path_list *out, int64_t *junk) {
   if (!S_ISDIR(st.st_mode))
     return qc_fail(QC_EUSAGE, "calibration data '%s' is neither a directory nor a .txt list of files", dir);
   QC_TRY(walk(dir, 0, out, junk));
-  qsort(out->items, out->n, sizeof *out->items, cmp_str);
+  if (out->n > 1) /* items is NULL for an empty dir: qsort(NULL, 0) is undefined */
+    qsort(out->items, out->n, sizeof *out->items, cmp_str);
   return QC_OK;
 }
 

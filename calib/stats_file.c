@@ -27,6 +27,12 @@
 #define MAX_FINGERPRINT 4096u
 #define MAX_NAME 65535u
 #define MAX_FILE_BYTES ((size_t)1 << 32)
+/* Each record becomes a qc_stats of ~32 KiB (the histogram) and the set is
+ * searched linearly, so a small file with millions of tiny records would cost
+ * gigabytes and hours: cap the count (real models have a few thousand). */
+#define MAX_TENSORS 16384u
+/* Smallest possible record: name_len + 1-byte name + the fixed fields. */
+#define MIN_RECORD_BYTES (4u + 1u + 4u * 8u + 4u + 4u + 8u + 2u * 24u + 4u + 8u + 4u)
 
 static uint64_t fnv1a64(const uint8_t *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -288,6 +294,10 @@ int qc_stats_load(const char *path, const char *expected_fingerprint, qc_stats_s
   uint32_t n = get_u32(&b);
   if (b.truncated || fp_len > MAX_FINGERPRINT)
     rc = qc_fail(QC_EINVAL, "%s: invalid fingerprint / header", path);
+  else if (n > MAX_TENSORS)
+    rc = qc_fail(QC_ELIMIT, "%s: %u tensor records exceed the limit of %u", path, n, MAX_TENSORS);
+  else if ((uint64_t)n * MIN_RECORD_BYTES > b.len - b.pos)
+    rc = qc_fail(QC_EINVAL, "%s: truncated (%u tensor records cannot fit in %zu bytes)", path, n, b.len - b.pos);
   else if (expected_fingerprint &&
            (strlen(expected_fingerprint) != fp_len || memcmp(expected_fingerprint, fp, fp_len)))
     rc = qc_fail(QC_EINVAL,

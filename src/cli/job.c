@@ -59,6 +59,7 @@ enum {
   OPT_CALIB_COUNT = 256, OPT_BATCH, OPT_THREADS, OPT_INPUT_SHAPE, OPT_SAVE_STATS, OPT_LOAD_STATS, OPT_QUIET,
   OPT_SCALE, OPT_MEAN, OPT_STD, OPT_COLOR, OPT_LAYOUT, OPT_RESIZE, OPT_PAD, OPT_OBSERVER, OPT_OBSERVERS,
   OPT_PERCENTILE, OPT_ACT_TYPE, OPT_PER_TENSOR, OPT_WEIGHT_ONLY, OPT_EXCLUDE, OPT_OP_TYPES, OPT_EVAL, OPT_DATA,
+  OPT_MIN_SQNR,
 };
 
 static void print_help(job_mode mode) {
@@ -122,6 +123,9 @@ static void print_help(job_mode mode) {
          "  --exclude NODE,...      keep these nodes in FP32\n"
          "  --op-types A,B,...      quantize only these op types (supported: %s)\n",
          qc_qdq_supported_ops());
+  if (mode == JOB_QUANTIZE)
+    printf("  --min-sqnr DB           keep the most sensitive nodes in FP32 until the output SQNR vs FP32\n"
+           "                          (on --eval data, else 64 calibration samples) reaches DB\n");
 }
 
 static int usage(const char *cmd, const char *fmt, const char *arg) {
@@ -143,7 +147,8 @@ int job_parse(int argc, char **argv, job_mode mode, job_args *a) {
       {"percentile", required_argument, 0, OPT_PERCENTILE}, {"activation-type", required_argument, 0, OPT_ACT_TYPE},
       {"per-tensor", no_argument, 0, OPT_PER_TENSOR}, {"weight-only", no_argument, 0, OPT_WEIGHT_ONLY},
       {"exclude", required_argument, 0, OPT_EXCLUDE}, {"op-types", required_argument, 0, OPT_OP_TYPES},
-      {"eval", required_argument, 0, OPT_EVAL}, {"data", required_argument, 0, OPT_DATA}, {0, 0, 0, 0}};
+      {"eval", required_argument, 0, OPT_EVAL}, {"data", required_argument, 0, OPT_DATA},
+      {"min-sqnr", required_argument, 0, OPT_MIN_SQNR}, {0, 0, 0, 0}};
   static const struct {
     int opt;
     const char *key;
@@ -222,6 +227,13 @@ int job_parse(int argc, char **argv, job_mode mode, job_args *a) {
         a->q.act_scheme = QC_QS_INT8_SYMMETRIC;
       else
         rc = qc_fail(QC_EUSAGE, "--activation-type: expected uint8 or int8, got '%s'", optarg);
+      break;
+    case OPT_MIN_SQNR:
+      if (mode != JOB_QUANTIZE)
+        return usage(cmd, "unknown option '%s'", "--min-sqnr");
+      rc = cli_parse_float("--min-sqnr", optarg, &a->min_sqnr);
+      if (rc == QC_OK && !(a->min_sqnr > 0 && a->min_sqnr < 200))
+        rc = qc_fail(QC_EUSAGE, "--min-sqnr: expected decibels in (0, 200), got '%s'", optarg);
       break;
     case OPT_PER_TENSOR: a->q.per_tensor = 1; break;
     case OPT_WEIGHT_ONLY: a->q.weight_only = 1; break;

@@ -34,6 +34,7 @@ typedef struct job_args {
   qc_observer_kind observers[QC_OBS_COUNT];
   int n_observers;                   /* 1 for the main job */
   double percentile;
+  double min_sqnr; /* --min-sqnr: FP32 fallback target in dB; 0 = off */
   char *exclude_buf, *op_types_buf, *observers_buf;
   const char *exclude[JOB_MAX_LIST], *op_types[JOB_MAX_LIST];
 } job_args;
@@ -61,6 +62,19 @@ void job_hist_views_free(qc_hist_view *h, int n);
 int job_quantize(const job_args *a, const char *output, FILE *summary);
 /* "dir/model.onnx" -> "dir/model.int8.onnx" (malloc'd). */
 char *job_default_output_path(const char *model);
+/* What the FP32 fallback needs: the simplified FP32 model (bytes and a
+ * loaded copy), the statistics and the evaluation data. */
+typedef struct job_fallback_ctx {
+  const unsigned char *base;
+  size_t base_len;
+  const char *dir;
+  struct qc_model *fp32;
+  const qc_stats_set *stats;
+  qc_eval_data *data;
+} job_fallback_ctx;
+/* --min-sqnr: keeps the most sensitive nodes in FP32 until the output SQNR
+ * reaches the target; replaces *m and *summary (job_fallback.c). */
+int job_fallback(const job_args *a, const job_fallback_ctx *c, struct qc_model **m, qc_quant_summary *summary);
 /* Fails early if path's directory cannot take a new file. */
 int job_check_output_dir(const char *opt, const char *path);
 double job_now(void);

@@ -63,13 +63,28 @@ static void job_state_free(job_state *s) {
 }
 
 /* --eval and per-layer error (with reports): FP32 vs the quantized model. */
+/* The evaluation data and the simplified FP32 model, opened once. */
+static int open_data(const job_args *a, job_state *s) {
+  if (!s->data)
+    QC_TRY(job_open_eval_data(a, s->m, !a->eval_dir, &s->data));
+  if (!s->fp32)
+    QC_TRY(qc_model_load_buffer(s->fp32_buf, s->fp32_len, a->model, s->m->dir, &s->fp32));
+  return QC_OK;
+}
+
+static int fallback(const job_args *a, job_state *s) {
+  QC_TRY(open_data(a, s));
+  job_fallback_ctx c = {.base = s->fp32_buf, .base_len = s->fp32_len, .dir = s->m->dir, .fp32 = s->fp32,
+                        .stats = &s->stats, .data = s->data};
+  return job_fallback(a, &c, &s->m, &s->summary);
+}
+
 static int evaluate(const job_args *a, job_state *s) {
   int want_layers = a->n_reports > 0 || a->eval_dir;
   if (!want_layers)
     return QC_OK;
   qc_eval_opts eo = {.batch = 32, .nthreads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .quiet = 1};
-  QC_TRY(job_open_eval_data(a, s->m, !a->eval_dir, &s->data));
-  QC_TRY(qc_model_load_buffer(s->fp32_buf, s->fp32_len, a->model, s->m->dir, &s->fp32));
+  QC_TRY(open_data(a, s));
   if (a->eval_dir)
     QC_TRY(qc_evaluate(s->fp32, s->m, s->data, &eo, &s->eval));
   QC_TRY(qc_layer_errors(s->fp32, s->summary.tensors, s->summary.n_tensors, s->data, &eo, &s->layers,
@@ -97,6 +112,8 @@ int job_quantize(const job_args *a, const char *output, FILE *summary) {
   if ((rc = job_collect_stats(a, s.m, &s.stats, &s.cres)) < 0)
     goto done;
   if ((rc = qc_pass_quantize(s.m, &s.stats, &a->q, &s.summary)) < 0)
+    goto done;
+  if (a->min_sqnr > 0 && (rc = fallback(a, &s)) < 0)
     goto done;
   if ((rc = qc_model_save(s.m, output, QC_SAVE_INLINE_EXTERNAL)) < 0)
     goto done;

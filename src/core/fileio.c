@@ -39,7 +39,8 @@ int qc_interrupted(void) { return interrupted_flag != 0; }
 int qc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len) {
   *data = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it below). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return qc_fail(QC_EIO, "%s: %s", path, strerror(errno));
   struct stat st;

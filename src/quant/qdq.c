@@ -54,6 +54,11 @@ static int op_kind_of(const char *op) {
 
 int qc_qdq_op_supported(const char *op_type) { return op_kind_of(op_type) != K_NONE; }
 
+int qc_qdq_op_is_compute(const char *op_type) {
+  int kind = op_kind_of(op_type);
+  return kind == K_WEIGHTED || kind == K_FUSED;
+}
+
 const char *qc_qdq_supported_ops(void) {
   static char buf[512];
   if (!buf[0])
@@ -91,6 +96,8 @@ static int node_allowed(const qdq_state *st, int node) {
   const char *op = qc_node_op(st->g, node), *name = qc_node_name(st->g, node);
   const Onnx__NodeProto *np = st->g->nodes[node].proto;
   if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
+    return 0;
+  if (st->opts->node_mask && node < st->opts->n_node_mask && !st->opts->node_mask[node])
     return 0;
   for (int i = 0; i < st->opts->n_exclude; i++)
     if (*name && strcmp(st->opts->exclude[i], name) == 0)

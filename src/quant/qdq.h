@@ -21,6 +21,8 @@ typedef struct qc_quant_opts {
   int n_exclude;
   const char *const *op_types; /* op types to quantize; NULL = all supported */
   int n_op_types;
+  const unsigned char *node_mask; /* per IR node id: 0 keeps the node in FP32; NULL = all allowed */
+  int n_node_mask;
 } qc_quant_opts;
 
 typedef struct qc_quant_summary {
@@ -33,6 +35,9 @@ typedef struct qc_quant_summary {
   int n_warnings;
 } qc_quant_summary;
 
+/* Whether op_type runs as an int8 kernel of its own when quantized (weighted
+ * and fused ops, not shared-scale followers): the unit of FP32 fallback. */
+int qc_qdq_op_is_compute(const char *op_type);
 /* Whether op_type can be quantized by this pass (for --op-types validation). */
 int qc_qdq_op_supported(const char *op_type);
 /* Comma-separated list of the supported op types. */

@@ -237,7 +237,9 @@ int qc_pass_simplify(qc_model *m, qc_simplify_stats *stats) {
   if (!stats)
     stats = &local;
   QC_TRY(qc_pass_remove_identity(m, stats));
-  QC_TRY(qc_pass_fold_batchnorm(m, stats));
+  /* Constant folding first: exporters such as paddle2onnx feed BatchNorm and
+   * Conv parameters from Constant nodes, which become initializers here. */
   QC_TRY(qc_pass_const_fold(m, stats));
+  QC_TRY(qc_pass_fold_batchnorm(m, stats));
   return qc_graph_sync(m->graph);
 }

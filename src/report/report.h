@@ -34,7 +34,7 @@ typedef struct qc_eval_result {
   double fp32_top1, quant_top1; /* fractions; -1 when unlabeled */
   double fp32_top5, quant_top5; /* -1 when unlabeled or fewer than 5 classes */
   double agreement;         /* fraction of samples whose top-1 class agrees */
-  double output_sqnr_db;    /* 10 log10(sum ref^2 / sum (ref - q)^2) over all outputs */
+  double output_sqnr_db;    /* min over outputs of 10 log10(sum ref^2 / sum (ref - q)^2) */
   double cosine;            /* cosine similarity of all outputs, flattened */
   double fp32_ms, quant_ms; /* mean milliseconds per sample */
 } qc_eval_result;

@@ -23,6 +23,12 @@ QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
 DEMO = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
 RSS_CAP_MB = 400  # generous: the binary and its libraries need ~60 MB
+# Address-space cap for the child, so that reserving gigabytes "lazily" (calloc
+# before validating) fails loudly here too, as it would in a constrained
+# container. Sanitizer builds reserve terabytes of shadow memory: no cap there.
+SANITIZED = b"libasan" in subprocess.run(["ldd", QC], capture_output=True).stdout or \
+    os.environ.get("QC_SANITIZED") == "1"
+AS_CAP = 0 if SANITIZED else 1 << 30
 passed, failed = [], []
 
 
@@ -32,7 +38,9 @@ def run(args, env=None, timeout=120):
     e.update(env or {})
     # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far, so measure in a
     # wrapper process of our own.
-    code = ("import resource,subprocess,sys;r=subprocess.run(sys.argv[1:],capture_output=True);"
+    code = ("import resource,subprocess,sys;cap=%d\n"
+            "if cap: resource.setrlimit(resource.RLIMIT_AS,(cap,cap))\n"
+            "r=subprocess.run(sys.argv[1:],capture_output=True);" % AS_CAP +
             "sys.stdout.buffer.write(r.stdout);sys.stderr.buffer.write(r.stderr);"
             "sys.stderr.write('\\nRSS_KB=%d\\n'%resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss);"
             "sys.exit(r.returncode if r.returncode>=0 else 128-r.returncode)")
@@ -160,6 +168,19 @@ def cases(d):
     r, rss = run(["run", em, "--input", xnpy, "--output-dir", outdir])
     check("external data: 1 GiB declared, 16-byte file", r, rss, 2, ["too short"])
 
+    # a FIFO shipped as external data (tarballs can hold FIFOs): refused, not waited on
+    fifo_dir = os.path.join(d, "fifo-model")
+    os.makedirs(fifo_dir)
+    os.mkfifo(os.path.join(fifo_dir, "weights.bin"))
+    fm = os.path.join(fifo_dir, "ext.onnx")
+    onnx.save(m, fm)
+    try:
+        r, rss = run(["run", fm, "--input", xnpy, "--output-dir", outdir], timeout=30)
+        check("external data: a FIFO", r, rss, 2, ["not a regular file"])
+    except subprocess.TimeoutExpired:
+        failed.append("external data: a FIFO")
+        print("FAIL external data: a FIFO: qconvert hung opening it")
+
     # 4. .npy header declaring a huge array over a tiny file
     hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (268435456,), }"
     hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
@@ -194,7 +215,42 @@ def cases(d):
         check("QCONVERT_MAX_TENSOR_BYTES=%s warns, default used" % bad, r, rss, 0,
               ["warning: ignoring QCONVERT_MAX_TENSOR_BYTES"])
 
-    # 7. preprocessing option values that used to be accepted wrongly
+    # 7. a stats file with more tensor records than the cap (each costs ~32 KiB in memory and the
+    # set is searched linearly): refused up front, quickly.
+    saved = os.path.join(d, "saved.stats")
+    r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "s.onnx"), "--quiet", "--observer", "minmax",
+                  "--save-stats", saved])
+    if r.returncode == 0:
+        data = open(saved, "rb").read()
+        fp_len = struct.unpack_from("<I", data, 16)[0]
+        fp = data[20:20 + fp_len]
+        body = bytearray(data[:20 + fp_len] + struct.pack("<I", 20000))
+        rec = (struct.pack("<QQQQ", 0, 0, 0, 0) + struct.pack("<ffd", 0, 0, 0.01) +
+               struct.pack("<Qdd", 0, 0, 0) * 2 + struct.pack("<iqI", 0, 0, 0))
+        for i in range(20000):
+            name = b"t%07d" % i
+            body += struct.pack("<I", len(name)) + name + rec
+        h = 0xCBF29CE484222325
+        for c in bytes(body):
+            h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        many = os.path.join(d, "many.stats")
+        open(many, "wb").write(bytes(body) + struct.pack("<Q", h))
+        r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "s2.onnx"), "--quiet", "--load-stats", many],
+                     timeout=60)
+        check("stats: 20000 tensor records refused", r, rss, 2, ["many.stats", "exceed the limit"])
+        # the count field claiming more records than the bytes can hold
+        body[20 + fp_len:24 + fp_len] = struct.pack("<I", 16000)
+        body = body[:24 + fp_len + 1000]
+        h = 0xCBF29CE484222325
+        for c in bytes(body):
+            h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        open(many, "wb").write(bytes(body) + struct.pack("<Q", h))
+        r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "s3.onnx"), "--quiet", "--load-stats", many])
+        check("stats: record count larger than the file", r, rss, 2, ["many.stats", "truncated"])
+    else:
+        check("stats: --save-stats for the fixture", r, rss, 0)
+
+    # 8. preprocessing option values that used to be accepted wrongly
     opts_model = DEMO
     for args, needle in [(["--mean", "0." + "0" * 300 + "1"], "too long"),
                          (["--scale", "1e300"], "outside the float range"),

@@ -78,7 +78,8 @@ int main(void) {
   expect("pad", "1.5", 0);
   expect_resolve("scale", "1e300", QC_DT_FLOAT, 0);
   expect_resolve("std", "1e-300", QC_DT_FLOAT, 0);
-  expect_resolve("mean", "-3e38", QC_DT_FLOAT, 0);
+  expect_resolve("mean", "-1e39", QC_DT_FLOAT, 0);
+  expect_resolve("mean", "-3e38", QC_DT_FLOAT, 1); /* 3e38 < FLT_MAX */
   expect_resolve("std", "1e-5", QC_DT_FLOAT, 1);   /* values up to 1e5: fine in float */
   expect_resolve("std", "1e-5", QC_DT_FLOAT16, 0); /* ... but above float16's 65504 */
   expect_resolve("std", "0.229", QC_DT_FLOAT16, 1);

@@ -59,7 +59,8 @@ static void list_dir(const char *dir, const char *prefix, name_list *out) {
     if (de->d_name[0] != '.' && strncmp(de->d_name, prefix, strlen(prefix)) == 0)
       list_add(out, de->d_name);
   closedir(d);
-  qsort(out->items, out->n, sizeof(char *), cmp_str);
+  if (out->n > 1) /* items may be NULL */
+    qsort(out->items, out->n, sizeof(char *), cmp_str);
 }
 
 /* Orders input_2.pb before input_10.pb. */
@@ -115,8 +116,10 @@ static int run_data_set(qc_model *m, qc_engine *e, const char *set_dir, char *ms
   name_list ins = {0}, outs = {0};
   list_dir(set_dir, "input_", &ins);
   list_dir(set_dir, "output_", &outs);
-  qsort(ins.items, ins.n, sizeof(char *), cmp_numbered);
-  qsort(outs.items, outs.n, sizeof(char *), cmp_numbered);
+  if (ins.n > 1)
+    qsort(ins.items, ins.n, sizeof(char *), cmp_numbered);
+  if (outs.n > 1)
+    qsort(outs.items, outs.n, sizeof(char *), cmp_numbered);
   int result = CASE_PASS;
   qc_tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in);
   qc_tensor **inp = calloc((size_t)g->n_inputs + 1, sizeof *inp);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the seed corpora for the fuzz harnesses into OUTDIR/<harness>/.
 
-    build_corpus.py OUTDIR [--max-models N]
+    build_corpus.py OUTDIR [--max-models N] [--qconvert BINARY]
 
 model:        demo/*.onnx and N (default 300) model.onnx files from
               /usr/share/libonnx-testdata (every k-th, sorted, under 256 KiB)
@@ -10,6 +10,9 @@ png:          small skimage data PNGs and generated ones (every colour type,
               bit depth, palette+tRNS, interlaced, 1x1, odd sizes, truncated)
 npy:          generated arrays of every supported dtype/version, plus variants
 options:      key=value lines for every preprocessing option
+stats:        statistics files without their trailing checksum (the harness
+              appends it): hand-built ones, and with --qconvert real ones saved
+              by `qconvert --save-stats` for each observer
 Needs python3 with numpy and PIL (Debian python3-numpy, python3-pil)."""
 import glob
 import io
@@ -148,16 +151,56 @@ def options(out):
         put(d, "opt_%02d.txt" % i, s.encode())
 
 
+def fnv1a64(b):
+    h = 0xCBF29CE484222325
+    for c in b:
+        h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def stats(out, qconvert):
+    d = os.path.join(out, "stats")
+    def body(fp, records):
+        b = b"QCSTATS\0" + struct.pack("<III", 1, 4096, len(fp)) + fp + struct.pack("<I", len(records))
+        for name in records:
+            b += struct.pack("<I", len(name)) + name + struct.pack("<QQQQ", 0, 0, 0, 0)
+            b += struct.pack("<ffd", 0, 0, 0.01) + struct.pack("<Qdd", 0, 0, 0) * 2 + struct.pack("<iqI", 0, 0, 0)
+        return b
+    put(d, "empty_set", body(b"fp", []))
+    put(d, "two_empty", body(b"model:abc", [b"x", b"conv_out"]))
+    if not qconvert:
+        return
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as t:
+        calib = os.path.join(t, "calib")
+        os.makedirs(calib)
+        rng = np.random.default_rng(3)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8), "L").save(os.path.join(calib, "%d.png" % i))
+        for obs in ["minmax", "ema", "percentile"]:
+            path = os.path.join(t, obs + ".stats")
+            r = subprocess.run([qconvert, os.path.join(ROOT, "demo", "fmnist_cnn.onnx"), "--calib", calib, "-o",
+                                os.path.join(t, "q.onnx"), "--observer", obs, "--save-stats", path, "--quiet",
+                                "--threads", "1"], capture_output=True)
+            if r.returncode == 0 and os.path.isfile(path):
+                data = open(path, "rb").read()
+                if struct.unpack("<Q", data[-8:])[0] == fnv1a64(data[:-8]):
+                    put(d, "demo_" + obs, data[:-8])
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out = sys.argv[1]
     n = int(sys.argv[sys.argv.index("--max-models") + 1]) if "--max-models" in sys.argv else 300
+    qconvert = sys.argv[sys.argv.index("--qconvert") + 1] if "--qconvert" in sys.argv else None
     models(out, n)
     tensors(out, n)
     pngs(out)
     npys(out)
     options(out)
+    stats(out, qconvert)
     for h in sorted(os.listdir(out)):
         print("%-14s %4d seeds" % (h, len(os.listdir(os.path.join(out, h)))))
 

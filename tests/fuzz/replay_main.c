@@ -70,7 +70,8 @@ int main(int argc, char **argv) {
       names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    if (n > 1)
+      qsort(names, n, sizeof *names, by_name);
     for (size_t k = 0; k < n; k++) {
       char path[4096];
       snprintf(path, sizeof path, "%s/%s", argv[i], names[k]);

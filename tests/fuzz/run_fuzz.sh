@@ -5,7 +5,7 @@
 #
 #   tests/fuzz/run_fuzz.sh SECONDS [HARNESS...]
 #
-# Harnesses: model png npy tensor_proto options (default: all).
+# Harnesses: model png npy tensor_proto options stats (default: all).
 # Environment: QC_FUZZ_BUILD (default <repo>/build-fuzz), QC_FUZZ_JOBS
 # (harnesses run in parallel, default 1).
 # Outputs under $QC_FUZZ_BUILD:
@@ -27,7 +27,7 @@ BUILD="${QC_FUZZ_BUILD:-$ROOT/build-fuzz}"
 JOBS="${QC_FUZZ_JOBS:-1}"
 PY="${PYTHON:-/usr/bin/python3}"
 HARNESSES=("$@")
-[ ${#HARNESSES[@]} -eq 0 ] && HARNESSES=(model png npy tensor_proto options)
+[ ${#HARNESSES[@]} -eq 0 ] && HARNESSES=(model png npy tensor_proto options stats)
 
 command -v clang >/dev/null || { echo "run_fuzz: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
@@ -39,10 +39,13 @@ else
 fi
 TARGETS=()
 for h in "${HARNESSES[@]}"; do TARGETS+=("tests/fuzz/fuzz_$h"); done
-ninja -C "$BUILD" "${TARGETS[@]}" || { echo "run_fuzz: build failed (does clang support -fsanitize=fuzzer?)" >&2; exit 2; }
+ninja -C "$BUILD" qconvert "${TARGETS[@]}" || { echo "run_fuzz: build failed (does clang support -fsanitize=fuzzer?)" >&2; exit 2; }
 
-if [ ! -d "$BUILD/fuzz-seeds" ]; then
-  "$PY" "$ROOT/tests/fuzz/build_corpus.py" "$BUILD/fuzz-seeds.tmp" && mv "$BUILD/fuzz-seeds.tmp" "$BUILD/fuzz-seeds" || exit 2
+need_seeds=0
+for h in "${HARNESSES[@]}"; do [ -d "$BUILD/fuzz-seeds/$h" ] || need_seeds=1; done
+if [ $need_seeds -eq 1 ]; then
+  rm -rf "$BUILD/fuzz-seeds.tmp" "$BUILD/fuzz-seeds"
+  ASAN_OPTIONS=detect_leaks=0 "$PY" "$ROOT/tests/fuzz/build_corpus.py" "$BUILD/fuzz-seeds.tmp" --qconvert "$BUILD/qconvert" && mv "$BUILD/fuzz-seeds.tmp" "$BUILD/fuzz-seeds" || exit 2
 fi
 
 # halt_on_error: UBSan findings are crashes; detect_leaks: leaks are too.

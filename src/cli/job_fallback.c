@@ -1,0 +1,134 @@
+/* Accuracy-aware FP32 fallback (--min-sqnr DB).
+ *
+ * When the quantized model's output SQNR against FP32 (on the --eval data, or
+ * up to 64 calibration samples) is below the target:
+ *   1. sensitivity: for every compute node (weighted or fused op) quantize
+ *      that node alone and measure the output SQNR; lower = more sensitive;
+ *   2. keep the k most sensitive nodes in FP32, k = 1, 2, 3, ..., until the
+ *      target is met (at most half of the compute nodes).
+ * Each trial starts from the same simplified FP32 model and statistics, so
+ * the result is deterministic. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/status.h"
+#include "../io/model_io.h"
+#include "job.h"
+
+typedef struct sensitivity {
+  int node;
+  double sqnr_db;
+} sensitivity;
+
+static int cmp_sensitivity(const void *x, const void *y) {
+  const sensitivity *a = x, *b = y;
+  if (a->sqnr_db != b->sqnr_db)
+    return a->sqnr_db < b->sqnr_db ? -1 : 1;
+  return a->node - b->node;
+}
+
+/* Quantizes a fresh copy of the base model with a node mask; returns its
+ * output SQNR, and the model itself when out != NULL. */
+static int trial(const job_args *a, const job_fallback_ctx *c, const unsigned char *mask, int n_mask, double *sqnr,
+                 qc_model **out, qc_quant_summary *sum_out) {
+  qc_model *mq = NULL;
+  qc_quant_summary sum = {0};
+  qc_eval_result ev;
+  qc_quant_opts q = a->q;
+  q.node_mask = mask;
+  q.n_node_mask = n_mask;
+  qc_eval_opts eo = {.batch = 32, .nthreads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .quiet = 1};
+  int rc = qc_model_load_buffer(c->base, c->base_len, a->model, c->dir, &mq);
+  if (rc == QC_OK)
+    rc = qc_pass_quantize(mq, c->stats, &q, &sum);
+  if (rc == QC_OK)
+    rc = qc_evaluate(c->fp32, mq, c->data, &eo, &ev);
+  if (rc == QC_OK) {
+    *sqnr = ev.output_sqnr_db;
+    if (out) {
+      *out = mq, mq = NULL;
+      *sum_out = sum;
+      memset(&sum, 0, sizeof sum);
+    }
+  }
+  qc_quant_summary_free(&sum);
+  qc_model_free(mq);
+  return rc;
+}
+
+static int add_note(qc_quant_summary *s, const char *text) {
+  char **w = realloc(s->warnings, sizeof *w * (size_t)(s->n_warnings + 1));
+  if (!w)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  s->warnings = w;
+  if (!(w[s->n_warnings] = strdup(text)))
+    return qc_fail(QC_ENOMEM, "out of memory");
+  s->n_warnings++;
+  return QC_OK;
+}
+
+int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_quant_summary *summary) {
+  double sqnr;
+  qc_graph *base_graph = c->fp32->graph; /* same node ids as every trial's copy */
+  int n_nodes = base_graph->n_nodes, rc;
+  unsigned char *mask = malloc((size_t)n_nodes + 1);
+  sensitivity *sens = calloc((size_t)n_nodes + 1, sizeof *sens);
+  if (!mask || !sens) {
+    free(mask);
+    free(sens);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  memset(mask, 1, (size_t)n_nodes);
+  if ((rc = trial(a, c, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= a->min_sqnr)
+    goto done;
+  /* 1. Sensitivity of each compute node quantized alone. */
+  int n_sens = 0;
+  for (int k = 0; k < base_graph->n_order && rc == QC_OK; k++) {
+    int id = base_graph->order[k];
+    if (!qc_qdq_op_is_compute(qc_node_op(base_graph, id)))
+      continue;
+    memset(mask, 0, (size_t)n_nodes);
+    mask[id] = 1;
+    sens[n_sens].node = id;
+    rc = trial(a, c, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
+    n_sens++;
+  }
+  if (rc < 0)
+    goto done;
+  qsort(sens, (size_t)n_sens, sizeof *sens, cmp_sensitivity);
+  /* 2. Keep the most sensitive nodes in FP32 until the target holds. */
+  int kept = 0;
+  double best = sqnr;
+  memset(mask, 1, (size_t)n_nodes);
+  while (sqnr < a->min_sqnr && kept < (n_sens + 1) / 2 && rc == QC_OK) {
+    mask[sens[kept++].node] = 0;
+    rc = trial(a, c, mask, n_nodes, &sqnr, NULL, NULL);
+    best = sqnr > best ? sqnr : best;
+  }
+  if (rc < 0)
+    goto done;
+  qc_model *mq = NULL;
+  qc_quant_summary sum = {0};
+  if ((rc = trial(a, c, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
+    goto done;
+  qc_model_free(*m);
+  qc_quant_summary_free(summary);
+  *m = mq;
+  *summary = sum;
+  char note[1024];
+  int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
+                     a->min_sqnr, kept, kept == 1 ? "" : "s", sqnr,
+                     sqnr >= a->min_sqnr ? "" : ", target not reached");
+  for (int i = 0; i < kept && off < (int)sizeof note - 2; i++)
+    off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%.1f dB alone)", i ? "," : "",
+                    *qc_node_name(base_graph, sens[i].node) ? qc_node_name(base_graph, sens[i].node) : qc_node_op(base_graph, sens[i].node),
+                    sens[i].sqnr_db);
+  rc = add_note(summary, note);
+done:
+  free(mask);
+  free(sens);
+  return rc;
+}
