@@ -13,7 +13,7 @@ BUILD_PKGS="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-d
 # Tests and demo data: ONNX backend test data, Fashion-MNIST, python3-onnx/numpy/pil/skimage/torch
 # as independent references (test helpers only), node for onnxruntime-node.
 TEST_PKGS="python3 python3-onnx python3-numpy python3-pil python3-skimage python3-torch
-  libonnx-testdata dataset-fashion-mnist"
+  libonnx-testdata dataset-fashion-mnist chromium"
 
 missing=()
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -53,6 +53,9 @@ static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
       return qc_fail(QC_EUNSUPPORTED, "op '%s' is not supported at opset %d (%s)", np->op_type, m->opset, label);
     return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' (opset %d) at %s", np->op_type, m->opset, label);
   }
+  /* Kernels treat outputs >= 1 as optional (NULL) but always write output 0. */
+  if (g->nodes[id].noutputs < 1 || g->nodes[id].outputs[0] < 0)
+    return qc_fail(QC_EINVAL, "%s has no (first) output", label);
   if (op_out)
     *op_out = op;
   return QC_OK;

@@ -20,6 +20,8 @@ static const struct report_format {
     {".json", qc_report_render_json},
     {".csv", qc_report_render_csv},
     {".txt", qc_report_render_txt},
+    {".html", qc_report_render_html},
+    {".png", qc_report_render_png},
 };
 enum { N_REPORT_FORMATS = (int)(sizeof report_formats / sizeof report_formats[0]) };
 

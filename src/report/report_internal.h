@@ -44,6 +44,8 @@ typedef int (*qc_report_renderer)(qc_report_buf *out, const qc_quant_report *r);
 int qc_report_render_json(qc_report_buf *out, const qc_quant_report *r);
 int qc_report_render_csv(qc_report_buf *out, const qc_quant_report *r);
 int qc_report_render_txt(qc_report_buf *out, const qc_quant_report *r);
+int qc_report_render_html(qc_report_buf *out, const qc_quant_report *r);
+int qc_report_render_png(qc_report_buf *out, const qc_quant_report *r);
 /* The summary qc_report_print shows (also the start of the .txt report). */
 void qc_report_render_summary(qc_report_buf *out, const qc_quant_report *r);
 

@@ -183,7 +183,7 @@ for path, want in [("a.json", "1"), ("dir.x/b.CSV", "1"), ("c.txt", "1"), ("d.xy
     rc, out, _ = run("supported", path)
     check(out.strip() == want, f"supported({path!r}) = {out.strip()!r}, want {want}")
 rc, _, err = run("write", os.path.join(root, "r.xyz"))
-check(rc == 2 and "unknown report format '.xyz' (use .json, .csv or .txt)" in err,
+check(rc == 2 and "unknown report format '.xyz' (use .json, .csv, .txt, .html or .png)" in err,
       f"unknown extension: rc={rc} {err!r}")
 check(not os.path.exists(os.path.join(root, "r.xyz")), "unknown extension: file created")
 rc, _, err = run("write", os.path.join(root, "noext"))
