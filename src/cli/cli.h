@@ -20,6 +20,10 @@ int cli_parse_float(const char *opt, const char *s, double *out);
  * (see runtime_env.c). Call first thing in main(). */
 void cli_runtime_env(char **argv);
 
+struct job_args;
+/* Parses a job command (job_mode from job.h), runs it, returns the exit code. */
+int cli_run_job(int argc, char **argv, int mode, int (*run)(const struct job_args *a));
+
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

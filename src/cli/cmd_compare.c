@@ -189,22 +189,4 @@ done:
   return rc;
 }
 
-int cmd_compare(int argc, char **argv) {
-  job_args *a = calloc(1, sizeof *a);
-  if (!a)
-    return cli_fail(qc_fail(QC_ENOMEM, "out of memory"));
-  int rc = job_parse(argc, argv, JOB_COMPARE, a), exit_code = 0;
-  if (rc <= JOB_USAGE_PRINTED) {
-    exit_code = JOB_USAGE_PRINTED - rc;
-  } else if (rc < 0) {
-    exit_code = cli_fail(rc);
-  } else if (rc == 0) {
-    qc_install_signal_handlers();
-    rc = run(a);
-    if (rc < 0)
-      exit_code = cli_fail(rc);
-  }
-  job_args_free(a);
-  free(a);
-  return exit_code;
-}
+int cmd_compare(int argc, char **argv) { return cli_run_job(argc, argv, JOB_COMPARE, run); }
