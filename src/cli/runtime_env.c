@@ -33,8 +33,18 @@ static const char *better_coretype(void) {
   return NULL;
 }
 
+/* Under valgrind /proc/self/exe is valgrind's tool, not qconvert: no re-exec. */
+static int under_valgrind(void) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return 1; /* cannot tell what we would exec: don't */
+  exe[n] = 0;
+  return strstr(exe, "valgrind") != NULL;
+}
+
 void cli_runtime_env(char **argv) {
-  if (getenv("QC_RUNTIME_ENV_DONE"))
+  if (getenv("QC_RUNTIME_ENV_DONE") || under_valgrind())
     return;
   int changed = 0;
   if (!getenv("OMP_WAIT_POLICY")) {

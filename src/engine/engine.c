@@ -262,8 +262,11 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
       if (v < 0)
         continue;
       if (!store[v].data) {
-        rc = qc_fail(QC_EINTERNAL, "%s did not produce output '%s'", qc_node_label(g, pn->node, label, sizeof label),
-                     g->values[v].name);
+        /* Output 0 is always written; a missing later one means the model lists
+         * more outputs than the op defines (bad input), not a kernel bug. */
+        rc = qc_fail(i ? QC_EINVAL : QC_EINTERNAL, "%s did not produce output #%d '%s'%s",
+                     qc_node_label(g, pn->node, label, sizeof label), i, g->values[v].name,
+                     i ? " (the node lists more outputs than the op defines)" : "");
         break;
       }
       vals[v] = &store[v];
