@@ -6,6 +6,7 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "../ir/graph.h"
+#include "../report/report.h"
 #include "cli.h"
 #include "onnx.pb-c.h"
 
@@ -43,21 +44,12 @@ static int cmp_op_count(const void *a, const void *b) {
   return strcmp(x->op, y->op);
 }
 
-static void human_bytes(double b, char *buf, size_t n) {
-  const char *u[] = {"B", "KiB", "MiB", "GiB"};
-  int i = 0;
-  while (b >= 1024 && i < 3) {
-    b /= 1024;
-    i++;
-  }
-  snprintf(buf, n, i ? "%.2f %s" : "%.0f %s", b, u[i]);
-}
 
 static void print_model(const qc_model *m) {
   const Onnx__ModelProto *p = m->proto;
   const qc_graph *g = m->graph;
   char hb[32];
-  human_bytes((double)m->file_bytes, hb, sizeof hb);
+  qc_format_bytes((double)m->file_bytes, hb, sizeof hb);
   printf("model:      %s (%s)\n", m->path, hb);
   printf("producer:   %s%s%s\n", p->producer_name && *p->producer_name ? p->producer_name : "(none)",
          p->producer_version && *p->producer_version ? " " : "", p->producer_version ? p->producer_version : "");
@@ -118,11 +110,11 @@ static void print_model(const qc_model *m) {
     total += n;
     total_bytes += (double)n * (double)qc_dtype_size((qc_dtype)dt);
   }
-  human_bytes(total_bytes, hb, sizeof hb);
+  qc_format_bytes(total_bytes, hb, sizeof hb);
   printf("parameters: %lld (%s)\n", (long long)total, hb);
   for (int dt = 0; dt < QC_DT_COUNT; dt++)
     if (params[dt]) {
-      human_bytes(bytes[dt], hb, sizeof hb);
+      qc_format_bytes(bytes[dt], hb, sizeof hb);
       printf("  %-24s %12lld params %12s\n", qc_dtype_name((qc_dtype)dt), (long long)params[dt], hb);
     }
   printf("external data: %s\n", qc_model_uses_external_data(m) ? "yes" : "no");

@@ -2,6 +2,7 @@
  * helpers shared by the writers. */
 #include "report.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -259,4 +260,21 @@ void qc_report_print(FILE *f, const qc_quant_report *r) {
     fwrite(out.data, 1, out.len, f);
   fflush(f);
   qc_rb_free(&out);
+}
+
+void qc_format_bytes(double bytes, char *out, size_t n) {
+  static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (!isfinite(bytes) || bytes < 0) {
+    snprintf(out, n, "?");
+    return;
+  }
+  if (bytes < 1024) {
+    snprintf(out, n, "%.0f B", bytes);
+    return;
+  }
+  double v = bytes / 1024;
+  int u = 0;
+  for (; v >= 1024 && u < 3; u++)
+    v /= 1024;
+  snprintf(out, n, "%.1f %s", v, units[u]);
 }

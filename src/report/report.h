@@ -98,6 +98,9 @@ typedef struct qc_quant_report {
   int n_hists;
 } qc_quant_report;
 
+/* "416.8 KiB", "1.6 MiB", "35 B" ("?" for negative/non-finite), into out. */
+void qc_format_bytes(double bytes, char *out, size_t n);
+
 /* Human summary on stdout (size table, counts, observer, samples, seconds). */
 void qc_report_print(FILE *f, const qc_quant_report *r);
 /* Writes the report to path in the format named by its extension

@@ -93,26 +93,10 @@ void qc_html_num(qc_report_buf *b, const char *fmt, double v) {
 /* SVG coordinate with one decimal. */
 void qc_html_coord(qc_report_buf *b, double v) { qc_html_num(b, "%.1f", isfinite(v) ? v : 0); }
 
-static void human_bytes(char out[CELL], double bytes) {
-  static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
-  if (!isfinite(bytes) || bytes < 0) {
-    snprintf(out, CELL, "?");
-    return;
-  }
-  if (bytes < 1024) {
-    snprintf(out, CELL, "%.0f B", bytes);
-    return;
-  }
-  double v = bytes / 1024;
-  int u = 0;
-  for (; v >= 1024 && u < 3; u++)
-    v /= 1024;
-  snprintf(out, CELL, "%.1f %s", v, units[u]);
-}
 
 void qc_html_bytes(qc_report_buf *b, double bytes) {
   char s[CELL];
-  human_bytes(s, bytes);
+  qc_format_bytes(bytes, s, CELL);
   qc_rb_puts(b, s);
 }
 
@@ -242,8 +226,8 @@ static void summary_section(qc_report_buf *b, const qc_quant_report *r) {
   char v[CELL], w[CELL], caption[CELL];
   qc_html_section_open(b, "summary", "Summary");
   qc_rb_puts(b, "<div class=\"cards\">\n");
-  human_bytes(v, r->fp32_bytes);
-  human_bytes(w, r->quantized_bytes);
+  qc_format_bytes(r->fp32_bytes, v, CELL);
+  qc_format_bytes(r->quantized_bytes, w, CELL);
   snprintf(caption, CELL, "FP32 %s \u2192 INT8", v);
   card(b, w, caption);
   if (r->fp32_bytes > 0 && r->quantized_bytes > 0) {

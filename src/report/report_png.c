@@ -151,16 +151,6 @@ static double draw_axis(canvas *c, double max_value, double cap, const char *uni
 
 /* ---- content ---- */
 
-static void human_bytes(char *out, size_t n, double bytes) {
-  if (!isfinite(bytes) || bytes < 0)
-    snprintf(out, n, "?");
-  else if (bytes < 1024)
-    snprintf(out, n, "%.0f B", bytes);
-  else if (bytes < 1024 * 1024)
-    snprintf(out, n, "%.1f KiB", bytes / 1024);
-  else
-    snprintf(out, n, "%.1f MiB", bytes / (1024 * 1024));
-}
 
 static void draw_title(canvas *c, const qc_quant_report *r, const char *what) {
   const char *model = r->model_path ? r->model_path : "model";
@@ -168,8 +158,8 @@ static void draw_title(canvas *c, const qc_quant_report *r, const char *what) {
   char title[200], fp32[32], quant[32], line[200];
   snprintf(title, sizeof title, "%s: %s", base ? base + 1 : model, what);
   draw_label(c, IMG_W / 2, 16, 1, title, 1, INK);
-  human_bytes(fp32, sizeof fp32, r->fp32_bytes);
-  human_bytes(quant, sizeof quant, r->quantized_bytes);
+  qc_format_bytes(r->fp32_bytes, fp32, sizeof fp32);
+  qc_format_bytes(r->quantized_bytes, quant, sizeof quant);
   if (r->fp32_bytes > 0 && r->quantized_bytes > 0)
     snprintf(line, sizeof line, "FP32 %s -> INT8 %s (%.2fx smaller)", fp32, quant,
              r->fp32_bytes / r->quantized_bytes);
@@ -215,7 +205,7 @@ static void draw_sizes_chart(canvas *c, const qc_quant_report *r) {
     int top = value_y(bytes[k] / unit, axis_max);
     fill_rect(c, cx - bar_w / 2, top, cx + bar_w / 2, PLOT_BOTTOM, colors[k]);
     char size[32], lines[2][64];
-    human_bytes(size, sizeof size, bytes[k]);
+    qc_format_bytes(bytes[k], size, sizeof size);
     int n = accuracy_lines(r->eval, k, lines), y = top - 26;
     draw_label(c, cx, y, 1, size, 0, INK);
     for (int i = n - 1; i >= 0; i--) {
@@ -269,7 +259,7 @@ static void draw_compare_chart(canvas *c, const qc_quant_report *r) {
     else
       draw_label(c, cx, top - 24, 1, value, e->best, INK);
     draw_label(c, cx, PLOT_BOTTOM + 12, 1, e->observer, e->best, INK);
-    human_bytes(size, sizeof size, e->size_bytes);
+    qc_format_bytes(e->size_bytes, size, sizeof size);
     draw_label(c, cx, PLOT_BOTTOM + 38, 1, size, 0, MUTED);
   }
   if (top1 && isfinite(fp32)) { /* over the bars, so it stays visible */

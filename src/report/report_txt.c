@@ -11,24 +11,6 @@
 
 #define CELL 32
 
-static void human_bytes(char out[CELL], double bytes) {
-  static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
-  if (!isfinite(bytes) || bytes < 0) {
-    snprintf(out, CELL, "?");
-    return;
-  }
-  if (bytes < 1024) {
-    snprintf(out, CELL, "%.0f B", bytes);
-    return;
-  }
-  double v = bytes / 1024;
-  int u = 0;
-  while (v >= 1024 && u < 3) {
-    v /= 1024;
-    u++;
-  }
-  snprintf(out, CELL, "%.1f %s", v, units[u]);
-}
 
 static void human_count(char out[CELL], double n) {
   if (n < 1000)
@@ -55,8 +37,8 @@ static void human_seconds(char out[CELL], double s) {
 /* "416.8 KiB → 108.3 KiB (3.85× smaller)" */
 static void size_line(qc_report_buf *b, const qc_quant_report *r) {
   char before[CELL], after[CELL];
-  human_bytes(before, r->fp32_bytes);
-  human_bytes(after, r->quantized_bytes);
+  qc_format_bytes(r->fp32_bytes, before, CELL);
+  qc_format_bytes(r->quantized_bytes, after, CELL);
   qc_rb_printf(b, "  %-13s %s \u2192 %s", "size", before, after);
   if (r->fp32_bytes > 0 && r->quantized_bytes > 0) {
     if (r->fp32_bytes >= r->quantized_bytes)
@@ -81,8 +63,8 @@ static void make_op_row(op_row *row, const char *op_type, int nodes_quantized, i
   snprintf(row->op_type, sizeof row->op_type, "%s", op_type);
   snprintf(row->cells[COL_NODES], CELL, "%d/%d", nodes_quantized, nodes);
   human_count(row->cells[COL_PARAMS], params);
-  human_bytes(row->cells[COL_FP32], fp32_bytes);
-  human_bytes(row->cells[COL_QUANT], quant_bytes);
+  qc_format_bytes(fp32_bytes, row->cells[COL_FP32], CELL);
+  qc_format_bytes(quant_bytes, row->cells[COL_QUANT], CELL);
 }
 
 static void op_row_from(op_row *row, const qc_op_bytes *op) {
