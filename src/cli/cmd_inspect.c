@@ -6,6 +6,7 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "../ir/graph.h"
+#include "../quant/param_bytes.h"
 #include "../report/report.h"
 #include "cli.h"
 #include "onnx.pb-c.h"
@@ -44,6 +45,24 @@ static int cmp_op_count(const void *a, const void *b) {
   return strcmp(x->op, y->op);
 }
 
+
+typedef struct param_totals {
+  int64_t params[QC_DT_COUNT];
+  double bytes[QC_DT_COUNT];
+  int64_t total;
+  double total_bytes;
+} param_totals;
+
+static int add_param(void *user, int value, const Onnx__TensorProto *t) {
+  (void)value;
+  param_totals *pt = user;
+  int64_t n;
+  double b;
+  qc_tensor_proto_size(t, &n, &b);
+  int dt = t->has_data_type && qc_dtype_is_valid(t->data_type) ? t->data_type : 0;
+  pt->params[dt] += n, pt->bytes[dt] += b, pt->total += n, pt->total_bytes += b;
+  return QC_OK;
+}
 
 static void print_model(const qc_model *m) {
   const Onnx__ModelProto *p = m->proto;
@@ -92,24 +111,11 @@ static void print_model(const qc_model *m) {
   for (int j = 0; j < n_types; j++)
     printf("  %-24s %6d\n", counts[j].op, counts[j].count);
   free(counts);
-  /* Parameters (initializer elements) per dtype. */
-  int64_t params[QC_DT_COUNT] = {0}, total = 0;
-  double bytes[QC_DT_COUNT] = {0}, total_bytes = 0;
-  for (int v = 0; v < g->n_values; v++) {
-    const qc_value *val = &g->values[v];
-    if (!(val->flags & QC_VALUE_INITIALIZER) || !val->init)
-      continue;
-    int64_t n = 1;
-    for (size_t d = 0; d < val->init->n_dims; d++)
-      n *= val->init->dims[d];
-    int dt = val->init->data_type;
-    if (dt <= 0 || dt >= QC_DT_COUNT)
-      dt = 0;
-    params[dt] += n;
-    bytes[dt] += (double)n * (double)qc_dtype_size((qc_dtype)dt);
-    total += n;
-    total_bytes += (double)n * (double)qc_dtype_size((qc_dtype)dt);
-  }
+  /* Parameters (initializers and Constant tensors) per dtype. */
+  param_totals pt = {{0}, {0}, 0, 0};
+  qc_for_each_parameter(m, add_param, &pt);
+  int64_t *params = pt.params, total = pt.total;
+  double *bytes = pt.bytes, total_bytes = pt.total_bytes;
   qc_format_bytes(total_bytes, hb, sizeof hb);
   printf("parameters: %lld (%s)\n", (long long)total, hb);
   for (int dt = 0; dt < QC_DT_COUNT; dt++)

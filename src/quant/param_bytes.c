@@ -46,28 +46,59 @@ static int op_slot(qc_op_bytes **ops, int *n_ops, const char *op, int *j) {
   return QC_OK;
 }
 
-int qc_param_bytes(const qc_model *m, int after, qc_op_bytes **ops, int *n_ops) {
+int qc_for_each_parameter(const qc_model *m, int (*fn)(void *user, int value, const Onnx__TensorProto *t),
+                          void *user) {
   const qc_graph *g = m->graph;
-  for (int v = 0; v < g->n_values; v++) {
-    const qc_value *val = &g->values[v];
-    if (!(val->flags & QC_VALUE_INITIALIZER) || !val->init)
+  for (int v = 0; v < g->n_values; v++)
+    if ((g->values[v].flags & QC_VALUE_INITIALIZER) && g->values[v].init)
+      QC_TRY(fn(user, v, g->values[v].init));
+  for (int k = 0; k < g->n_order; k++) {
+    const qc_node *nd = &g->nodes[g->order[k]];
+    const Onnx__NodeProto *np = nd->proto;
+    if (strcmp(np->op_type, "Constant") != 0 || nd->noutputs < 1 || nd->outputs[0] < 0)
       continue;
-    int64_t n = 1;
-    for (size_t d = 0; d < val->init->n_dims; d++)
-      n *= val->init->dims[d];
-    int dt = val->init->has_data_type ? val->init->data_type : 0;
-    double bytes = (double)n * (double)qc_dtype_size(qc_dtype_is_valid(dt) ? (qc_dtype)dt : QC_DT_UNDEFINED);
-    const char *op = owner_op(g, v);
-    int j;
-    QC_TRY(op_slot(ops, n_ops, op, &j));
-    if (after) {
-      (*ops)[j].quant_bytes += bytes;
-    } else {
-      (*ops)[j].fp32_bytes += bytes;
-      (*ops)[j].params += n;
-    }
+    for (size_t i = 0; i < np->n_attribute; i++)
+      if (np->attribute[i]->name && strcmp(np->attribute[i]->name, "value") == 0 && np->attribute[i]->t)
+        QC_TRY(fn(user, nd->outputs[0], np->attribute[i]->t));
   }
   return QC_OK;
+}
+
+void qc_tensor_proto_size(const Onnx__TensorProto *t, int64_t *elements, double *bytes) {
+  int64_t n = 1;
+  for (size_t d = 0; d < t->n_dims; d++)
+    n *= t->dims[d];
+  int dt = t->has_data_type ? t->data_type : 0;
+  *elements = n;
+  *bytes = (double)n * (double)qc_dtype_size(qc_dtype_is_valid(dt) ? (qc_dtype)dt : QC_DT_UNDEFINED);
+}
+
+typedef struct bytes_ctx {
+  const qc_graph *g;
+  int after;
+  qc_op_bytes **ops;
+  int *n_ops;
+} bytes_ctx;
+
+static int add_param(void *user, int value, const Onnx__TensorProto *t) {
+  bytes_ctx *c = user;
+  int64_t n;
+  double bytes;
+  int j;
+  qc_tensor_proto_size(t, &n, &bytes);
+  QC_TRY(op_slot(c->ops, c->n_ops, owner_op(c->g, value), &j));
+  if (c->after) {
+    (*c->ops)[j].quant_bytes += bytes;
+  } else {
+    (*c->ops)[j].fp32_bytes += bytes;
+    (*c->ops)[j].params += n;
+  }
+  return QC_OK;
+}
+
+int qc_param_bytes(const qc_model *m, int after, qc_op_bytes **ops, int *n_ops) {
+  bytes_ctx c = {m->graph, after, ops, n_ops};
+  return qc_for_each_parameter(m, add_param, &c);
 }
 
 int qc_count_nodes(const qc_model *m, qc_op_bytes **ops, int *n_ops, int *total, int *quantized) {

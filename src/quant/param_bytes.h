@@ -8,6 +8,15 @@
 #include "../report/report.h"
 
 struct qc_model;
+struct Onnx__TensorProto;
+
+/* Calls fn for every parameter tensor of the model: each initializer and the
+ * `value` tensor of each Constant node (exporters such as paddle2onnx keep
+ * weights there). value is the IR value the tensor defines. Stops at fn < 0. */
+int qc_for_each_parameter(const struct qc_model *m,
+                          int (*fn)(void *user, int value, const struct Onnx__TensorProto *t), void *user);
+/* Element count and bytes of a TensorProto from its dims and data type. */
+void qc_tensor_proto_size(const struct Onnx__TensorProto *t, int64_t *elements, double *bytes);
 
 /* Adds the model's parameter elements and bytes into ops (matched by op type,
  * appended when new): into fp32_bytes/params when `after` is 0, else into
