@@ -4,10 +4,13 @@
 On the demo CNN (dynamic batch dim) with 300 Fashion-MNIST train PNGs:
   * `--threads 1`, `--threads 2` and a second `--threads 2` run give byte-identical models
     and byte-identical `--save-stats` files;
-  * `--batch 1` vs `--batch 8`: byte-identical models; their stats files are parsed (format of
-    docs/observers.md section 6): counts, min/max and histograms must be identical, the EMA
-    values (double, order-aware, fed per-sample min/max that the engine may compute in a
-    different summation order per batch size) may differ by 1e-9 of the tensor's span;
+  * `--batch 1` vs `--batch 8`: the observers are batch-size independent (one update per
+    sample), but the FP32 engine is not bitwise: OpenBLAS picks other kernels for an 8-row
+    product than for a 1-row one, so activations differ in the last bits. So here the stats
+    files (format of docs/observers.md section 6) must agree closely: equal value counts,
+    min/max within 1e-5 of the tensor's span, histograms differing in at most 1e-4 of the
+    values (samples that moved across a bin edge), EMA within 1e-6 of the span; and the
+    models' scales within 1e-5 relative, zero points within 1;
   * `--calib DIR` and `--calib LIST.txt` naming the same files give identical bytes;
   * split and merge (demo CNN and ResNet): the first and second half of the samples are
     calibrated separately (as two LIST.txt files and as two directories) with `--save-stats`,
@@ -77,6 +80,34 @@ def compare_stats(a, b, what):
             f"tensor's span (worst {worst_ema:.2e})")
 
 
+def compare_stats_close(a, b, what):
+    """Batch-size comparison: the engine's last bits may differ, the observers may not."""
+    try:
+        sa, sb = U.read_stats(a), U.read_stats(b)
+    except (OSError, ValueError) as e:
+        U.check(False, f"{what}: stats parse: {e}")
+        return
+    U.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
+    bad = []
+    for name in sa.keys() & sb.keys():
+        if name.startswith("__"):
+            continue
+        x, y = sa[name], sb[name]
+        span = max(abs(x["min"]), abs(x["max"]), 1e-30)
+        if x["count"] != y["count"] or x["samples"] != y["samples"]:
+            bad.append(f"{name}.count")
+        if abs(x["min"] - y["min"]) > 1e-5 * span or abs(x["max"] - y["max"]) > 1e-5 * span:
+            bad.append(f"{name}.minmax")
+        if x["hist_exp"] == y["hist_exp"] and x["hist_first"] == y["hist_first"]:
+            moved = sum(abs(p - q) for p, q in zip(x["counts"], y["counts"])) / 2
+            if moved > 1e-4 * max(x["count"], 1):
+                bad.append(f"{name}.counts ({moved} moved)")
+        for seg in ("ema_min", "ema_max"):
+            if abs(ema_value(x, seg) - ema_value(y, seg)) > 1e-6 * span:
+                bad.append(f"{name}.{seg}")
+    U.check(not bad, f"{what}: counts equal, min/max/histograms/EMA within tolerance {bad[:4] if bad else ''}")
+
+
 def qparams(model):
     inits = U.initializers(model)
     scales = {k: v for k, v in inits.items() if k.endswith("_scale")}
@@ -84,7 +115,7 @@ def qparams(model):
     return scales, zps
 
 
-def close_models(a, b, what, rtol=1e-6):
+def close_models(a, b, what, rtol=1e-6, zp_tol=0):
     sa, za = qparams(a)
     sb, zb = qparams(b)
     ok = sa.keys() == sb.keys() and za.keys() == zb.keys() and len(sa) > 0
@@ -94,10 +125,11 @@ def close_models(a, b, what, rtol=1e-6):
         for k in sa:
             d = np.abs(sa[k].astype(np.float64) - sb[k]) / np.maximum(np.abs(sa[k]), 1e-30)
             worst = max(worst, float(d.max(initial=0)))
-        zp_diff = [k for k in za if not np.array_equal(za[k], zb[k])]
+        zp_diff = [k for k in za
+                   if np.abs(za[k].astype(np.int64) - zb[k].astype(np.int64)).max(initial=0) > zp_tol]
     U.check(ok and worst <= rtol and not zp_diff,
             f"{what}: {len(sa)} scales within {rtol:g} relative (worst {worst:.2e}), "
-            f"zero points equal {zp_diff[:3] if zp_diff else ''}")
+            f"zero points within {zp_tol} {zp_diff[:3] if zp_diff else ''}")
 
 
 def main():
@@ -134,8 +166,8 @@ def main():
         # Batch size.
         quantize(cnn, t("b1.onnx"), "--calib", calib, "--batch", "1", "--save-stats", t("b1.stats"))
         quantize(cnn, t("b8.onnx"), "--calib", calib, "--batch", "8", "--save-stats", t("b8.stats"))
-        same_bytes(t("b1.onnx"), t("b8.onnx"), "model, --batch 1 vs 8")
-        compare_stats(t("b1.stats"), t("b8.stats"), "stats, --batch 1 vs 8")
+        close_models(t("b1.onnx"), t("b8.onnx"), "model, --batch 1 vs 8", rtol=1e-5, zp_tol=1)
+        compare_stats_close(t("b1.stats"), t("b8.stats"), "stats, --batch 1 vs 8")
 
         # DIR vs LIST.txt.
         quantize(cnn, t("list.onnx"), "--calib", lists["all"])
