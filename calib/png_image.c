@@ -14,6 +14,28 @@
 #include "core/status.h"
 #include "core/tensor.h"
 
+/* Largest ancillary chunk libpng may allocate (metadata only). */
+#define QC_PNG_CHUNK_MAX ((png_alloc_size_t)8 << 20)
+
+/* A chunk (tEXt, iCCP, ...) may declare up to 2 GiB, which libpng allocates
+ * before it reads the data and finds the file short (fuzzing found a 186-byte
+ * file costing 2 GiB). The file is in memory, so check every chunk header
+ * against the bytes that remain before libpng sees it. */
+static int check_chunk_lengths(const uint8_t *data, size_t len, const char *name) {
+  size_t off = 8;
+  while (off + 8 <= len) {
+    uint32_t n = (uint32_t)data[off] << 24 | (uint32_t)data[off + 1] << 16 | (uint32_t)data[off + 2] << 8 | data[off + 3];
+    char type[5] = {(char)data[off + 4], (char)data[off + 5], (char)data[off + 6], (char)data[off + 7], 0};
+    if ((uint64_t)n + 12 > len - off)
+      return qc_fail(QC_EINVAL, "%s: corrupt PNG: chunk '%s' claims %u bytes, past the end of the file", name,
+                     type, n);
+    if (memcmp(type, "IEND", 4) == 0)
+      return QC_OK;
+    off += (size_t)n + 12;
+  }
+  return QC_OK; /* a truncated tail is reported by libpng */
+}
+
 int qc_image_alloc(qc_image *img, int width, int height, int channels) {
   memset(img, 0, sizeof *img);
   if (width < 1 || height < 1 || width > QC_IMAGE_MAX_SIDE || height > QC_IMAGE_MAX_SIDE)
@@ -69,6 +91,7 @@ int qc_png_decode(const uint8_t *data, size_t len, const char *name, qc_image *o
   memset(out, 0, sizeof *out);
   if (len < 8 || png_sig_cmp(data, 0, 8) != 0)
     return qc_fail(QC_EINVAL, "%s: not a PNG file (bad signature)", name);
+  QC_TRY(check_chunk_lengths(data, len, name));
   decode_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.data = data;
@@ -88,6 +111,10 @@ int qc_png_decode(const uint8_t *data, size_t len, const char *name, qc_image *o
     return qc_fail(QC_EINVAL, "%s: corrupt PNG: %s", name, ctx.message);
   }
   png_set_read_fn(png, &ctx, read_from_memory);
+  /* Belt and braces with check_chunk_lengths: cap libpng's ancillary chunk
+   * buffers and how many it keeps. */
+  png_set_chunk_malloc_max(png, QC_PNG_CHUNK_MAX);
+  png_set_chunk_cache_max(png, 128);
   png_read_info(png, info);
 
   png_uint_32 width, height;
