@@ -6,7 +6,8 @@
 #   tests/fuzz/run_fuzz.sh SECONDS [HARNESS...]
 #
 # Harnesses: model png npy tensor_proto options stats (default: all).
-# Environment: QC_FUZZ_BUILD (default <repo>/build-fuzz), QC_FUZZ_JOBS
+# Environment: QC_FUZZ_BUILD (default <repo>/build-fuzz), QC_FUZZ_JOBS,
+#   QC_FUZZ_SEED (libFuzzer -seed; CI sets one so its runs are reproducible, default random)
 # (harnesses run in parallel, default 1).
 # Outputs under $QC_FUZZ_BUILD:
 #   fuzz-seeds/<h>/    seed corpus (tests/fuzz/build_corpus.py, built once)
@@ -59,6 +60,7 @@ run_one() {
   mkdir -p "$crashes" "$corpus" "$BUILD/fuzz-logs"
   local extra=()
   [ -d "$ROOT/tests/fuzz/regressions/$h" ] && extra+=("$ROOT/tests/fuzz/regressions/$h")
+  [ -n "${QC_FUZZ_SEED:-}" ] && extra=(-seed="$QC_FUZZ_SEED" "${extra[@]}")
   "$BUILD/tests/fuzz/fuzz_$h" -max_total_time="$SECONDS_PER" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
     -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "$BUILD/fuzz-seeds/$h" "${extra[@]}" \
     >"$log" 2>&1
