@@ -104,9 +104,8 @@ int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor
 
 /* Loads and runs batch `b` (sample indices [b*B, (b+1)*B)). */
 static int run_batch(qc_engine *e, qc_calib_source *src, const qc_graph *g, int batch_size, int64_t b,
-                     int64_t total, int n_obs, worker *w) {
+                     int64_t total, worker *w) {
   int ninputs = g->n_inputs;
-  (void)n_obs;
   int count = 0;
   int64_t start = b * batch_size, end = start + batch_size < total ? start + batch_size : total;
   for (int64_t s = start; s < end; s++) {
@@ -173,10 +172,9 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
   memset(result, 0, sizeof *result);
 
   int *obs_of_value = malloc(sizeof(int) * ((size_t)g->n_values + 1));
-  qc_stats **global = malloc(sizeof(qc_stats *) * ((size_t)n_obs + 1));
   worker *workers = calloc((size_t)nthreads, sizeof *workers);
   int rc = QC_OK;
-  if (!obs_of_value || !global || !workers) {
+  if (!obs_of_value || !workers) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
@@ -186,7 +184,6 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
     int v = qc_graph_find_value(g, stats->names[i]);
     if (v >= 0)
       obs_of_value[v] = i;
-    global[i] = stats->stats[i];
   }
   for (int t = 0; t < nthreads && rc == QC_OK; t++) {
     worker *w = &workers[t];
@@ -222,7 +219,7 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
     for (int64_t r = 0; r < rounds; r++) {
       int64_t b = r * nthreads + t;
       if (b < nbatches && shared_rc == QC_OK) {
-        int brc = run_batch(e, src, g, batch_size, b, total, n_obs, &workers[t]);
+        int brc = run_batch(e, src, g, batch_size, b, total, &workers[t]);
         if (brc == QC_OK && qc_interrupted())
           brc = qc_fail(QC_EINTERRUPTED, "interrupted during calibration; nothing written");
         if (brc < 0) {
@@ -241,7 +238,7 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
           if (bb >= nbatches)
             break;
           for (int i = 0; i < n_obs; i++)
-            qc_stats_take_ema(global[i], &workers[tt].stats[i]);
+            qc_stats_take_ema(stats->stats[i], &workers[tt].stats[i]);
         }
         if (show) {
           int64_t done_b = (r + 1) * nthreads < nbatches ? (r + 1) * nthreads : nbatches;
@@ -261,7 +258,7 @@ int qc_calibrate(qc_model *m, qc_engine *e, qc_calib_source *src, const qc_calib
   }
   for (int t = 0; t < nthreads && rc == QC_OK; t++) {
     for (int i = 0; i < n_obs && rc == QC_OK; i++)
-      rc = qc_stats_merge_unordered(global[i], &workers[t].stats[i]);
+      rc = qc_stats_merge_unordered(stats->stats[i], &workers[t].stats[i]);
     result->samples += workers[t].used;
     result->skipped += workers[t].skipped;
   }
@@ -278,7 +275,6 @@ done:
     free(workers[t].outputs);
   }
   free(workers);
-  free(global);
   free(obs_of_value);
   return rc;
 }
