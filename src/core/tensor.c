@@ -60,6 +60,11 @@ size_t qc_dtype_size(qc_dtype dt) {
   }
 }
 
+int qc_dtype_is_computable(qc_dtype dt) {
+  return dt != QC_DT_UNDEFINED && dt != QC_DT_STRING && dt != QC_DT_COMPLEX64 && dt != QC_DT_COMPLEX128 &&
+         dt < QC_DT_FLOAT8E4M3FN;
+}
+
 const char *qc_dtype_name(qc_dtype dt) {
   static const char *names[QC_DT_COUNT] = {
       "undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64",
@@ -206,7 +211,9 @@ int64_t qc_tensor_get_i64(const qc_tensor *t, int64_t i) {
   case QC_DT_UINT16: return ((const uint16_t *)d)[i];
   case QC_DT_UINT32: return ((const uint32_t *)d)[i];
   case QC_DT_UINT64: return (int64_t)((const uint64_t *)d)[i];
-  default: return (int64_t)qc_tensor_get_f64(t, i);
+  case QC_DT_FLOAT: case QC_DT_DOUBLE: case QC_DT_FLOAT16: case QC_DT_BFLOAT16:
+    return (int64_t)qc_tensor_get_f64(t, i);
+  default: return 0; /* strings/complex never reach numeric kernels; no recursion */
   }
 }
 

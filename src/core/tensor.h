@@ -51,6 +51,8 @@ typedef struct qc_tensor {
 
 /* Bytes per element; 0 for STRING, sub-byte and unknown types. */
 size_t qc_dtype_size(qc_dtype dt);
+/* Real numeric or bool: the dtypes the engine's kernels compute with. */
+int qc_dtype_is_computable(qc_dtype dt);
 /* "float", "int8", ... ; "dtype(N)" style for unknown values is written to a static buffer. */
 const char *qc_dtype_name(qc_dtype dt);
 int qc_dtype_is_valid(int dt);

@@ -92,5 +92,12 @@ int qc_attr_tensor(const qc_kernel *k, const char *name, qc_tensor *out) {
     return qc_fail(QC_EINVAL, "missing attribute '%s'", name);
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR || !a->t)
     return wrong_type(name, "TENSOR");
-  return qc_tensor_from_proto(a->t, k->model_dir, out);
+  QC_TRY(qc_tensor_from_proto(a->t, k->model_dir, out));
+  if (!qc_dtype_is_computable(out->dtype)) {
+    qc_dtype dt = out->dtype;
+    qc_tensor_release(out);
+    return qc_fail(QC_EUNSUPPORTED, "attribute '%s' holds %s data, which the engine does not compute with", name,
+                   qc_dtype_name(dt));
+  }
+  return QC_OK;
 }

@@ -121,6 +121,8 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     if ((val->flags & QC_VALUE_INITIALIZER) && !(val->flags & QC_VALUE_GRAPH_INPUT) && val->n_consumers) {
       e->pinned[v] = 1;
       rc = qc_graph_initializer(g, v, &e->consts[v]);
+      if (rc == 0 && !qc_dtype_is_computable(e->consts[v].dtype))
+        rc = qc_fail(QC_EUNSUPPORTED, "%s data is not supported by the engine", qc_dtype_name(e->consts[v].dtype));
       if (rc < 0) {
         rc = qc_fail_context(rc, "initializer '%s'", val->name);
         goto fail;
@@ -167,6 +169,9 @@ static int check_input(const qc_value *v, const qc_tensor *t) {
   char want[128], got[128];
   if (!t || !t->data)
     return qc_fail(QC_EUSAGE, "input '%s' was not provided", v->name);
+  if (!qc_dtype_is_computable(t->dtype))
+    return qc_fail(QC_EUNSUPPORTED, "input '%s' holds %s data, which the engine does not compute with", v->name,
+                   qc_dtype_name(t->dtype));
   if (v->dtype != QC_DT_UNDEFINED && v->dtype != t->dtype)
     return qc_fail(QC_EUSAGE, "input '%s' expects %s data, got %s", v->name, qc_dtype_name(v->dtype),
                    qc_dtype_name(t->dtype));

@@ -62,6 +62,7 @@ typedef struct qc_graph {
   int *hash;
   size_t hash_cap;
   int dirty; /* node order/inputs/outputs changed since the last sync */
+  int name_seq; /* counter for passes' generated names (same sequence however ids were assigned) */
 } qc_graph;
 
 int qc_graph_build(struct qc_model *m, qc_graph **out);

@@ -14,6 +14,14 @@
 #include "simplify_internal.h"
 
 #define QC_FOLD_MAX_BYTES ((size_t)1 << 20)
+/* Generators (ConstantOfShape, Expand, Range) stay in the graph above this size:
+ * folding them would store e.g. BlazeFace's 1x4x64x64 channel-padding zeros
+ * (16 KiB each, 11 of them) in the file instead of a 4-element shape. */
+#define QC_FOLD_GENERATOR_MAX_BYTES ((size_t)1024)
+
+static int is_generator(const char *op) {
+  return !strcmp(op, "ConstantOfShape") || !strcmp(op, "Expand") || !strcmp(op, "Range");
+}
 
 static const char *const foldable_ops[] = {
     "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast",  "Reshape", "Slice", "Add",
@@ -188,7 +196,8 @@ static int fold_with_kernel(fold_ctx *c, int node, qc_tensor *out, int *ok) {
     return QC_OK;
   }
   *ok = out->data != NULL || out->numel == 0;
-  if (!*ok || qc_dtype_size(out->dtype) == 0 || (strcmp(op, "Constant") != 0 && out->nbytes > QC_FOLD_MAX_BYTES)) {
+  if (!*ok || qc_dtype_size(out->dtype) == 0 || (strcmp(op, "Constant") != 0 && out->nbytes > QC_FOLD_MAX_BYTES) ||
+      (is_generator(op) && out->nbytes > QC_FOLD_GENERATOR_MAX_BYTES)) {
     *ok = 0;
     qc_tensor_release(out);
   }

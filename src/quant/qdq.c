@@ -336,27 +336,28 @@ static int insert_qdq(qdq_state *st, int v) {
   qc_graph *g = st->g;
   qc_qparams qp;
   value_qparams(st, v, &qp);
-  char name[1024], pre[1100], qname[1100], dqname[1100], tmp[1100], scale_name[1100], zp_name[1100];
-  snprintf(name, sizeof name, "%s", g->values[v].name);
+  char vname[1024], base[32], pre[64], qname[64], dqname[1024], tmp[64], scale_name[64], zp_name[64];
+  snprintf(vname, sizeof vname, "%s", g->values[v].name); /* adding nodes may move g->values */
+  qdq_base_name(g, base, sizeof base);
   qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
-  QC_TRY(qdq_add_qparams(g, name, &qp.scale, &qp.zero_point, 1, qt, scale_name, zp_name, sizeof scale_name));
-  snprintf(tmp, sizeof tmp, "%s_q", name);
+  QC_TRY(qdq_add_qparams(g, base, &qp.scale, &qp.zero_point, 1, qt, scale_name, zp_name, sizeof scale_name));
+  snprintf(tmp, sizeof tmp, "%s_q", base);
   qc_graph_unique_name(g, tmp, qname, sizeof qname);
   int is_output = (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) && g->values[v].producer >= 0;
   int before = first_consumer(g, v);
-  const char *q_in = name;
+  const char *q_in = vname;
   if (is_output) {
     /* Keep the graph output's name: the producer writes "<name>_prequant" instead. */
     int prod = g->values[v].producer, slot = 0;
-    snprintf(tmp, sizeof tmp, "%s_prequant", name);
+    snprintf(tmp, sizeof tmp, "%s_prequant", base);
     qc_graph_unique_name(g, tmp, pre, sizeof pre);
     while (g->nodes[prod].outputs[slot] != v)
       slot++;
     QC_TRY(qc_node_set_output(g, prod, slot, pre));
     q_in = pre;
-    snprintf(dqname, sizeof dqname, "%s", name);
+    snprintf(dqname, sizeof dqname, "%s", vname);
   } else {
-    snprintf(tmp, sizeof tmp, "%s_dq", name);
+    snprintf(tmp, sizeof tmp, "%s_dq", base);
     qc_graph_unique_name(g, tmp, dqname, sizeof dqname);
   }
   const char *qin[3] = {q_in, scale_name, zp_name}, *qout[1] = {qname};

@@ -10,6 +10,8 @@
 #include "onnx.pb-c.h"
 #include "qdq_internal.h"
 
+void qdq_base_name(qc_graph *g, char *buf, size_t n) { snprintf(buf, n, "qc%d", g->name_seq++); }
+
 int qdq_add_qparams(qc_graph *g, const char *base, const float *scale, const int32_t *zp, int n, qc_dtype zp_type,
                     char *scale_name, char *zp_name, size_t name_len) {
   char tmp[512];
@@ -120,9 +122,8 @@ static int weight_scales(const qc_tensor *w, int axis, float *scale, int n) {
 
 /* Replaces initializer input `slot` of node by int8 data + DequantizeLinear. */
 static int replace_weight(qc_graph *g, int node, int slot, const qc_tensor *w, int axis, const float *scale, int n) {
-  const char *wname = g->values[g->nodes[node].inputs[slot]].name;
-  char base[512], qname[600], dqname[600];
-  snprintf(base, sizeof base, "%s", wname);
+  char base[32], qname[600], dqname[600];
+  qdq_base_name(g, base, sizeof base);
   qc_tensor q = {0};
   QC_TRY(qc_tensor_alloc(&q, QC_DT_INT8, w->ndim, w->dims));
   quantize_int8(w, axis, scale, qc_s8(&q));
@@ -163,9 +164,9 @@ static int replace_bias(qc_graph *g, int node, int slot, const qc_tensor *b, flo
     double r = nearbyint(v / bscale[c]);
     qc_i32(&q)[c] = (int32_t)(r > 2147483647.0 ? 2147483647.0 : r < -2147483648.0 ? -2147483648.0 : r);
   }
-  char base[512], qname[600], dqname[600], tmp[600];
+  char base[32], qname[600], dqname[600], tmp[600];
   if (rc == QC_OK) {
-    snprintf(base, sizeof base, "%s", g->values[g->nodes[node].inputs[slot]].name);
+    qdq_base_name(g, base, sizeof base);
     snprintf(tmp, sizeof tmp, "%s_q", base);
     qc_graph_unique_name(g, tmp, qname, sizeof qname);
     rc = qc_graph_set_initializer(g, qname, &q, NULL);
@@ -268,8 +269,8 @@ int qdq_quantize_constant_input(qc_graph *g, int node, int slot, qc_qscheme sche
     else
       qc_s8(&q)[i] = (int8_t)r;
   }
-  char base[512], qname[600], dqname[600], tmp[600];
-  snprintf(base, sizeof base, "%s", g->values[v].name);
+  char base[32], qname[600], dqname[600], tmp[600];
+  qdq_base_name(g, base, sizeof base);
   if (rc == QC_OK) {
     snprintf(tmp, sizeof tmp, "%s_q", base);
     qc_graph_unique_name(g, tmp, qname, sizeof qname);

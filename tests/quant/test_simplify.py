@@ -268,6 +268,18 @@ def big_constant():
     return model(nodes, [vi("x", [600, 600])], [vi("y", None)], [init("shp", np.array([600, 600], np.int64))])
 
 
+def channel_pad(n):
+    """BlazeFace-style channel padding: Concat(x, ConstantOfShape([1,n,64,64]) zeros). A 1x4x64x64
+    generator (16 KiB) stays a node: folding it would store the zeros in the file. A 1x1x8x8 one
+    (256 B) folds."""
+    nodes = [helper.make_node("ConstantOfShape", ["shp"], ["zeros"],
+                              value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0])),
+             helper.make_node("Concat", ["x", "zeros"], ["y"], axis=1)]
+    hw = 64 if n == 4 else 8
+    return model(nodes, [vi("x", [1, 2, hw, hw])], [vi("y", None)],
+                 [init("shp", np.array([1, n, hw, hw], np.int64))])
+
+
 def ir3_conv_bn():
     m = conv_bn(bias=True, relu=False)
     # IR 3 lists every initializer as a graph input too; opset 8 is the newest IR-3 opset.
@@ -314,6 +326,8 @@ with tempfile.TemporaryDirectory() as tmp:
     verify("shape_chain_dynamic_batch", shape_chain("N"), {"nodes_const_folded": 0}, {"Shape": 1}, tmp=tmp)
     verify("misc_constants", misc_constants(), {"nodes_const_folded": 12}, {"Add": 1, "Mul": 1}, tmp=tmp)
     verify("big_constant_kept", big_constant(), {"nodes_const_folded": 0}, {"ConstantOfShape": 1}, tmp=tmp)
+    verify("generator_16k_kept", channel_pad(4), {"nodes_const_folded": 0}, {"ConstantOfShape": 1}, tmp=tmp)
+    verify("generator_256b_folded", channel_pad(1), {"nodes_const_folded": 1}, {"ConstantOfShape": 0}, tmp=tmp)
     verify("ir3_conv_bn", ir3_conv_bn(), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
 
 print("max relative output change per model:")
