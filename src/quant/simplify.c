@@ -195,7 +195,7 @@ static int splice_out(qc_graph *g, int node, int *removed) {
   return QC_OK;
 }
 
-static int is_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
+int qc_simplify_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
 
 int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
   qc_graph *g = m->graph;
@@ -210,7 +210,7 @@ int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];
-    if (g->nodes[id].removed || !is_default_domain(g->nodes[id].proto->domain))
+    if (g->nodes[id].removed || !qc_simplify_default_domain(g->nodes[id].proto->domain))
       continue;
     const char *op = qc_node_op(g, id);
     int is_identity = strcmp(op, "Identity") == 0, is_dropout = strcmp(op, "Dropout") == 0, removed = 0;

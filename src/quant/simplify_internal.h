@@ -11,6 +11,8 @@ void qc_simplify_attr_view(const qc_graph *g, int node, qc_kernel *k);
 /* Whether any node carries a subgraph (If/Loop/Scan bodies may reference
  * outer values by name, which the IR does not index; passes then do nothing). */
 int qc_simplify_has_subgraphs(const qc_graph *g);
+/* Whether a node domain is the default ONNX domain ("" or "ai.onnx"). */
+int qc_simplify_default_domain(const char *domain);
 /* Whether value v is an initializer the engine treats as a constant. */
 int qc_simplify_is_const_init(const qc_graph *g, int v);
 /* Makes output `slot` of `node` the value `name` (which must have no
