@@ -29,6 +29,7 @@ import onnx
 import e2e_util as U
 
 CNN = os.path.join(U.DEMO, "fmnist_cnn.onnx")
+DWNET = os.path.join(U.DEMO, "fmnist_dwnet.onnx")
 N_EVAL = 2000
 OBSERVERS = ["minmax", "ema", "percentile", "entropy", "mse"]
 
@@ -58,9 +59,9 @@ def weight_dq_inputs(m):
     return out
 
 
-def run(tmp, name, *args):
+def run(tmp, name, *args, model=None):
     out = os.path.join(tmp, name + ".onnx")
-    r = U.qconvert(CNN, "--calib", os.path.join(tmp, "calib"), "-o", out, "--quiet", *args)
+    r = U.qconvert(model or CNN, "--calib", os.path.join(tmp, "calib"), "-o", out, "--quiet", *args)
     ok = r.returncode == 0 and os.path.isfile(out)
     U.check(ok, f"{name}: qconvert {' '.join(args)} rc {r.returncode} {r.stderr.strip()[:200]}")
     if ok:
@@ -175,6 +176,19 @@ def main():
             convs = [n for n, *_ in weight_dq_inputs(m)]
             U.check(len(convs) == 2 and all(n.op_type == "Conv" for n in convs),
                     f"op-types Conv: the 2 Conv are quantized ({[n.op_type for n in convs]})")
+
+        # HardSwish is rewritten to Mul/Add/Clip for int8 kernels, except under --weight-only
+        # and for --exclude'd nodes.
+        dw = onnx.load(DWNET)
+        hs = [n.name for n in dw.graph.node if n.op_type == "HardSwish"]
+        U.check(len(hs) >= 2 and all(hs), f"dwnet has named HardSwish nodes ({hs})")
+        for tag, args, left in (("hs_default", [], 0), ("hs_weight_only", ["--weight-only"], len(hs)),
+                                ("hs_exclude", ["--exclude", hs[0]], 1)):
+            m, _ = run(tmp, tag, *args, model=DWNET)
+            if m:
+                got = [n.name for n in m.graph.node if n.op_type == "HardSwish"]
+                U.check(len(got) == left and (left != 1 or got == [hs[0]]),
+                        f"{tag}: {len(got)} HardSwish left (want {left}) {got}")
 
         # --observer
         blobs = {}

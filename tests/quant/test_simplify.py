@@ -70,8 +70,8 @@ def random_inputs(model, batch=2):
     return xs
 
 
-def verify(name, model, expect_stats=None, expect_ops=None, tmp=None):
-    """Simplifies `model`; checks outputs, stats (subset) and op counts (subset)."""
+def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=False):
+    """Simplifies `model` (and decomposes for int8); checks outputs, stats (subset) and op counts (subset)."""
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
     src, dst = os.path.join(d, "in.onnx"), os.path.join(d, "out.onnx")
@@ -81,7 +81,7 @@ def verify(name, model, expect_stats=None, expect_ops=None, tmp=None):
     else:
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, src)
-    r = subprocess.run([TOOL, src, dst], capture_output=True, text=True)
+    r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []), capture_output=True, text=True)
     if r.returncode != 0:
         check(name + ": simplify_tool runs", False, r.stderr.strip())
         return
@@ -280,6 +280,28 @@ def channel_pad(n):
                  [init("shp", np.array([1, n, hw, hw], np.int64))])
 
 
+def hard_ops(opset, strip_value_info=False):
+    """Relu -> HardSwish (opset 14 only) -> HardSigmoid(alpha 0.3, beta 0.4) -> Div by a constant
+    vector, Div by a constant with a zero (kept), Div of a constant by x (kept). x * 4 spans the
+    clip regions of both hard ops."""
+    nodes = [helper.make_node("Mul", ["x", "four"], ["x4"]), helper.make_node("Relu", ["x4"], ["r"])]
+    src = "x4"
+    if opset >= 14:
+        nodes.append(helper.make_node("HardSwish", [src], ["hs"], name="hswish"))
+        src = "hs"
+    nodes += [helper.make_node("HardSigmoid", [src], ["hsig"], alpha=0.3, beta=0.4),
+              helper.make_node("Add", ["hsig", "r"], ["s"]),
+              helper.make_node("Div", ["s", "den"], ["d1"]),
+              helper.make_node("Div", ["d1", "den0"], ["d2"]),
+              helper.make_node("Div", ["den", "d2"], ["y"])]
+    inits = [init("four", np.array(4.0, np.float32)), init("den", np.array([2.0, -4.0, 0.3], np.float32)),
+             init("den0", np.array([1.0, 0.0, 2.0], np.float32))]
+    m = model(nodes, [vi("x", [2, 3])], [vi("y", [2, 3])], inits, opset=opset)
+    if strip_value_info:
+        del m.graph.value_info[:]
+    return m
+
+
 def ir3_conv_bn():
     m = conv_bn(bias=True, relu=False)
     # IR 3 lists every initializer as a graph input too; opset 8 is the newest IR-3 opset.
@@ -328,6 +350,16 @@ with tempfile.TemporaryDirectory() as tmp:
     verify("big_constant_kept", big_constant(), {"nodes_const_folded": 0}, {"ConstantOfShape": 1}, tmp=tmp)
     verify("generator_16k_kept", channel_pad(4), {"nodes_const_folded": 0}, {"ConstantOfShape": 1}, tmp=tmp)
     verify("generator_256b_folded", channel_pad(1), {"nodes_const_folded": 1}, {"ConstantOfShape": 0}, tmp=tmp)
+    verify("decompose_opset14", hard_ops(14), {"decomposed": 3},
+           {"HardSwish": 0, "HardSigmoid": 0, "Div": 2, "Clip": 2, "Mul": 5, "Add": 3}, tmp=tmp, decompose=True)
+    verify("decompose_opset14_no_value_info", hard_ops(14, True), {"decomposed": 3}, {"HardSwish": 0, "Div": 2},
+           tmp=tmp, decompose=True)
+    out = verify("decompose_opset9_clip_attrs", hard_ops(9), {"decomposed": 2},
+                 {"HardSigmoid": 0, "Div": 2, "Clip": 1}, tmp=tmp, decompose=True)
+    if out is not None:
+        clip = [n for n in out.graph.node if n.op_type == "Clip"]
+        check("decompose_opset9: Clip takes min/max attributes", len(clip) == 1 and len(clip[0].input) == 1
+              and {a.name for a in clip[0].attribute} == {"min", "max"}, str(clip))
     verify("ir3_conv_bn", ir3_conv_bn(), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
 
 print("max relative output change per model:")
