@@ -39,6 +39,7 @@ int qconvert_quantize(const char *model_path, const char *output_path, const qco
   a->q.act_scheme = o->activation_int8 ? QC_QS_INT8_SYMMETRIC : QC_QS_UINT8_AFFINE;
   a->q.per_tensor = o->per_tensor;
   a->q.weight_only = o->weight_only;
+  a->q.no_equalize = o->no_equalize;
   a->observers[0] = QC_OBS_MSE;
   a->n_observers = 1;
   int rc = o->observer ? qc_observer_parse(o->observer, &a->observers[0]) : QC_OK;

@@ -34,6 +34,7 @@ typedef struct qconvert_options {
   const char *report;         /* report path (.json/.csv/.txt/.html/.png); NULL = none */
   const char *save_stats, *load_stats; /* statistics files; NULL = none */
   FILE *summary;              /* where to print the human summary; NULL = nowhere */
+  int no_equalize;            /* skip cross-layer equalization of Conv -> [Relu] -> Conv pairs */
 } qconvert_options;
 
 const char *qconvert_version(void);

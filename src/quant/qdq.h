@@ -17,6 +17,7 @@ typedef struct qc_quant_opts {
   qc_qscheme act_scheme;      /* QC_QS_UINT8_AFFINE (default) or QC_QS_INT8_SYMMETRIC */
   int per_tensor;             /* weights per tensor instead of per channel */
   int weight_only;            /* int8 weights behind DQ, float activations */
+  int no_equalize;            /* skip cross-layer equalization (equalize.c) */
   const char *const *exclude; /* node names kept in FP32 */
   int n_exclude;
   const char *const *op_types; /* op types to quantize; NULL = all supported */

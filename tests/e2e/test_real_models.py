@@ -31,11 +31,13 @@ EVAL = ["cell.png", "clock_motion.png", "gravel.png", "motorcycle_right.png", "r
 VAL = ["block.png", "color.png", "phantom.png", "chessboard_RGB.png", "palette_color.png",
        "green_palette.png", "logo.png", "microaneurysms.png"]
 MIN_SQNR_DB = 20.0
-# BlazeFace's 384-anchor head (outputs 1 and 3) does not reach 20 dB with plain int8 PTQ:
-# int8 weights alone (--weight-only) already cap its worst output near 21 dB on these photos,
-# and keeping half of the compute nodes in FP32 does not lift it to 20. Those outputs are
-# reported as a known shortfall and guarded at their current level so a regression shows.
-KNOWN_SHORTFALL = {("blazeface", 1): 9.0, ("blazeface", 3): 15.0}
+# BlazeFace's 384-anchor score head (output 1) does not reach 20 dB with int8 PTQ on these photos
+# (11.8 dB): its logits reach -335 on the text/silhouette photos while calibration saw -166, and
+# even calibrating on the evaluation photos themselves, or keeping the head conv in FP32, gives
+# only 15-16 dB. It is reported as a known shortfall and guarded at its level so a regression
+# shows. (Output 3, the 384-anchor regressors, went from 18.2 to 23.6 dB with cross-layer
+# equalization and now meets the target.)
+KNOWN_SHORTFALL = {("blazeface", 1): 10.0}
 
 # BlazeFace has only 100k parameters and 70-byte tensor names, so names are a real part of the
 # file: 2.66x measured (FP32 names and graph structure stay). Guarded so a regression shows.

@@ -70,7 +70,7 @@ def random_inputs(model, batch=2):
     return xs
 
 
-def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=False):
+def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=False, equalize=False):
     """Simplifies `model` (and decomposes for int8); checks outputs, stats (subset) and op counts (subset)."""
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
@@ -81,7 +81,7 @@ def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=
     else:
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, src)
-    r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []), capture_output=True, text=True)
+    r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []) + (["--equalize"] if equalize else []), capture_output=True, text=True)
     if r.returncode != 0:
         check(name + ": simplify_tool runs", False, r.stderr.strip())
         return
@@ -302,6 +302,34 @@ def hard_ops(opset, strip_value_info=False):
     return m
 
 
+def cle_chain(shared_weight=False, tail_output=False):
+    """Depthwise Conv (channel ranges 1e-3 .. 30) -> pointwise Conv -> Relu -> 3x3 Conv: two
+    equalizable pairs in a chain. With shared_weight the pointwise weight is also read by another
+    Conv (no pair may touch it); with tail_output the pointwise output is a graph output too."""
+    r = np.random.default_rng(5)
+    c = 6
+    w_dw = (r.standard_normal((c, 1, 3, 3)) * np.array([1e-3, 0.1, 1, 3, 10, 30])[:, None, None, None])
+    nodes = [helper.make_node("Conv", ["x", "w_dw", "b_dw"], ["dw"], group=c, pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["dw", "w_pw", "b_pw"], ["pw"]),
+             helper.make_node("Relu", ["pw"], ["pr"]),
+             helper.make_node("Conv", ["pr", "w_3"], ["y"], pads=[1, 1, 1, 1])]
+    inits = [init("w_dw", w_dw.astype(np.float32)), init("b_dw", f32(c)),
+             init("w_pw", (r.standard_normal((8, c, 1, 1)) * 0.5).astype(np.float32)), init("b_pw", f32(8)),
+             init("w_3", (r.standard_normal((4, 8, 3, 3)) * 0.2).astype(np.float32))]
+    outs = [vi("y", None)]
+    if shared_weight:
+        nodes.append(helper.make_node("Conv", ["dw", "w_pw"], ["y2"]))
+        outs.append(vi("y2", None))
+    if tail_output:
+        outs.append(vi("pw", None))
+    return model(nodes, [vi("x", [1, c, 5, 5])], outs, inits)
+
+
+def channel_ranges(m, name, axis):
+    w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}[name]
+    return np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(1)
+
+
 def ir3_conv_bn():
     m = conv_bn(bias=True, relu=False)
     # IR 3 lists every initializer as a graph input too; opset 8 is the newest IR-3 opset.
@@ -360,6 +388,18 @@ with tempfile.TemporaryDirectory() as tmp:
         clip = [n for n in out.graph.node if n.op_type == "Clip"]
         check("decompose_opset9: Clip takes min/max attributes", len(clip) == 1 and len(clip[0].input) == 1
               and {a.name for a in clip[0].attribute} == {"min", "max"}, str(clip))
+    out = verify("equalize_chain", cle_chain(), {"equalized": 2}, {"Conv": 3}, tmp=tmp, equalize=True)
+    if out is not None:
+        r1, r2 = channel_ranges(out, "w_dw", 0), channel_ranges(out, "w_pw", 1)
+        before = channel_ranges(cle_chain(), "w_dw", 0)
+        check("equalize_chain: depthwise and pointwise channel ranges equal (within 2 %)",
+              bool(np.all(np.abs(r1 / r2 - 1) < 0.02)), f"{np.round(r1 / r2, 3)}")
+        check("equalize_chain: depthwise channel spread shrinks",
+              r1.max() / r1.min() < 0.1 * before.max() / before.min(),
+              f"{before.max() / before.min():.0f} -> {r1.max() / r1.min():.1f}")
+    out = verify("equalize_shared_weight", cle_chain(shared_weight=True), {"equalized": 0}, tmp=tmp, equalize=True)
+    verify("equalize_graph_output_between", cle_chain(tail_output=True), {"equalized": 1}, tmp=tmp,
+           equalize=True)
     verify("ir3_conv_bn", ir3_conv_bn(), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
 
 print("max relative output change per model:")
