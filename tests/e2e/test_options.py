@@ -30,6 +30,7 @@ import e2e_util as U
 
 CNN = os.path.join(U.DEMO, "fmnist_cnn.onnx")
 DWNET = os.path.join(U.DEMO, "fmnist_dwnet.onnx")
+RESNET = os.path.join(U.DEMO, "fmnist_resnet.onnx")
 N_EVAL = 2000
 OBSERVERS = ["minmax", "ema", "percentile", "entropy", "mse"]
 
@@ -189,6 +190,13 @@ def main():
                 got = [n.name for n in m.graph.node if n.op_type == "HardSwish"]
                 U.check(len(got) == left and (left != 1 or got == [hs[0]]),
                         f"{tag}: {len(got)} HardSwish left (want {left}) {got}")
+
+        # Cross-layer equalization rescales the ResNet's Conv -> Relu -> Conv weights; --no-equalize
+        # keeps them as exported (the int8 weights then differ).
+        _, eq_path = run(tmp, "eq_default", model=RESNET)
+        _, neq_path = run(tmp, "eq_off", "--no-equalize", model=RESNET)
+        if os.path.isfile(eq_path) and os.path.isfile(neq_path):
+            U.check(U.file_bytes(eq_path) != U.file_bytes(neq_path), "--no-equalize changes the ResNet's weights")
 
         # --observer
         blobs = {}
