@@ -208,7 +208,8 @@ int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, int *n_de
   int *order = malloc(sizeof(int) * (size_t)(n ? n : 1));
   if (!order)
     return qc_fail(QC_ENOMEM, "out of memory");
-  memcpy(order, g->order, sizeof(int) * (size_t)n);
+  if (n) /* g->order is NULL in an empty graph */
+    memcpy(order, g->order, sizeof(int) * (size_t)n);
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int node = order[k], done = 0;

@@ -258,7 +258,8 @@ int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
   int *order = malloc(sizeof(int) * ((size_t)n + 1));
   if (!order)
     return qc_fail(QC_ENOMEM, "out of memory");
-  memcpy(order, g->order, sizeof(int) * (size_t)n);
+  if (n) /* g->order is NULL in an empty graph */
+    memcpy(order, g->order, sizeof(int) * (size_t)n);
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k], ok = 0;

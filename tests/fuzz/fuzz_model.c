@@ -1,7 +1,9 @@
 /* Fuzz target: ONNX model bytes -> protobuf unpack -> IR build -> op check ->
  * engine creation (initializer decoding, kernel init) -> one run on
  * deterministic inputs when every input is small (shape inference and
- * kernels on fuzzed attributes and initializers) -> re-serialisation. */
+ * kernels on fuzzed attributes and initializers) -> re-serialisation ->
+ * the passes before calibration (simplify, decompose, equalize) when the ops
+ * check passed, as the main job runs them -> re-serialisation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +11,9 @@
 #include "fuzz_common.h"
 #include "io/model_io.h"
 #include "ir/graph.h"
+#include "quant/decompose.h"
+#include "quant/equalize.h"
+#include "quant/simplify.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
@@ -72,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   rc = qc_engine_check_ops(m);
   qc_fuzz_check_status(rc);
-  if (rc == 0) {
+  int ops_ok = rc == 0;
+  if (ops_ok) {
     qc_engine_opts opts = {.nthreads = 1};
     qc_engine *e = NULL;
     rc = qc_engine_create(m, &opts, &e);
@@ -83,9 +89,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   unsigned char *buf = NULL;
   size_t len = 0;
-  rc = qc_model_pack(m, 0, &buf, &len);
-  qc_fuzz_check_status(rc);
+  int rc_pack = qc_model_pack(m, 0, &buf, &len);
+  qc_fuzz_check_status(rc_pack);
   free(buf);
+  if (ops_ok) { /* the main job runs these passes only on models whose ops check passed */
+    qc_quant_opts opts = {0};
+    int n = 0;
+    rc = qc_pass_simplify(m, NULL);
+    if (rc == 0)
+      rc = qc_pass_decompose_for_int8(m, &opts, &n);
+    if (rc == 0)
+      rc = qc_pass_equalize(m, &opts, &n);
+    qc_fuzz_check_status(rc);
+    if (rc == 0) {
+      buf = NULL;
+      rc = qc_model_pack(m, 0, &buf, &len);
+      qc_fuzz_check_status(rc);
+      free(buf);
+    }
+  }
   qc_model_free(m);
   return 0;
 }
