@@ -204,12 +204,8 @@ int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, int *n_de
   if (opts->weight_only || qc_simplify_has_subgraphs(g))
     return QC_OK;
   decomposer d = {g, opts, 0};
-  int n = g->n_order;
-  int *order = malloc(sizeof(int) * (size_t)(n ? n : 1));
-  if (!order)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  if (n) /* g->order is NULL in an empty graph */
-    memcpy(order, g->order, sizeof(int) * (size_t)n);
+  int n, *order;
+  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int node = order[k], done = 0;

@@ -254,12 +254,8 @@ int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
   if (qc_simplify_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
-  int n = g->n_order;
-  int *order = malloc(sizeof(int) * ((size_t)n + 1));
-  if (!order)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  if (n) /* g->order is NULL in an empty graph */
-    memcpy(order, g->order, sizeof(int) * (size_t)n);
+  int n, *order;
+  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k], ok = 0;

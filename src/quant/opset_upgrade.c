@@ -584,12 +584,8 @@ int qc_pass_upgrade_opset(qc_model *m, int target, int *nodes_rewritten) {
   up u = {.g = m->graph, .from = m->opset, .target = target};
   qc_graph *g = u.g;
   /* Rules add nodes: walk a snapshot of the original order. */
-  int n = g->n_order;
-  int *order = malloc(sizeof(int) * (size_t)(n ? n : 1));
-  if (!order)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  if (n) /* g->order is NULL in an empty graph */
-    memcpy(order, g->order, sizeof(int) * (size_t)n);
+  int n, *order;
+  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];

@@ -195,6 +195,16 @@ static int splice_out(qc_graph *g, int node, int *removed) {
   return QC_OK;
 }
 
+int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n) {
+  *n = g->n_order;
+  *order = malloc(sizeof(int) * ((size_t)*n + 1));
+  if (!*order)
+    return oom();
+  if (*n) /* g->order is NULL in an empty graph */
+    memcpy(*order, g->order, sizeof(int) * (size_t)*n);
+  return QC_OK;
+}
+
 int qc_simplify_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
 
 int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
@@ -202,12 +212,8 @@ int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
   if (qc_simplify_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
-  int n = g->n_order;
-  int *order = malloc(sizeof(int) * ((size_t)n + 1));
-  if (!order)
-    return oom();
-  if (n) /* g->order is NULL in an empty graph */
-    memcpy(order, g->order, sizeof(int) * (size_t)n);
+  int n, *order;
+  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];

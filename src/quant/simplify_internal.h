@@ -13,6 +13,9 @@ void qc_simplify_attr_view(const qc_graph *g, int node, qc_kernel *k);
 int qc_simplify_has_subgraphs(const qc_graph *g);
 /* Whether a node domain is the default ONNX domain ("" or "ai.onnx"). */
 int qc_simplify_default_domain(const char *domain);
+/* A malloc'd copy of g's node order (*n entries), for passes that add or
+ * remove nodes while they walk it. */
+int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n);
 /* Whether value v is an initializer the engine treats as a constant. */
 int qc_simplify_is_const_init(const qc_graph *g, int v);
 /* Makes output `slot` of `node` the value `name` (which must have no
