@@ -10,8 +10,6 @@
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../io/model_io.h"
-#include "../quant/decompose.h"
-#include "../quant/equalize.h"
 #include "../quant/simplify.h"
 #include "cli.h"
 #include "job.h"
@@ -142,10 +140,7 @@ static int run(const job_args *a) {
     rc = qc_fail(QC_EUSAGE, "output '%s' is the input model; refusing to overwrite it", a->output);
     goto done;
   }
-  int n_decomposed = 0, n_equalized = 0;
-  if ((rc = qc_engine_check_ops(s.m)) < 0 || (rc = qc_pass_simplify(s.m, &sst)) < 0 ||
-      (rc = qc_pass_decompose_for_int8(s.m, &a->q, &n_decomposed)) < 0 ||
-      (rc = qc_pass_equalize(s.m, &a->q, &n_equalized)) < 0 ||
+  if ((rc = qc_engine_check_ops(s.m)) < 0 || (rc = qc_pass_prepare(s.m, &a->q, &sst)) < 0 ||
       (rc = qc_model_pack(s.m, 0, &s.base, &s.base_len)) < 0)
     goto done;
   if ((rc = job_collect_stats(a, s.m, &s.stats, &s.cres)) < 0)

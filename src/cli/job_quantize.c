@@ -8,8 +8,6 @@
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../io/model_io.h"
-#include "../quant/decompose.h"
-#include "../quant/equalize.h"
 #include "../quant/param_bytes.h"
 #include "../quant/simplify.h"
 #include "job.h"
@@ -109,10 +107,7 @@ int job_quantize(const job_args *a, const char *output, FILE *summary) {
   if ((rc = job_check_output_dir("output", output)) < 0 || (rc = qc_engine_check_ops(s.m)) < 0 ||
       (rc = qc_param_bytes(s.m, 0, &s.ops, &s.n_ops)) < 0)
     goto done;
-  int n_decomposed = 0, n_equalized = 0;
-  if ((rc = qc_pass_simplify(s.m, &sst)) < 0 || (rc = qc_pass_decompose_for_int8(s.m, &a->q, &n_decomposed)) < 0 ||
-      (rc = qc_pass_equalize(s.m, &a->q, &n_equalized)) < 0 ||
-      (rc = qc_model_pack(s.m, 0, &s.fp32_buf, &s.fp32_len)) < 0)
+  if ((rc = qc_pass_prepare(s.m, &a->q, &sst)) < 0 || (rc = qc_model_pack(s.m, 0, &s.fp32_buf, &s.fp32_len)) < 0)
     goto done;
   if ((rc = job_collect_stats(a, s.m, &s.stats, &s.cres)) < 0)
     goto done;

@@ -93,6 +93,8 @@ int qc_graph_set_initializer(qc_graph *g, const char *name, const qc_tensor *t, 
  * (-1: at the end). */
 int qc_graph_add_node(qc_graph *g, const char *op_type, const char *node_name, const char *const *inputs,
                       int ninputs, const char *const *outputs, int noutputs, int before, int *node_out);
+/* Changes a node's op type in place (inputs, outputs and attributes stay). */
+int qc_node_set_op(qc_graph *g, int node, const char *op_type);
 /* Attribute setters for new or existing nodes (replace an attribute of the same name). */
 int qc_node_set_attr_int(qc_graph *g, int node, const char *name, int64_t v);
 int qc_node_set_attr_float(qc_graph *g, int node, const char *name, float v);

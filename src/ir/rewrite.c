@@ -155,6 +155,16 @@ static int attr_slot(qc_graph *g, int node, const char *name, Onnx__AttributePro
   return a->name ? QC_OK : oom();
 }
 
+int qc_node_set_op(qc_graph *g, int node, const char *op_type) {
+  char *s = strdup(op_type);
+  if (!s)
+    return oom();
+  free(g->nodes[node].proto->op_type);
+  g->nodes[node].proto->op_type = s;
+  g->dirty = 1;
+  return QC_OK;
+}
+
 int qc_node_set_attr_int(qc_graph *g, int node, const char *name, int64_t v) {
   Onnx__AttributeProto *a;
   QC_TRY(attr_slot(g, node, name, &a));

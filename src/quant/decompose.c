@@ -24,25 +24,28 @@ typedef struct decomposer {
   qc_graph *g;
   const qc_quant_opts *opts;
   int n_consts;
+  int float32_only; /* model_is_float32(g), computed once */
 } decomposer;
+
+static int is_wider_or_half_float(int64_t dt) {
+  return dt == QC_DT_DOUBLE || dt == QC_DT_FLOAT16 || dt == QC_DT_BFLOAT16;
+}
 
 /* Whether every float tensor the model declares is float32, so tensors with an
  * unknown dtype feeding HardSwish/HardSigmoid can be taken as float32. */
 static int model_is_float32(const qc_graph *g) {
-  for (int v = 0; v < g->n_values; v++) {
-    qc_dtype dt = g->values[v].dtype;
-    if (dt == QC_DT_DOUBLE || dt == QC_DT_FLOAT16 || dt == QC_DT_BFLOAT16)
+  for (int v = 0; v < g->n_values; v++)
+    if (is_wider_or_half_float(g->values[v].dtype))
       return 0;
-  }
   for (int k = 0; k < g->n_order; k++) {
     const Onnx__NodeProto *np = g->nodes[g->order[k]].proto;
     if (strcmp(np->op_type, "Cast") != 0)
       continue;
-    for (size_t a = 0; a < np->n_attribute; a++)
-      if (np->attribute[a]->name && !strcmp(np->attribute[a]->name, "to") && np->attribute[a]->i != QC_DT_FLOAT &&
-          (np->attribute[a]->i == QC_DT_DOUBLE || np->attribute[a]->i == QC_DT_FLOAT16 ||
-           np->attribute[a]->i == QC_DT_BFLOAT16))
+    for (size_t a = 0; a < np->n_attribute; a++) {
+      const Onnx__AttributeProto *at = np->attribute[a];
+      if (at->name && !strcmp(at->name, "to") && is_wider_or_half_float(at->i))
         return 0;
+    }
   }
   return 1;
 }
@@ -128,7 +131,7 @@ static int decompose_hard(decomposer *d, int node, int swish, int *done) {
   if (n->ninputs != 1 || n->noutputs != 1 || n->inputs[0] < 0 || n->outputs[0] < 0)
     return QC_OK;
   qc_dtype dt = g->values[n->inputs[0]].dtype;
-  if (!(dt == QC_DT_FLOAT || (dt == QC_DT_UNDEFINED && model_is_float32(g))))
+  if (!(dt == QC_DT_FLOAT || (dt == QC_DT_UNDEFINED && d->float32_only)))
     return QC_OK;
   float alpha = 1.0f / 6.0f, beta = 0.5f;
   if (!swish) {
@@ -182,28 +185,19 @@ static int decompose_div(decomposer *d, int node, int *done) {
     rc = add_const(d, qc_f32(&c), c.ndim, c.dims, inv, sizeof inv);
     if (rc == QC_OK)
       rc = qc_node_set_input(g, node, 1, inv);
-    if (rc == QC_OK) {
-      Onnx__NodeProto *np = g->nodes[node].proto;
-      char *mul = strdup("Mul");
-      if (!mul)
-        rc = qc_fail(QC_ENOMEM, "out of memory");
-      else {
-        free(np->op_type);
-        np->op_type = mul;
-        *done = 1;
-      }
-    }
+    if (rc == QC_OK)
+      rc = qc_node_set_op(g, node, "Mul");
+    *done = rc == QC_OK;
   }
   qc_tensor_release(&c);
   return rc;
 }
 
-int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, int *n_decomposed) {
+int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
   qc_graph *g = m->graph;
-  *n_decomposed = 0;
   if (opts->weight_only || qc_simplify_has_subgraphs(g))
     return QC_OK;
-  decomposer d = {g, opts, 0};
+  decomposer d = {g, opts, 0, model_is_float32(g)};
   int n, *order;
   QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
   int rc = QC_OK;
@@ -218,8 +212,8 @@ int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, int *n_de
       rc = decompose_hard(&d, node, 0, &done);
     else if (!strcmp(np->op_type, "Div"))
       rc = decompose_div(&d, node, &done);
-    if (rc == QC_OK && done)
-      (*n_decomposed)++;
+    if (rc == QC_OK && done && stats)
+      stats->decomposed++;
   }
   free(order);
   if (rc == QC_OK)

@@ -6,9 +6,11 @@
 #define QC_DECOMPOSE_H
 
 #include "qdq.h"
+#include "simplify.h"
 
 struct qc_model;
 
-int qc_pass_decompose_for_int8(struct qc_model *m, const qc_quant_opts *opts, int *n_decomposed);
+/* Adds the number of nodes rewritten to stats->decomposed (stats may be NULL). */
+int qc_pass_decompose_for_int8(struct qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats);
 
 #endif

@@ -122,9 +122,8 @@ done:
   return rc;
 }
 
-int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, int *n_pairs) {
+int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
   qc_graph *g = m->graph;
-  *n_pairs = 0;
   if (opts->weight_only || opts->no_equalize || qc_simplify_has_subgraphs(g))
     return QC_OK;
   for (int sweep = 0; sweep < QC_CLE_SWEEPS; sweep++) {
@@ -139,8 +138,8 @@ int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, int *n_pairs) {
       moved = fmax(moved, d);
       pairs++;
     }
-    if (sweep == 0)
-      *n_pairs = pairs;
+    if (sweep == 0 && stats)
+      stats->equalized_pairs += pairs;
     if (moved < 0.01)
       break;
   }

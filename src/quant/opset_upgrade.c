@@ -53,16 +53,6 @@ static int drop_attr(qc_graph *g, int node, const char *name) {
   return 0;
 }
 
-static int set_op(qc_graph *g, int node, const char *op) {
-  char *s = strdup(op);
-  if (!s)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  free(g->nodes[node].proto->op_type);
-  g->nodes[node].proto->op_type = s;
-  g->dirty = 1;
-  return QC_OK;
-}
-
 static int value_used(const qc_graph *g, int v) {
   return v >= 0 && (g->values[v].n_consumers || (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT));
 }
@@ -327,7 +317,7 @@ static int r_upsample(up *u, int node) {
   drop_attr(g, node, "scales");
   drop_attr(g, node, "height_scale");
   drop_attr(g, node, "width_scale");
-  QC_TRY(set_op(g, node, "Resize"));
+  QC_TRY(qc_node_set_op(g, node, "Resize"));
   QC_TRY(qc_node_set_attr_string(g, node, "mode", mode));
   QC_TRY(qc_node_set_attr_string(g, node, "coordinate_transformation_mode", "asymmetric"));
   if (strcmp(mode, "nearest") == 0)
@@ -489,7 +479,7 @@ static int r_rnn(up *u, int node) { return crosses(u, 7) && drop_attr(u->g, node
 static int r_scatter(up *u, int node) { /* deprecated at 11; ScatterElements means the same */
   if (!crosses(u, 11))
     return 0;
-  QC_TRY(set_op(u->g, node, "ScatterElements"));
+  QC_TRY(qc_node_set_op(u->g, node, "ScatterElements"));
   return 1;
 }
 
@@ -498,7 +488,7 @@ static int r_imagescaler(up *u, int node) {
   qc_graph *g = u->g;
   Onnx__AttributeProto *sc = find_attr(g, node, "scale"), *bias = find_attr(g, node, "bias");
   QC_TRY(scalar_input(u, node, 1, "scale", QC_DT_FLOAT, sc ? sc->f : 1.0f));
-  QC_TRY(set_op(g, node, "Mul"));
+  QC_TRY(qc_node_set_op(g, node, "Mul"));
   if (bias && bias->n_floats) {
     qc_tensor t = {0};
     int64_t dims[4] = {1, (int64_t)bias->n_floats, 1, 1};

@@ -7,6 +7,8 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
+#include "decompose.h"
+#include "equalize.h"
 #include "simplify_internal.h"
 
 static int oom(void) { return qc_fail(QC_ENOMEM, "out of memory"); }
@@ -240,7 +242,7 @@ int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
 }
 
 int qc_pass_simplify(qc_model *m, qc_simplify_stats *stats) {
-  qc_simplify_stats local = {0, 0, 0, 0};
+  qc_simplify_stats local = {0};
   if (!stats)
     stats = &local;
   QC_TRY(qc_pass_remove_identity(m, stats));
@@ -249,4 +251,10 @@ int qc_pass_simplify(qc_model *m, qc_simplify_stats *stats) {
   QC_TRY(qc_pass_const_fold(m, stats));
   QC_TRY(qc_pass_fold_batchnorm(m, stats));
   return qc_graph_sync(m->graph);
+}
+
+int qc_pass_prepare(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
+  QC_TRY(qc_pass_simplify(m, stats));
+  QC_TRY(qc_pass_decompose_for_int8(m, opts, stats));
+  return qc_pass_equalize(m, opts, stats);
 }

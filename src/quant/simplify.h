@@ -10,6 +10,7 @@ struct qc_model;
 
 typedef struct qc_simplify_stats {
   int bn_folded, identities_removed, dropouts_removed, nodes_const_folded;
+  int decomposed, equalized_pairs; /* qc_pass_prepare only */
 } qc_simplify_stats;
 
 /* Runs remove_identity, fold_batchnorm, const_fold in that order, then prunes dead initializers. */
@@ -17,5 +18,11 @@ int qc_pass_simplify(struct qc_model *m, qc_simplify_stats *stats);
 int qc_pass_remove_identity(struct qc_model *m, qc_simplify_stats *stats);
 int qc_pass_fold_batchnorm(struct qc_model *m, qc_simplify_stats *stats);
 int qc_pass_const_fold(struct qc_model *m, qc_simplify_stats *stats);
+
+struct qc_quant_opts;
+/* Everything the main job does to the FP32 model before calibration:
+ * qc_pass_simplify, then qc_pass_decompose_for_int8 and qc_pass_equalize
+ * (decompose.h, equalize.h), which depend on the quantization options. */
+int qc_pass_prepare(struct qc_model *m, const struct qc_quant_opts *opts, qc_simplify_stats *stats);
 
 #endif

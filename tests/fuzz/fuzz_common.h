@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h> /* memfd_create (_GNU_SOURCE is a project argument) */
 
 #include "core/status.h"
 #include "core/tensor.h"
@@ -17,6 +18,18 @@
 
 static inline void qc_fuzz_setup(void) {
   qc_set_tensor_byte_limit(QC_FUZZ_TENSOR_LIMIT);
+}
+
+/* An in-memory file for harnesses whose code under test opens a path:
+ * returns the fd and writes "/proc/self/fd/N" to path; aborts on failure. */
+static inline int qc_fuzz_memfd(const char *name, char *path, size_t path_len) {
+  int fd = memfd_create(name, 0);
+  if (fd < 0) {
+    perror("memfd_create");
+    abort();
+  }
+  snprintf(path, path_len, "/proc/self/fd/%d", fd);
+  return fd;
 }
 
 /* Every failure must come with a status code in range and a message. */

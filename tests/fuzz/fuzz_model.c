@@ -11,8 +11,7 @@
 #include "fuzz_common.h"
 #include "io/model_io.h"
 #include "ir/graph.h"
-#include "quant/decompose.h"
-#include "quant/equalize.h"
+#include "quant/qdq.h"
 #include "quant/simplify.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -94,12 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(buf);
   if (ops_ok) { /* the main job runs these passes only on models whose ops check passed */
     qc_quant_opts opts = {0};
-    int n = 0;
-    rc = qc_pass_simplify(m, NULL);
-    if (rc == 0)
-      rc = qc_pass_decompose_for_int8(m, &opts, &n);
-    if (rc == 0)
-      rc = qc_pass_equalize(m, &opts, &n);
+    rc = qc_pass_prepare(m, &opts, NULL);
     qc_fuzz_check_status(rc);
     if (rc == 0) {
       buf = NULL;

@@ -1,12 +1,8 @@
 /* Fuzz target: .npy bytes -> qc_npy_parse_header, then the file readers
  * (qc_npy_read_header, qc_npy_read) on the same bytes through a memfd. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
@@ -19,12 +15,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   qc_fuzz_setup();
-  memfd = memfd_create("qc-fuzz-npy", 0);
-  if (memfd < 0) {
-    perror("memfd_create");
-    abort();
-  }
-  snprintf(memfd_path, sizeof memfd_path, "/proc/self/fd/%d", memfd);
+  memfd = qc_fuzz_memfd("qc-fuzz-npy", memfd_path, sizeof memfd_path);
   return 0;
 }
 

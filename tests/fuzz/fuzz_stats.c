@@ -4,7 +4,6 @@
  * the record parser. Loaded twice into one set to exercise merging. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
@@ -17,10 +16,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   qc_fuzz_setup();
-  memfd = memfd_create("qc-fuzz-stats", 0);
-  if (memfd < 0)
-    abort();
-  snprintf(memfd_path, sizeof memfd_path, "/proc/self/fd/%d", memfd);
+  memfd = qc_fuzz_memfd("qc-fuzz-stats", memfd_path, sizeof memfd_path);
   return 0;
 }
 

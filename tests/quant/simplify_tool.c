@@ -19,16 +19,15 @@ int main(int argc, char **argv) {
     return 2;
   }
   qc_model *m = NULL;
-  qc_simplify_stats st = {0, 0, 0, 0};
+  qc_simplify_stats st = {0};
   int rc = qc_model_load(argv[1], &m);
-  int decomposed = 0, equalized = 0;
   qc_quant_opts opts = {0};
   if (rc == QC_OK)
     rc = qc_pass_simplify(m, &st);
   if (rc == QC_OK && decompose)
-    rc = qc_pass_decompose_for_int8(m, &opts, &decomposed);
+    rc = qc_pass_decompose_for_int8(m, &opts, &st);
   if (rc == QC_OK && equalize)
-    rc = qc_pass_equalize(m, &opts, &equalized);
+    rc = qc_pass_equalize(m, &opts, &st);
   if (rc == QC_OK)
     rc = qc_model_save(m, argv[2], 0);
   qc_model_free(m);
@@ -38,6 +37,7 @@ int main(int argc, char **argv) {
   }
   printf("{\"bn_folded\": %d, \"identities_removed\": %d, \"dropouts_removed\": %d, \"nodes_const_folded\": %d, "
          "\"decomposed\": %d, \"equalized\": %d}\n",
-         st.bn_folded, st.identities_removed, st.dropouts_removed, st.nodes_const_folded, decomposed, equalized);
+         st.bn_folded, st.identities_removed, st.dropouts_removed, st.nodes_const_folded, st.decomposed,
+         st.equalized_pairs);
   return 0;
 }
