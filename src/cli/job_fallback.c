@@ -88,7 +88,7 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
   int n_sens = 0;
   for (int k = 0; k < base_graph->n_order && rc == QC_OK; k++) {
     int id = base_graph->order[k];
-    if (!qc_qdq_op_is_compute(qc_node_op(base_graph, id)))
+    if (!qc_qdq_node_is_compute(base_graph, id))
       continue;
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;

@@ -12,7 +12,10 @@
  *                  point, so onnxruntime runs them on int8 directly.
  *   Relu / Clip    after a quantized producer, with asymmetric activations:
  *                  removed; the producer's output takes their name and range,
- *                  and the zero point does the clipping. */
+ *                  and the zero point does the clipping.
+ *   rescale        Mul by a positive scalar constant c after a quantized
+ *                  input: removed; its output is the input's int8 tensor read
+ *                  with scale c * s (exact, no kernel, no extra rounding). */
 #include "qdq.h"
 
 #include <math.h>
@@ -26,7 +29,7 @@
 #include "opset_upgrade.h"
 #include "qdq_internal.h"
 
-enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE };
+enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE, K_RESCALE };
 
 typedef struct op_kind {
   const char *op;
@@ -54,8 +57,43 @@ static int op_kind_of(const char *op) {
 
 int qc_qdq_op_supported(const char *op_type) { return op_kind_of(op_type) != K_NONE; }
 
-int qc_qdq_op_is_compute(const char *op_type) {
-  int kind = op_kind_of(op_type);
+static int is_float_activation(const qc_graph *g, int v);
+
+/* Mul(x, c) with c a positive, finite scalar float initializer that does not
+ * broadcast x to a higher rank: y = c * x is x's quantized tensor read with
+ * scale c * s_x. Bounded so that c * s_x stays a normal float. */
+static int rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor) {
+  const qc_node *n = &g->nodes[node];
+  if (strcmp(qc_node_op(g, node), "Mul") != 0 || n->ninputs != 2 || n->noutputs != 1)
+    return 0;
+  for (int slot = 0; slot < 2; slot++) {
+    int c = n->inputs[1 - slot], x = n->inputs[slot];
+    if (c < 0 || !(g->values[c].flags & QC_VALUE_INITIALIZER) || g->values[c].dtype != QC_DT_FLOAT ||
+        !is_float_activation(g, x))
+      continue;
+    if (g->values[c].ndim > 1 && (g->values[x].ndim < 0 || g->values[c].ndim > g->values[x].ndim))
+      continue;
+    qc_tensor t = {0};
+    int ok = qc_graph_initializer(g, c, &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1;
+    float v = ok ? qc_f32(&t)[0] : 0.0f;
+    qc_tensor_release(&t);
+    if (ok && v >= 0x1p-20f && v <= 0x1p20f) {
+      *act_slot = slot;
+      *factor = v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int node_kind_of(const qc_graph *g, int node) {
+  int slot;
+  float c;
+  return rescale_factor(g, node, &slot, &c) ? K_RESCALE : op_kind_of(qc_node_op(g, node));
+}
+
+int qc_qdq_node_is_compute(const qc_graph *g, int node) {
+  int kind = node_kind_of(g, node);
   return kind == K_WEIGHTED || kind == K_FUSED;
 }
 
@@ -77,7 +115,17 @@ typedef struct qdq_state {
   int *value_q;     /* per value id: gets Q/DQ */
   qc_qparams *qp;   /* per value id, valid when qp_done */
   int *qp_done;     /* 0 unknown, 1 done, -1 unavailable */
+  int *kind;        /* per node id, decided on the graph as it was before the rewrite */
+  int *act_slot;    /* per node id: the input a follower tracks (rescale: the non-constant one) */
+  float *factor;    /* per node id: a rescale's constant */
 } qdq_state;
+
+static int node_kind(const qdq_state *st, int node) { return st->kind[node]; }
+
+static int follower_input(const qdq_state *st, int node) {
+  const qc_node *n = &st->g->nodes[node];
+  return n->ninputs > st->act_slot[node] ? n->inputs[st->act_slot[node]] : -1;
+}
 
 static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
   char buf[512];
@@ -163,7 +211,8 @@ static int absorb_activations(qdq_state *st) {
     int prod = iv->producer;
     if (prod < 0 || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT) || !node_allowed(st, prod))
       continue;
-    int pk = op_kind_of(qc_node_op(g, prod));
+    /* A rescale's output range is its input's: it could not clip. */
+    int pk = node_kind_of(g, prod);
     if (!((pk == K_WEIGHTED && weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
       continue;
     if (!qc_stats_set_find(st->stats, g->values[out].name))
@@ -191,8 +240,13 @@ static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
   int prod = g->values[v].producer;
   int ok = 0;
   st->qp_done[v] = -1; /* guards cycles */
-  if (prod >= 0 && st->node_q[prod] && op_kind_of(qc_node_op(g, prod)) == K_SHARED) {
+  int kind = prod >= 0 ? node_kind(st, prod) : K_NONE;
+  if (prod >= 0 && st->node_q[prod] && kind == K_SHARED) {
     ok = value_qparams(st, g->nodes[prod].inputs[0], &st->qp[v]);
+  } else if (prod >= 0 && st->node_q[prod] && kind == K_RESCALE) {
+    ok = value_qparams(st, follower_input(st, prod), &st->qp[v]);
+    st->qp[v].scale = (float)((double)st->qp[v].scale * st->factor[prod]);
+    ok = ok && isnormal(st->qp[v].scale);
   } else if (prod >= 0 && st->node_q[prod] && strcmp(qc_node_op(g, prod), "Softmax") == 0) {
     ok = qc_qparams_compute(st->opts->act_scheme, 0.0f, 1.0f, &st->qp[v]) == QC_OK;
   } else {
@@ -213,7 +267,7 @@ static int plan(qdq_state *st, const int *order, int n) {
   qc_qparams qp;
   for (int k = 0; k < n; k++) {
     int id = order[k];
-    int kind = op_kind_of(qc_node_op(g, id));
+    int kind = node_kind(st, id);
     if (!node_allowed(st, id))
       continue;
     if (kind == K_WEIGHTED)
@@ -229,7 +283,7 @@ static int plan(qdq_state *st, const int *order, int n) {
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
-    int kind = op_kind_of(qc_node_op(g, id));
+    int kind = node_kind(st, id);
     if (!st->node_q[id] || (kind != K_WEIGHTED && kind != K_FUSED))
       continue;
     for (int i = 0; i < nd->ninputs; i++)
@@ -246,16 +300,16 @@ static int plan(qdq_state *st, const int *order, int n) {
       st->value_q[v] = 1;
     }
   }
-  /* Followers: shared-scale nodes, and Relu/Clip that were not absorbed
-   * (kept with Q/DQ on both sides, own output scale), follow their already
-   * decided input, in graph order. */
+  /* Followers: shared-scale nodes, rescales, and Relu/Clip that were not
+   * absorbed (kept with Q/DQ on both sides, own output scale), follow their
+   * already decided input, in graph order. */
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
-    int kind = op_kind_of(qc_node_op(g, id));
-    if ((kind != K_SHARED && kind != K_REMOVABLE) || !node_allowed(st, id) || nd->ninputs < 1)
+    int kind = node_kind(st, id);
+    if ((kind != K_SHARED && kind != K_REMOVABLE && kind != K_RESCALE) || !node_allowed(st, id) || nd->ninputs < 1)
       continue;
-    int in = nd->inputs[0];
+    int in = follower_input(st, id);
     if (in < 0 || !st->value_q[in])
       continue;
     st->node_q[id] = 1;
@@ -264,10 +318,11 @@ static int plan(qdq_state *st, const int *order, int n) {
         st->value_q[nd->outputs[o]] = 1;
   }
   /* A follower whose outputs feed no quantized node would only add a useless
-   * Q/DQ pair (and error): drop it, consumers first. */
+   * Q/DQ pair (and error): drop it, consumers first. A rescale always stays:
+   * it costs nothing and removes a node. */
   for (int k = n - 1; k >= 0; k--) {
     int id = order[k];
-    int kind = op_kind_of(qc_node_op(g, id));
+    int kind = node_kind(st, id);
     if (!st->node_q[id] || (kind != K_SHARED && kind != K_REMOVABLE))
       continue;
     const qc_node *nd = &g->nodes[id];
@@ -372,6 +427,34 @@ static int insert_qdq(qdq_state *st, int v) {
   return record_tensor(st, v, &qp);
 }
 
+/* Replaces rescale node `node` (y = c * x, x already rewritten) by a
+ * DequantizeLinear of x's quantized tensor with scale c * s_x that writes y
+ * itself, so y's readers and a graph output keep their name. */
+static int fold_rescale(qdq_state *st, int node) {
+  qc_graph *g = st->g;
+  int y = g->nodes[node].outputs[0];
+  qc_qparams qp;
+  value_qparams(st, y, &qp);
+  /* The input now reads the DequantizeLinear of x (or of an earlier rescale). */
+  int x_dq = follower_input(st, node);
+  int dq = x_dq >= 0 ? g->values[x_dq].producer : -1;
+  if (dq < 0 || strcmp(qc_node_op(g, dq), "DequantizeLinear") != 0)
+    return qc_fail(QC_EINTERNAL, "rescale to '%s': its input is not dequantized", g->values[y].name);
+  int xq = g->nodes[dq].inputs[0];
+  char yname[1024], xqname[1024], base[32];
+  snprintf(yname, sizeof yname, "%s", g->values[y].name);
+  snprintf(xqname, sizeof xqname, "%s", g->values[xq].name);
+  QC_TRY(qc_graph_remove_node(g, node));
+  /* The DQ that fed only this node is dead now. */
+  if (g->values[x_dq].n_consumers == 0 && !(g->values[x_dq].flags & QC_VALUE_GRAPH_OUTPUT))
+    QC_TRY(qc_graph_remove_node(g, dq));
+  qdq_base_name(g, base, sizeof base);
+  qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
+  QC_TRY(qdq_add_dequantize(g, base, xqname, &qp.scale, &qp.zero_point, 1, 0, qt, yname, first_consumer(g, y)));
+  st->out->rescales_folded++;
+  return record_tensor(st, y, &qp);
+}
+
 /* Opset 13 is the first with per-axis Q/DQ; older models are rewritten to
  * their opset-13 form (opset_upgrade.c). */
 static int ensure_opset(qc_model *m) {
@@ -410,9 +493,16 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   st.value_q = calloc((size_t)nv + 1, sizeof(int));
   st.qp = calloc((size_t)nv + 1, sizeof(qc_qparams));
   st.qp_done = calloc((size_t)nv + 1, sizeof(int));
-  if (!st.node_q || !st.value_q || !st.qp || !st.qp_done) {
+  st.kind = calloc((size_t)nn + 1, sizeof(int));
+  st.act_slot = calloc((size_t)nn + 1, sizeof(int));
+  st.factor = calloc((size_t)nn + 1, sizeof(float));
+  if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
+  }
+  for (int k = 0; k < n; k++) {
+    int id = order[k];
+    st.kind[id] = rescale_factor(g, id, &st.act_slot[id], &st.factor[id]) ? K_RESCALE : op_kind_of(qc_node_op(g, id));
   }
   if ((rc = plan(&st, order, n)) < 0)
     goto done;
@@ -421,7 +511,7 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
     int id = order[k];
     if (!st.node_q[id])
       continue;
-    int kind = op_kind_of(qc_node_op(g, id));
+    int kind = node_kind(&st, id);
     out->nodes_quantized++;
     if (kind == K_WEIGHTED && weighted_ok(g, id)) {
       int x = g->nodes[id].inputs[0];
@@ -439,6 +529,10 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
     if (g->inputs[i] < nv && st.value_q[g->inputs[i]])
       rc = insert_qdq(&st, g->inputs[i]);
   for (int k = 0; k < n && rc == QC_OK; k++) {
+    if (st.node_q[order[k]] && node_kind(&st, order[k]) == K_RESCALE) {
+      rc = fold_rescale(&st, order[k]);
+      continue;
+    }
     /* Re-read the node each time: rewrites may move g->nodes. */
     for (int o = 0; o < g->nodes[order[k]].noutputs && rc == QC_OK; o++) {
       int v = g->nodes[order[k]].outputs[o];
@@ -456,6 +550,9 @@ done:
   free(st.value_q);
   free(st.qp);
   free(st.qp_done);
+  free(st.kind);
+  free(st.act_slot);
+  free(st.factor);
   return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "../report/report.h"
 
 struct qc_model;
+struct qc_graph;
 
 typedef struct qc_quant_opts {
   qc_observer_cfg observer;   /* activation range selection */
@@ -30,15 +31,16 @@ typedef struct qc_quant_summary {
   int nodes_total;     /* nodes before the pass */
   int nodes_quantized; /* compute nodes now running in int8 (weighted, fused, shared-scale) */
   int relu_absorbed;   /* Relu/Clip folded into the producer's output range */
+  int rescales_folded; /* Mul-by-constant nodes folded into their input's scale */
   qc_tensor_report *tensors; /* activations given Q/DQ, in graph order */
   int n_tensors;
   char **warnings;
   int n_warnings;
 } qc_quant_summary;
 
-/* Whether op_type runs as an int8 kernel of its own when quantized (weighted
- * and fused ops, not shared-scale followers): the unit of FP32 fallback. */
-int qc_qdq_op_is_compute(const char *op_type);
+/* Whether a node runs as an int8 kernel of its own when quantized (weighted
+ * and fused ops, not shared-scale followers or rescales): the unit of FP32 fallback. */
+int qc_qdq_node_is_compute(const struct qc_graph *g, int node);
 /* Whether op_type can be quantized by this pass (for --op-types validation). */
 int qc_qdq_op_supported(const char *op_type);
 /* Comma-separated list of the supported op types. */
