@@ -5,7 +5,9 @@
  *   1. sensitivity: for every compute node (weighted or fused op) quantize
  *      that node alone and measure the output SQNR; lower = more sensitive;
  *   2. keep the k most sensitive nodes in FP32, k = 1, 2, 3, ..., until the
- *      target is met (at most half of the compute nodes).
+ *      target is met (at most half of the compute nodes);
+ *   3. sensitivities do not add up, so each kept node but the last is
+ *      quantized again, least sensitive first, if the target still holds.
  * Each trial starts from the same simplified FP32 model and statistics, so
  * the result is deterministic. */
 #include <math.h>
@@ -110,6 +112,19 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
   }
   if (rc < 0)
     goto done;
+  /* 3. Sensitivities do not add up: quantize each kept node again, least
+   * sensitive first, wherever the target still holds without it. */
+  int pruned = 0;
+  for (int i = kept - 2; i >= 0 && sqnr >= a->min_sqnr && rc == QC_OK; i--) {
+    double s;
+    mask[sens[i].node] = 1;
+    if ((rc = trial(a, c, mask, n_nodes, &s, NULL, NULL)) == QC_OK && s >= a->min_sqnr)
+      pruned++;
+    else
+      mask[sens[i].node] = 0;
+  }
+  if (rc < 0)
+    goto done;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   if ((rc = trial(a, c, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
@@ -120,12 +135,16 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
   *summary = sum;
   char note[1024];
   int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
-                     a->min_sqnr, kept, kept == 1 ? "" : "s", sqnr,
+                     a->min_sqnr, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,
                      sqnr >= a->min_sqnr ? "" : ", target not reached");
-  for (int i = 0; i < kept && off < (int)sizeof note - 2; i++)
-    off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%.1f dB alone)", i ? "," : "",
+  for (int i = 0, first = 1; i < kept && off < (int)sizeof note - 2; i++) {
+    if (mask[sens[i].node])
+      continue;
+    off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%.1f dB alone)", first ? "" : ",",
                     *qc_node_name(base_graph, sens[i].node) ? qc_node_name(base_graph, sens[i].node) : qc_node_op(base_graph, sens[i].node),
                     sens[i].sqnr_db);
+    first = 0;
+  }
   rc = add_note(summary, note);
 done:
   free(mask);

@@ -230,6 +230,41 @@ static int absorb_activations(qdq_state *st) {
   return QC_OK;
 }
 
+/* Whether v is all zeros: a float initializer, or a tensor calibration saw
+ * only as exact zeros (a generated channel padding). */
+static int all_zero(const qdq_state *st, int v) {
+  if (v < 0)
+    return 0;
+  if (is_float_initializer(st->g, v)) {
+    qc_tensor t = {0};
+    int zero = qc_graph_initializer(st->g, v, &t) == QC_OK && t.dtype == QC_DT_FLOAT;
+    for (int64_t i = 0; zero && i < t.numel; i++)
+      zero = qc_f32(&t)[i] == 0.0f;
+    qc_tensor_release(&t);
+    return zero;
+  }
+  const qc_stats *s = qc_stats_set_find(st->stats, st->g->values[v].name);
+  return s && s->count > 0 && s->nonfinite == 0 && s->min == 0.0f && s->max == 0.0f;
+}
+
+/* A Concat of one tensor with zero padding (BlazeFace pads channels this way):
+ * its one data input, whose qparams the output then reuses, so onnxruntime's
+ * QLinearConcat copies that input instead of rounding it again. Else -1. */
+static int concat_data_input(const qdq_state *st, int node) {
+  const qc_node *n = &st->g->nodes[node];
+  if (strcmp(qc_node_op(st->g, node), "Concat") != 0)
+    return -1;
+  int data = -1;
+  for (int i = 0; i < n->ninputs; i++) {
+    if (all_zero(st, n->inputs[i]))
+      continue;
+    if (data >= 0)
+      return -1;
+    data = n->inputs[i];
+  }
+  return data;
+}
+
 /* qparams of an activation value: shared-scale outputs take their input's. */
 static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
   if (st->qp_done[v]) {
@@ -240,13 +275,15 @@ static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
   int prod = g->values[v].producer;
   int ok = 0;
   st->qp_done[v] = -1; /* guards cycles */
-  int kind = prod >= 0 ? node_kind(st, prod) : K_NONE;
+  int kind = prod >= 0 ? node_kind(st, prod) : K_NONE, k;
   if (prod >= 0 && st->node_q[prod] && kind == K_SHARED) {
     ok = value_qparams(st, g->nodes[prod].inputs[0], &st->qp[v]);
   } else if (prod >= 0 && st->node_q[prod] && kind == K_RESCALE) {
     ok = value_qparams(st, follower_input(st, prod), &st->qp[v]);
     st->qp[v].scale = (float)((double)st->qp[v].scale * st->factor[prod]);
     ok = ok && isnormal(st->qp[v].scale);
+  } else if (prod >= 0 && st->node_q[prod] && (k = concat_data_input(st, prod)) >= 0) {
+    ok = value_qparams(st, k, &st->qp[v]);
   } else if (prod >= 0 && st->node_q[prod] && strcmp(qc_node_op(g, prod), "Softmax") == 0) {
     ok = qc_qparams_compute(st->opts->act_scheme, 0.0f, 1.0f, &st->qp[v]) == QC_OK;
   } else {

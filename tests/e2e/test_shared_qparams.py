@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""Mul by a positive scalar constant is folded into its input's scale (docs/quantization.md).
+"""Where a tensor can reuse another's int8 tensor or qparams exactly (docs/quantization.md).
 
-Synthetic onnx.helper models, calibrated on 16 random .npy samples:
+Mul by a positive scalar constant is folded into its input's scale, and a Concat of one tensor
+with zero padding reuses that tensor's qparams. Synthetic onnx.helper models, calibrated on 16
+random .npy samples:
 
   fold      Conv -> Mul(0.25) -> Mul([3.0]) -> Conv -> Mul(0.5) = graph output: no Mul is left;
             each folded tensor still read is the producer's int8 tensor read by a
@@ -14,6 +16,9 @@ Synthetic onnx.helper models, calibrated on 16 random .npy samples:
   relu      Conv -> Mul(0.5) -> Relu -> Conv: the Relu still clips (it is not absorbed into
             the folded Mul).
   int8      --activation-type int8: folded the same way, zero point 0.
+  pad       Conv -> Concat(x, zeros) -> Conv, the zeros from a ConstantOfShape (2 KiB, not
+            folded) or an initializer: the Concat's output has exactly x's scale and zero
+            point; a Concat of two data tensors keeps its own calibrated scale.
 For every model the output passes onnx.checker(full_check), and onnxruntime's INT8 output
 matches onnxruntime's FP32 output (SQNR >= 30 dB) on 4 held-out inputs; folding is not less
 accurate than keeping the Muls in float (--op-types Conv) by more than 1 dB.
@@ -84,6 +89,32 @@ def m_relu(nodes, inits):
     nodes.append(helper.make_node("Relu", ["m1"], ["r1"], name="r1"))
     conv(nodes, inits, "r1", "out", C, C)
     return "out"
+
+
+def m_pad(zeros_kind):
+    def body(nodes, inits):
+        conv(nodes, inits, "x", "c1", 3, C)
+        if zeros_kind == "generator":
+            inits.append(numpy_helper.from_array(np.array([1, C, 8, 8], np.int64), "pad_shape"))
+            nodes.append(helper.make_node("ConstantOfShape", ["pad_shape"], ["zeros"], name="zeros",
+                                          value=numpy_helper.from_array(np.zeros(1, np.float32))))
+            other = "zeros"
+        elif zeros_kind == "initializer":
+            inits.append(init("zeros", np.zeros((1, C, 8, 8))))
+            other = "zeros"
+        else:  # a second data tensor
+            conv(nodes, inits, "x", "c0", 3, C)
+            other = "c0"
+        nodes.append(helper.make_node("Concat", ["c1", other], ["cat"], axis=1, name="cat"))
+        conv(nodes, inits, "cat", "out", 2 * C, C)
+        return "out"
+    return body
+
+
+def qdq_params(m, inits, prod, value):
+    """(scale, zero point) of the DequantizeLinear that produces `value`."""
+    dq = prod[value]
+    return float(inits[dq.input[1]]), int(inits[dq.input[2]])
 
 
 def graph_maps(m):
@@ -196,6 +227,22 @@ def main():
         if q:
             U.check(not [n for n in q.graph.node if n.op_type == "Mul"], "int8: no Mul left")
             check_folded("int8", q, ["m2", "out"], [("c1", 0.75), ("c2", 0.5)])
+
+        for kind in ("generator", "initializer", "data"):
+            q, _ = run_case(tmp, "pad_" + kind, build(m_pad(kind), [1, C, 8, 8]), [], calib, xs)
+            if not q:
+                continue
+            inits, prod = graph_maps(q)
+            cat = next(n for n in q.graph.node if n.op_type == "Concat")
+            q_out = next(n for n in q.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == "cat")
+            out_qp = float(inits[q_out.input[1]]), int(inits[q_out.input[2]])
+            in_qp = qdq_params(q, inits, prod, cat.input[0])
+            if kind == "data":
+                U.check(out_qp != in_qp, f"pad_data: a Concat of two data tensors has its own qparams "
+                                         f"{out_qp} (first input {in_qp})")
+            else:
+                U.check(out_qp == in_qp, f"pad_{kind}: the Concat output reuses its data input's scale and "
+                                         f"zero point {out_qp} == {in_qp}")
     U.finish()
 
 
