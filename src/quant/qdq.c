@@ -158,11 +158,38 @@ static int node_allowed(const qdq_state *st, int node) {
   return 0;
 }
 
+/* The dtype of v where the model declares none: shape arithmetic (Shape ->
+ * Cast -> Slice -> Concat) must not look like an activation to quantize. */
+static qc_dtype known_dtype(const qc_graph *g, int v, int depth) {
+  if (g->values[v].dtype != QC_DT_UNDEFINED || depth > 16)
+    return g->values[v].dtype;
+  int p = g->values[v].producer;
+  if (p < 0)
+    return QC_DT_UNDEFINED;
+  const char *op = qc_node_op(g, p);
+  if (!strcmp(op, "Shape") || !strcmp(op, "Size"))
+    return QC_DT_INT64;
+  if (!strcmp(op, "Cast")) {
+    const Onnx__NodeProto *np = g->nodes[p].proto;
+    for (size_t i = 0; i < np->n_attribute; i++)
+      if (np->attribute[i]->name && !strcmp(np->attribute[i]->name, "to"))
+        return (qc_dtype)np->attribute[i]->i;
+    return QC_DT_UNDEFINED;
+  }
+  static const char *const same_as_input0[] = {"Concat", "Slice", "Gather", "Reshape", "Squeeze", "Unsqueeze",
+                                               "Identity", "Flatten", "Transpose", "Expand", "Tile"};
+  for (size_t i = 0; i < sizeof same_as_input0 / sizeof *same_as_input0; i++)
+    if (!strcmp(op, same_as_input0[i]) && g->nodes[p].ninputs > 0 && g->nodes[p].inputs[0] >= 0)
+      return known_dtype(g, g->nodes[p].inputs[0], depth + 1);
+  return QC_DT_UNDEFINED;
+}
+
 static int is_float_activation(const qc_graph *g, int v) {
   if (v < 0)
     return 0;
   const qc_value *val = &g->values[v];
-  return !(val->flags & QC_VALUE_INITIALIZER) && (val->dtype == QC_DT_FLOAT || val->dtype == QC_DT_UNDEFINED);
+  qc_dtype dt = known_dtype(g, v, 0);
+  return !(val->flags & QC_VALUE_INITIALIZER) && (dt == QC_DT_FLOAT || dt == QC_DT_UNDEFINED);
 }
 
 static int is_float_initializer(const qc_graph *g, int v) {
@@ -312,7 +339,8 @@ static int plan(qdq_state *st, const int *order, int n) {
                        (strcmp(qc_node_op(g, id), "MatMul") == 0 && !st->opts->weight_only &&
                         is_float_activation(g, g->nodes[id].inputs[0]) && is_float_activation(g, g->nodes[id].inputs[1]));
     else if (kind == K_FUSED)
-      st->node_q[id] = !st->opts->weight_only;
+      st->node_q[id] = !st->opts->weight_only && g->nodes[id].noutputs > 0 &&
+                       is_float_activation(g, g->nodes[id].outputs[0]);
   }
   if (st->opts->weight_only)
     return QC_OK;

@@ -157,6 +157,9 @@ def check_config(tmp, name, cfg):
         for w in j["warnings"]:  # "--min-sqnr 25.0: kept N most sensitive nodes in FP32 ..."
             if w.startswith("--min-sqnr") and " kept " in w:
                 kept_fp32 = int(w.split(" kept ")[1].split()[0])
+        stale = [w for w in j["warnings"] if "no usable calibration statistics" in w]
+        U.check(not stale, f"{name}: every float tensor to quantize was calibrated (PP-OCR's Shape -> Cast -> "
+                           f"Concat shape arithmetic is not mistaken for one) {stale}")
         U.check(j["calibration_samples"] == len(data["calib"]),
                 f"{name}: report says {j['calibration_samples']} calibration samples, "
                 f"not {len(data['calib'])}")
