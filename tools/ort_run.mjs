@@ -118,8 +118,17 @@ function parseArgs(argv) {
   return a;
 }
 
+// onnxruntime 1.30 writes an empty "mat-debug-<pid>.log" into TMPDIR in every
+// process; give it a private directory and remove that when the process ends.
+function privateTmpdir() {
+  const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'qc-ort-'));
+  process.env.TMPDIR = dir;
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  privateTmpdir();
   let ort;
   try {
     ort = createRequire(path.join(NODE_DIR, 'package.json'))('onnxruntime-node');

@@ -1,6 +1,8 @@
 """Shared helpers for the calib_sources tests: tool runners and a tiny PNG
 writer (zlib + struct) that covers every colour type and bit depth."""
+import atexit
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -35,7 +37,9 @@ def run(tool, *args):
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="qc_calib_")
+    d = tempfile.mkdtemp(prefix="qc_calib_")
+    atexit.register(shutil.rmtree, d, True)
+    return d
 
 
 def _chunk(tag, data):

@@ -12,6 +12,14 @@
 
 static char ext_dir[64];
 
+/* libFuzzer ends with exit(), so the temp dir goes with it. */
+static void remove_ext_dir(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/data.bin", ext_dir);
+  unlink(path);
+  rmdir(ext_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
@@ -27,6 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   for (int i = 0; i < 256; i++)
     fputc(i, f);
   fclose(f);
+  atexit(remove_ext_dir);
   return 0;
 }
 

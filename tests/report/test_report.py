@@ -4,9 +4,11 @@ summary plus the tensor table; odd names (quotes, commas, newlines, control
 characters, Unicode, invalid UTF-8) and NaN/Inf ranges survive; unknown
 extensions and unwritable targets fail cleanly without leaving temp files.
 argv[1]: report_tool."""
+import atexit
 import csv
 import json
 import math
+import shutil
 import os
 import subprocess
 import sys
@@ -68,6 +70,7 @@ def json_value(v):
 
 
 root = tempfile.mkdtemp(prefix="qc_report_")
+atexit.register(shutil.rmtree, root, True)
 paths = {ext: os.path.join(root, "report" + ext) for ext in (".json", ".csv", ".txt")}
 rc, out, err = run("write", *paths.values())
 check(rc == 0, f"write all formats: rc={rc} err={err}")
