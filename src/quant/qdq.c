@@ -29,81 +29,6 @@
 #include "opset_upgrade.h"
 #include "qdq_internal.h"
 
-enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE, K_RESCALE };
-
-typedef struct op_kind {
-  const char *op;
-  int kind;
-} op_kind;
-
-static const op_kind op_kinds[] = {
-    {"Add", K_FUSED},           {"AveragePool", K_FUSED},   {"Clip", K_REMOVABLE},
-    {"Concat", K_FUSED},        {"Conv", K_WEIGHTED},       {"ConvTranspose", K_WEIGHTED},
-    {"Flatten", K_SHARED},      {"Gather", K_SHARED},       {"Gemm", K_WEIGHTED},
-    {"GlobalAveragePool", K_FUSED}, {"LeakyRelu", K_FUSED}, {"MatMul", K_WEIGHTED},
-    {"MaxPool", K_SHARED},      {"Mul", K_FUSED},           {"Pad", K_SHARED},
-    {"Relu", K_REMOVABLE},      {"Reshape", K_SHARED},      {"Resize", K_SHARED},
-    {"Sigmoid", K_FUSED},       {"Slice", K_SHARED},        {"Softmax", K_FUSED},
-    {"Split", K_SHARED},        {"Squeeze", K_SHARED},      {"Transpose", K_SHARED},
-    {"Unsqueeze", K_SHARED},
-};
-
-static int op_kind_of(const char *op) {
-  for (size_t i = 0; i < sizeof op_kinds / sizeof op_kinds[0]; i++)
-    if (strcmp(op_kinds[i].op, op) == 0)
-      return op_kinds[i].kind;
-  return K_NONE;
-}
-
-int qc_qdq_op_supported(const char *op_type) { return op_kind_of(op_type) != K_NONE; }
-
-static int is_float_activation(const qc_graph *g, int v);
-
-/* Mul(x, c) with c a positive, finite scalar float initializer that does not
- * broadcast x to a higher rank: y = c * x is x's quantized tensor read with
- * scale c * s_x. Bounded so that c * s_x stays a normal float. */
-static int rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor) {
-  const qc_node *n = &g->nodes[node];
-  if (strcmp(qc_node_op(g, node), "Mul") != 0 || n->ninputs != 2 || n->noutputs != 1)
-    return 0;
-  for (int slot = 0; slot < 2; slot++) {
-    int c = n->inputs[1 - slot], x = n->inputs[slot];
-    if (c < 0 || !(g->values[c].flags & QC_VALUE_INITIALIZER) || g->values[c].dtype != QC_DT_FLOAT ||
-        !is_float_activation(g, x))
-      continue;
-    if (g->values[c].ndim > 1 && (g->values[x].ndim < 0 || g->values[c].ndim > g->values[x].ndim))
-      continue;
-    qc_tensor t = {0};
-    int ok = qc_graph_initializer(g, c, &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1;
-    float v = ok ? qc_f32(&t)[0] : 0.0f;
-    qc_tensor_release(&t);
-    if (ok && v >= 0x1p-20f && v <= 0x1p20f) {
-      *act_slot = slot;
-      *factor = v;
-      return 1;
-    }
-  }
-  return 0;
-}
-
-static int node_kind_of(const qc_graph *g, int node) {
-  int slot;
-  float c;
-  return rescale_factor(g, node, &slot, &c) ? K_RESCALE : op_kind_of(qc_node_op(g, node));
-}
-
-int qc_qdq_node_is_compute(const qc_graph *g, int node) {
-  int kind = node_kind_of(g, node);
-  return kind == K_WEIGHTED || kind == K_FUSED;
-}
-
-const char *qc_qdq_supported_ops(void) {
-  static char buf[512];
-  if (!buf[0])
-    for (size_t i = 0; i < sizeof op_kinds / sizeof op_kinds[0]; i++)
-      snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "," : "", op_kinds[i].op);
-  return buf;
-}
 
 typedef struct qdq_state {
   qc_model *m;
@@ -158,66 +83,6 @@ static int node_allowed(const qdq_state *st, int node) {
   return 0;
 }
 
-/* The dtype of v where the model declares none: shape arithmetic (Shape ->
- * Cast -> Slice -> Concat) must not look like an activation to quantize. */
-static qc_dtype known_dtype(const qc_graph *g, int v, int depth) {
-  if (g->values[v].dtype != QC_DT_UNDEFINED || depth > 16)
-    return g->values[v].dtype;
-  int p = g->values[v].producer;
-  if (p < 0)
-    return QC_DT_UNDEFINED;
-  const char *op = qc_node_op(g, p);
-  if (!strcmp(op, "Shape") || !strcmp(op, "Size"))
-    return QC_DT_INT64;
-  if (!strcmp(op, "Cast")) {
-    const Onnx__NodeProto *np = g->nodes[p].proto;
-    for (size_t i = 0; i < np->n_attribute; i++)
-      if (np->attribute[i]->name && !strcmp(np->attribute[i]->name, "to"))
-        return (qc_dtype)np->attribute[i]->i;
-    return QC_DT_UNDEFINED;
-  }
-  static const char *const same_as_input0[] = {"Concat", "Slice", "Gather", "Reshape", "Squeeze", "Unsqueeze",
-                                               "Identity", "Flatten", "Transpose", "Expand", "Tile"};
-  for (size_t i = 0; i < sizeof same_as_input0 / sizeof *same_as_input0; i++)
-    if (!strcmp(op, same_as_input0[i]) && g->nodes[p].ninputs > 0 && g->nodes[p].inputs[0] >= 0)
-      return known_dtype(g, g->nodes[p].inputs[0], depth + 1);
-  return QC_DT_UNDEFINED;
-}
-
-static int is_float_activation(const qc_graph *g, int v) {
-  if (v < 0)
-    return 0;
-  const qc_value *val = &g->values[v];
-  qc_dtype dt = known_dtype(g, v, 0);
-  return !(val->flags & QC_VALUE_INITIALIZER) && (dt == QC_DT_FLOAT || dt == QC_DT_UNDEFINED);
-}
-
-static int is_float_initializer(const qc_graph *g, int v) {
-  return v >= 0 && (g->values[v].flags & QC_VALUE_INITIALIZER) && g->values[v].dtype == QC_DT_FLOAT;
-}
-
-/* Weighted nodes need constant float weights. */
-static int weighted_ok(const qc_graph *g, int node) {
-  const qc_node *n = &g->nodes[node];
-  return n->ninputs >= 2 && is_float_initializer(g, n->inputs[1]) && is_float_activation(g, n->inputs[0]);
-}
-
-/* Clip is removable only as a ReLU/ReLU6: min 0 (attribute or constant input). */
-static int clip_min_is_zero(const qc_graph *g, int node) {
-  const Onnx__NodeProto *np = g->nodes[node].proto;
-  const qc_node *n = &g->nodes[node];
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, "min") == 0)
-      return np->attribute[i]->f == 0.0f;
-  if (n->ninputs < 2 || n->inputs[1] < 0 || !(g->values[n->inputs[1]].flags & QC_VALUE_INITIALIZER))
-    return 0;
-  qc_tensor t = {0};
-  int zero = qc_graph_initializer(g, n->inputs[1], &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1 &&
-             qc_f32(&t)[0] == 0.0f;
-  qc_tensor_release(&t);
-  return zero;
-}
-
 /* Removes Relu/Clip after a weighted or fused producer (asymmetric activations). */
 static int absorb_activations(qdq_state *st) {
   qc_graph *g = st->g;
@@ -226,9 +91,9 @@ static int absorb_activations(qdq_state *st) {
   for (int k = 0; k < g->n_order; k++) {
     int act = g->order[k];
     const char *op = qc_node_op(g, act);
-    if (op_kind_of(op) != K_REMOVABLE || !node_allowed(st, act))
+    if (qdq_op_kind(op) != K_REMOVABLE || !node_allowed(st, act))
       continue;
-    if (strcmp(op, "Clip") == 0 && !clip_min_is_zero(g, act))
+    if (strcmp(op, "Clip") == 0 && !qdq_clip_min_is_zero(g, act))
       continue;
     const qc_node *an = &g->nodes[act];
     int in = an->inputs[0], out = an->outputs[0];
@@ -239,8 +104,8 @@ static int absorb_activations(qdq_state *st) {
     if (prod < 0 || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT) || !node_allowed(st, prod))
       continue;
     /* A rescale's output range is its input's: it could not clip. */
-    int pk = node_kind_of(g, prod);
-    if (!((pk == K_WEIGHTED && weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
+    int pk = qdq_node_kind(g, prod);
+    if (!((pk == K_WEIGHTED && qdq_weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
       continue;
     if (!qc_stats_set_find(st->stats, g->values[out].name))
       continue;
@@ -257,23 +122,6 @@ static int absorb_activations(qdq_state *st) {
   return QC_OK;
 }
 
-/* Whether v is all zeros: a float initializer, or a tensor calibration saw
- * only as exact zeros (a generated channel padding). */
-static int all_zero(const qdq_state *st, int v) {
-  if (v < 0)
-    return 0;
-  if (is_float_initializer(st->g, v)) {
-    qc_tensor t = {0};
-    int zero = qc_graph_initializer(st->g, v, &t) == QC_OK && t.dtype == QC_DT_FLOAT;
-    for (int64_t i = 0; zero && i < t.numel; i++)
-      zero = qc_f32(&t)[i] == 0.0f;
-    qc_tensor_release(&t);
-    return zero;
-  }
-  const qc_stats *s = qc_stats_set_find(st->stats, st->g->values[v].name);
-  return s && s->count > 0 && s->nonfinite == 0 && s->min == 0.0f && s->max == 0.0f;
-}
-
 /* A Concat of one tensor with zero padding (BlazeFace pads channels this way):
  * its one data input, whose qparams the output then reuses, so onnxruntime's
  * QLinearConcat copies that input instead of rounding it again. Else -1. */
@@ -283,7 +131,7 @@ static int concat_data_input(const qdq_state *st, int node) {
     return -1;
   int data = -1;
   for (int i = 0; i < n->ninputs; i++) {
-    if (all_zero(st, n->inputs[i]))
+    if (qdq_all_zero(st->g, st->stats, n->inputs[i]))
       continue;
     if (data >= 0)
       return -1;
@@ -335,12 +183,12 @@ static int plan(qdq_state *st, const int *order, int n) {
     if (!node_allowed(st, id))
       continue;
     if (kind == K_WEIGHTED)
-      st->node_q[id] = weighted_ok(g, id) ||
+      st->node_q[id] = qdq_weighted_ok(g, id) ||
                        (strcmp(qc_node_op(g, id), "MatMul") == 0 && !st->opts->weight_only &&
-                        is_float_activation(g, g->nodes[id].inputs[0]) && is_float_activation(g, g->nodes[id].inputs[1]));
+                        qdq_is_float_activation(g, g->nodes[id].inputs[0]) && qdq_is_float_activation(g, g->nodes[id].inputs[1]));
     else if (kind == K_FUSED)
       st->node_q[id] = !st->opts->weight_only && g->nodes[id].noutputs > 0 &&
-                       is_float_activation(g, g->nodes[id].outputs[0]);
+                       qdq_is_float_activation(g, g->nodes[id].outputs[0]);
   }
   if (st->opts->weight_only)
     return QC_OK;
@@ -352,7 +200,7 @@ static int plan(qdq_state *st, const int *order, int n) {
     if (!st->node_q[id] || (kind != K_WEIGHTED && kind != K_FUSED))
       continue;
     for (int i = 0; i < nd->ninputs; i++)
-      if (is_float_activation(g, nd->inputs[i]) && !(kind == K_WEIGHTED && i == 2))
+      if (qdq_is_float_activation(g, nd->inputs[i]) && !(kind == K_WEIGHTED && i == 2))
         st->value_q[nd->inputs[i]] = 1;
     for (int o = 0; o < nd->noutputs; o++) {
       int v = nd->outputs[o];
@@ -567,7 +415,7 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   }
   for (int k = 0; k < n; k++) {
     int id = order[k];
-    st.kind[id] = rescale_factor(g, id, &st.act_slot[id], &st.factor[id]) ? K_RESCALE : op_kind_of(qc_node_op(g, id));
+    st.kind[id] = qdq_rescale_factor(g, id, &st.act_slot[id], &st.factor[id]) ? K_RESCALE : qdq_op_kind(qc_node_op(g, id));
   }
   if ((rc = plan(&st, order, n)) < 0)
     goto done;
@@ -578,14 +426,14 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
       continue;
     int kind = node_kind(&st, id);
     out->nodes_quantized++;
-    if (kind == K_WEIGHTED && weighted_ok(g, id)) {
+    if (kind == K_WEIGHTED && qdq_weighted_ok(g, id)) {
       int x = g->nodes[id].inputs[0];
       qc_qparams xqp;
       float x_scale = (x < nv && st.value_q[x] && value_qparams(&st, x, &xqp)) ? xqp.scale : 0.0f;
       rc = qdq_quantize_weights(g, id, opts, x_scale);
     } else if (kind == K_FUSED) {
       for (int i = 0; i < g->nodes[id].ninputs && rc == QC_OK; i++)
-        if (is_float_initializer(g, g->nodes[id].inputs[i]))
+        if (qdq_is_float_initializer(g, g->nodes[id].inputs[i]))
           rc = qdq_quantize_constant_input(g, id, i, opts->act_scheme);
     }
   }

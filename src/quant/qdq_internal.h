@@ -5,6 +5,28 @@
 #include "../ir/graph.h"
 #include "qdq.h"
 
+/* Op kinds of the QDQ pass (placement rules: qdq.c). */
+enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE, K_RESCALE };
+/* The kind of an op type from the table; K_NONE if it is never quantized. */
+int qdq_op_kind(const char *op);
+/* The kind of a node: the table's, or K_RESCALE for Mul(x, c) with c a
+ * positive scalar float initializer in [2^-20, 2^20] that does not raise x's
+ * rank (y is x's int8 tensor read with scale c * s_x). */
+int qdq_node_kind(const qc_graph *g, int node);
+/* For a rescale: the slot of x and the factor c; 0 if node is not one. */
+int qdq_rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor);
+/* A non-initializer value that is float or of unknown type (the dtype of an
+ * undeclared value is followed through Shape, Cast and data movement). */
+int qdq_is_float_activation(const qc_graph *g, int v);
+int qdq_is_float_initializer(const qc_graph *g, int v);
+/* Weighted nodes need a constant float weight and a float activation. */
+int qdq_weighted_ok(const qc_graph *g, int node);
+/* Clip is removable only as a ReLU/ReLU6: min 0 (attribute or constant input). */
+int qdq_clip_min_is_zero(const qc_graph *g, int node);
+/* All zeros: a float initializer, or a tensor calibration saw only as exact
+ * zeros (a generated channel padding). */
+int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v);
+
 /* The base of the names generated for the next quantized tensor: "qc<N>", N
  * counting up in rewrite order. Short on purpose: exporters' tensor names run
  * to 70+ bytes and each generated name is stored 2-3 times, which cost
