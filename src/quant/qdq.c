@@ -29,7 +29,6 @@
 #include "opset_upgrade.h"
 #include "qdq_internal.h"
 
-
 typedef struct qdq_state {
   qc_model *m;
   qc_graph *g;
