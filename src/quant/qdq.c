@@ -103,7 +103,7 @@ static int absorb_activations(qdq_state *st) {
     if (prod < 0 || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT) || !node_allowed(st, prod))
       continue;
     /* A rescale's output range is its input's: it could not clip. */
-    int pk = qdq_node_kind(g, prod);
+    int pk = qdq_node_kind(g, prod, NULL, NULL);
     if (!((pk == K_WEIGHTED && qdq_weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
       continue;
     if (!qc_stats_set_find(st->stats, g->values[out].name))
@@ -414,7 +414,7 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   }
   for (int k = 0; k < n; k++) {
     int id = order[k];
-    st.kind[id] = qdq_rescale_factor(g, id, &st.act_slot[id], &st.factor[id]) ? K_RESCALE : qdq_op_kind(qc_node_op(g, id));
+    st.kind[id] = qdq_node_kind(g, id, &st.act_slot[id], &st.factor[id]);
   }
   if ((rc = plan(&st, order, n)) < 0)
     goto done;

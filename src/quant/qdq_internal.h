@@ -11,10 +11,9 @@ enum { K_NONE, K_WEIGHTED, K_FUSED, K_SHARED, K_REMOVABLE, K_RESCALE };
 int qdq_op_kind(const char *op);
 /* The kind of a node: the table's, or K_RESCALE for Mul(x, c) with c a
  * positive scalar float initializer in [2^-20, 2^20] that does not raise x's
- * rank (y is x's int8 tensor read with scale c * s_x). */
-int qdq_node_kind(const qc_graph *g, int node);
-/* For a rescale: the slot of x and the factor c; 0 if node is not one. */
-int qdq_rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor);
+ * rank (y is x's int8 tensor read with scale c * s_x). act_slot and factor
+ * (either may be NULL) get a rescale's x slot and c, else 0 and 1. */
+int qdq_node_kind(const qc_graph *g, int node, int *act_slot, float *factor);
 /* A non-initializer value that is float or of unknown type (the dtype of an
  * undeclared value is followed through Shape, Cast and data movement). */
 int qdq_is_float_activation(const qc_graph *g, int v);

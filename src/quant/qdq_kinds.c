@@ -89,7 +89,7 @@ int qdq_weighted_ok(const qc_graph *g, int node) {
 /* Mul(x, c) with c a positive, finite scalar float initializer that does not
  * broadcast x to a higher rank: y = c * x is x's quantized tensor read with
  * scale c * s_x. Bounded so that c * s_x stays a normal float. */
-int qdq_rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor) {
+static int rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor) {
   const qc_node *n = &g->nodes[node];
   if (strcmp(qc_node_op(g, node), "Mul") != 0 || n->ninputs != 2 || n->noutputs != 1)
     return 0;
@@ -113,14 +113,19 @@ int qdq_rescale_factor(const qc_graph *g, int node, int *act_slot, float *factor
   return 0;
 }
 
-int qdq_node_kind(const qc_graph *g, int node) {
-  int slot;
-  float c;
-  return qdq_rescale_factor(g, node, &slot, &c) ? K_RESCALE : qdq_op_kind(qc_node_op(g, node));
+int qdq_node_kind(const qc_graph *g, int node, int *act_slot, float *factor) {
+  int slot = 0;
+  float c = 1.0f;
+  int kind = rescale_factor(g, node, &slot, &c) ? K_RESCALE : qdq_op_kind(qc_node_op(g, node));
+  if (act_slot)
+    *act_slot = slot;
+  if (factor)
+    *factor = c;
+  return kind;
 }
 
 int qc_qdq_node_is_compute(const qc_graph *g, int node) {
-  int kind = qdq_node_kind(g, node);
+  int kind = qdq_node_kind(g, node, NULL, NULL);
   return kind == K_WEIGHTED || kind == K_FUSED;
 }
 
