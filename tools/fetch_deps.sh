@@ -21,8 +21,12 @@ command -v npm >/dev/null || { echo "fetch_deps: npm not found" >&2; exit 1; }
 mkdir -p "$NODE_DIR" "$MODELS"
 
 # --- onnxruntime-node -------------------------------------------------------
+# onnxruntime writes an empty mat-debug-<pid>.log into TMPDIR in every process
+# that loads it: give the checks below a private one (tools/ort_run.mjs does too).
+ORT_TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/qc-ort-XXXXXX")"
+trap 'rm -rf "$ORT_TMPDIR"' EXIT
 ort_ok() {
-    (cd "$NODE_DIR" && node -e "
+    (cd "$NODE_DIR" && TMPDIR="$ORT_TMPDIR" node -e "
         const p = require('onnxruntime-node/package.json');
         if (p.version !== '$ORT_VERSION') process.exit(1);
         require('onnxruntime-node');" 2>/dev/null)
@@ -48,7 +52,7 @@ fi
 
 # Smoke test: run the committed demo CNN on the CPU EP, proving the native
 # library loads and executes without any download.
-(cd "$NODE_DIR" && node -e "
+(cd "$NODE_DIR" && TMPDIR="$ORT_TMPDIR" node -e "
 const ort = require('onnxruntime-node');
 (async () => {
   const sess = await ort.InferenceSession.create('$ROOT/demo/fmnist_cnn.onnx',
