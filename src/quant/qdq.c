@@ -46,6 +46,10 @@ typedef struct qdq_state {
 
 static int node_kind(const qdq_state *st, int node) { return st->kind[node]; }
 
+static qc_dtype act_qtype(const qdq_state *st) {
+  return st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
+}
+
 static int follower_input(const qdq_state *st, int node) {
   const qc_node *n = &st->g->nodes[node];
   return n->ninputs > st->act_slot[node] ? n->inputs[st->act_slot[node]] : -1;
@@ -306,8 +310,7 @@ static int insert_qdq(qdq_state *st, int v) {
   char vname[1024], base[32], pre[64], qname[64], dqname[1024], tmp[64], scale_name[64], zp_name[64];
   snprintf(vname, sizeof vname, "%s", g->values[v].name); /* adding nodes may move g->values */
   qdq_base_name(g, base, sizeof base);
-  qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
-  QC_TRY(qdq_add_qparams(g, base, &qp.scale, &qp.zero_point, 1, qt, scale_name, zp_name, sizeof scale_name));
+  QC_TRY(qdq_add_qparams(g, base, &qp.scale, &qp.zero_point, 1, act_qtype(st), scale_name, zp_name, sizeof scale_name));
   snprintf(tmp, sizeof tmp, "%s_q", base);
   qc_graph_unique_name(g, tmp, qname, sizeof qname);
   int is_output = (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) && g->values[v].producer >= 0;
@@ -361,9 +364,7 @@ static int fold_rescale(qdq_state *st, int node) {
   if (g->values[x_dq].n_consumers == 0 && !(g->values[x_dq].flags & QC_VALUE_GRAPH_OUTPUT))
     QC_TRY(qc_graph_remove_node(g, dq));
   qdq_base_name(g, base, sizeof base);
-  qc_dtype qt = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
-  QC_TRY(qdq_add_dequantize(g, base, xqname, &qp.scale, &qp.zero_point, 1, 0, qt, yname, first_consumer(g, y)));
-  st->out->rescales_folded++;
+  QC_TRY(qdq_add_dequantize(g, base, xqname, &qp.scale, &qp.zero_point, 1, 0, act_qtype(st), yname, first_consumer(g, y)));
   return record_tensor(st, y, &qp);
 }
 

@@ -31,7 +31,6 @@ typedef struct qc_quant_summary {
   int nodes_total;     /* nodes before the pass */
   int nodes_quantized; /* compute nodes now running in int8 (weighted, fused, shared-scale) */
   int relu_absorbed;   /* Relu/Clip folded into the producer's output range */
-  int rescales_folded; /* Mul-by-constant nodes folded into their input's scale */
   qc_tensor_report *tensors; /* activations given Q/DQ, in graph order */
   int n_tensors;
   char **warnings;

@@ -80,7 +80,6 @@ int qdq_is_float_initializer(const qc_graph *g, int v) {
   return v >= 0 && (g->values[v].flags & QC_VALUE_INITIALIZER) && g->values[v].dtype == QC_DT_FLOAT;
 }
 
-/* Weighted nodes need constant float weights. */
 int qdq_weighted_ok(const qc_graph *g, int node) {
   const qc_node *n = &g->nodes[node];
   return n->ninputs >= 2 && qdq_is_float_initializer(g, n->inputs[1]) && qdq_is_float_activation(g, n->inputs[0]);
@@ -129,7 +128,6 @@ int qc_qdq_node_is_compute(const qc_graph *g, int node) {
   return kind == K_WEIGHTED || kind == K_FUSED;
 }
 
-/* Clip is removable only as a ReLU/ReLU6: min 0 (attribute or constant input). */
 int qdq_clip_min_is_zero(const qc_graph *g, int node) {
   const Onnx__NodeProto *np = g->nodes[node].proto;
   const qc_node *n = &g->nodes[node];
@@ -145,8 +143,6 @@ int qdq_clip_min_is_zero(const qc_graph *g, int node) {
   return zero;
 }
 
-/* Whether v is all zeros: a float initializer, or a tensor calibration saw
- * only as exact zeros (a generated channel padding). */
 int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v) {
   if (v < 0)
     return 0;
