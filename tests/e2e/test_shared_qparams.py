@@ -16,8 +16,8 @@ random .npy samples:
   relu      Conv -> Mul(0.5) -> Relu -> Conv: the Relu still clips (it is not absorbed into
             the folded Mul).
   int8      --activation-type int8: folded the same way, zero point 0.
-  pad       Conv -> Concat(x, zeros) -> Conv, the zeros from a ConstantOfShape (2 KiB, not
-            folded) or an initializer: the Concat's output has exactly x's scale and zero
+  pad       Conv -> MaxPool -> Concat(x, zeros) -> Conv, the zeros from a ConstantOfShape (2 KiB,
+            not folded) or an initializer: the Concat's output has exactly x's scale and zero
             point; a Concat of two data tensors keeps its own calibrated scale.
 For every model the output passes onnx.checker(full_check), and onnxruntime's INT8 output
 matches onnxruntime's FP32 output (SQNR >= 30 dB) on 4 held-out inputs; folding is not less
@@ -92,21 +92,27 @@ def m_relu(nodes, inits):
 
 
 def m_pad(zeros_kind):
+    """Conv -> MaxPool -> Concat(pooled, padding) -> Conv. The pooled tensor shares the Conv's
+    qparams, so a Concat calibrated on its own would round it again (BlazeFace's pattern)."""
+    pad_c = 32  # [1, 32, 4, 4] float32 = 2 KiB: a generator this big is not constant-folded
+
     def body(nodes, inits):
         conv(nodes, inits, "x", "c1", 3, C)
+        nodes.append(helper.make_node("MaxPool", ["c1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="p1"))
         if zeros_kind == "generator":
-            inits.append(numpy_helper.from_array(np.array([1, C, 8, 8], np.int64), "pad_shape"))
+            inits.append(numpy_helper.from_array(np.array([1, pad_c, 4, 4], np.int64), "pad_shape"))
             nodes.append(helper.make_node("ConstantOfShape", ["pad_shape"], ["zeros"], name="zeros",
                                           value=numpy_helper.from_array(np.zeros(1, np.float32))))
-            other = "zeros"
+            other, cin = "zeros", C + pad_c
         elif zeros_kind == "initializer":
-            inits.append(init("zeros", np.zeros((1, C, 8, 8))))
-            other = "zeros"
+            inits.append(init("zeros", np.zeros((1, pad_c, 4, 4))))
+            other, cin = "zeros", C + pad_c
         else:  # a second data tensor
             conv(nodes, inits, "x", "c0", 3, C)
-            other = "c0"
-        nodes.append(helper.make_node("Concat", ["c1", other], ["cat"], axis=1, name="cat"))
-        conv(nodes, inits, "cat", "out", 2 * C, C)
+            nodes.append(helper.make_node("MaxPool", ["c0"], ["p0"], kernel_shape=[2, 2], strides=[2, 2], name="p0"))
+            other, cin = "p0", 2 * C
+        nodes.append(helper.make_node("Concat", ["p1", other], ["cat"], axis=1, name="cat"))
+        conv(nodes, inits, "cat", "out", cin, C)
         return "out"
     return body
 
@@ -229,7 +235,7 @@ def main():
             check_folded("int8", q, ["m2", "out"], [("c1", 0.75), ("c2", 0.5)])
 
         for kind in ("generator", "initializer", "data"):
-            q, _ = run_case(tmp, "pad_" + kind, build(m_pad(kind), [1, C, 8, 8]), [], calib, xs)
+            q, _ = run_case(tmp, "pad_" + kind, build(m_pad(kind), [1, C, 4, 4]), [], calib, xs)
             if not q:
                 continue
             inits, prod = graph_maps(q)
