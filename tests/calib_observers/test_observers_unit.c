@@ -266,7 +266,7 @@ static void test_stats_file(const char *dir) {
 static void test_channels(void) {
   float w[2 * 3 * 2] = {1, -2, 3, 4, -5, 6, /* out channel 0 */ 0.5f, 0.25f, -0.125f, 7, 8, -9};
   int64_t dims[3] = {2, 3, 2};
-  qc_tensor t;
+  qc_tensor t = {0};
   qc_tensor_wrap(&t, QC_DT_FLOAT, 3, dims, w);
   float mn[3], mx[3];
   CHECK(qc_channel_minmax(&t, 0, mn, mx) == QC_OK && mn[0] == -5 && mx[0] == 6 && mn[1] == -9 &&
