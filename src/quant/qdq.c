@@ -300,10 +300,24 @@ static int absorb_activations(qdq_state *st) {
   return QC_OK;
 }
 
-/* Values without usable statistics stay float, with a warning. */
+/* Values without usable statistics stay float, with a warning. Statistics
+ * that cover none of the model's activations (an empty or foreign
+ * --load-stats file) are an error: every tensor would stay float. */
 static int drop_unobserved(qdq_state *st, int nv) {
   const qc_graph *g = st->g;
   qc_qparams qp;
+  int planned = 0, activations = 0, observed = 0;
+  for (int v = 0; v < nv; v++) {
+    planned += st->value_q[v];
+    if ((g->values[v].producer >= 0 || (g->values[v].flags & QC_VALUE_GRAPH_INPUT)) &&
+        qdq_is_float_activation(g, v)) {
+      activations++;
+      observed += observed_qparams(st, v, &qp);
+    }
+  }
+  if (planned && !observed)
+    return qc_fail(QC_EINVAL, "the calibration statistics cover none of the model's %d activation tensors",
+                   activations);
   for (int v = 0; v < nv; v++)
     if (st->value_q[v] && !value_qparams(st, v, &qp)) {
       st->value_q[v] = 0;
