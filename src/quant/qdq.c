@@ -10,9 +10,11 @@
  *                  Resize, Pad, Split, Flatten, Gather: quantized only when
  *                  their input is; outputs reuse the input's scale and zero
  *                  point, so onnxruntime runs them on int8 directly.
- *   Relu / Clip    after a quantized producer, with asymmetric activations:
- *                  removed; the producer's output takes their name and range,
- *                  and the zero point does the clipping.
+ *   Relu / Clip    after a quantized weighted or fused producer, with
+ *                  asymmetric activations: removed where the producer's
+ *                  output, renamed to theirs, gets a Q whose range the bounds
+ *                  clip (zero point at qmin, top <= max); decided after
+ *                  placement, so the Q is known to exist.
  *   rescale        Mul by a positive scalar constant c after a quantized
  *                  input: removed; its output is the input's int8 tensor read
  *                  with scale c * s (exact, no kernel, no extra rounding). */
@@ -42,6 +44,7 @@ typedef struct qdq_state {
   int *kind;        /* per node id, decided on the graph as it was before the rewrite */
   int *act_slot;    /* per node id: the input a follower tracks (rescale: the non-constant one) */
   float *factor;    /* per node id: a rescale's constant */
+  float *clip_top;  /* per value id: the max its absorbed Relu/Clip chain clips at (else inf) */
 } qdq_state;
 
 static int node_kind(const qdq_state *st, int node) { return st->kind[node]; }
@@ -86,43 +89,11 @@ static int node_allowed(const qdq_state *st, int node) {
   return 0;
 }
 
-/* Removes Relu/Clip after a weighted or fused producer (asymmetric activations). */
-static int absorb_activations(qdq_state *st) {
-  qc_graph *g = st->g;
-  if (st->opts->act_scheme != QC_QS_UINT8_AFFINE || st->opts->weight_only)
-    return QC_OK;
-  for (int k = 0; k < g->n_order; k++) {
-    int act = g->order[k];
-    const char *op = qc_node_op(g, act);
-    if (qdq_op_kind(op) != K_REMOVABLE || !node_allowed(st, act))
-      continue;
-    if (strcmp(op, "Clip") == 0 && !qdq_clip_min_is_zero(g, act))
-      continue;
-    const qc_node *an = &g->nodes[act];
-    int in = an->inputs[0], out = an->outputs[0];
-    if (in < 0 || out < 0 || an->noutputs != 1)
-      continue;
-    const qc_value *iv = &g->values[in];
-    int prod = iv->producer;
-    if (prod < 0 || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT) || !node_allowed(st, prod))
-      continue;
-    /* A rescale's output range is its input's: it could not clip. */
-    int pk = qdq_node_kind(g, prod, NULL, NULL);
-    if (!((pk == K_WEIGHTED && qdq_weighted_ok(g, prod)) || (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0)))
-      continue;
-    if (!qc_stats_set_find(st->stats, g->values[out].name))
-      continue;
-    int slot = 0;
-    while (g->nodes[prod].outputs[slot] != in)
-      slot++;
-    char out_name[1024];
-    snprintf(out_name, sizeof out_name, "%s", g->values[out].name);
-    QC_TRY(qc_graph_remove_node(g, act));
-    QC_TRY(qc_node_set_output(g, prod, slot, out_name));
-    st->out->relu_absorbed++;
-    k--; /* the order shrank */
-  }
-  return QC_OK;
+/* QGemm and MatMulIntegerToFloat may produce float: Gemm/MatMul outputs that
+ * are graph outputs get no Q/DQ, so model outputs stay exact. */
+static int output_stays_float(const qc_graph *g, int node, int v) {
+  return (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) &&
+         (strcmp(qc_node_op(g, node), "Gemm") == 0 || strcmp(qc_node_op(g, node), "MatMul") == 0);
 }
 
 /* A Concat of one tensor with zero padding (BlazeFace pads channels this way):
@@ -141,6 +112,15 @@ static int concat_data_input(const qdq_state *st, int node) {
     data = n->inputs[i];
   }
   return data;
+}
+
+/* qparams from v's own statistics; 0 when it has none usable (never
+ * observed, or only NaN/Inf). */
+static int observed_qparams(const qdq_state *st, int v, qc_qparams *qp) {
+  const qc_stats *s = qc_stats_set_find(st->stats, st->g->values[v].name);
+  float rmin, rmax;
+  return s && s->count > 0 && qc_observer_range(&st->opts->observer, s, &rmin, &rmax) == QC_OK &&
+         qc_qparams_compute(st->opts->act_scheme, rmin, rmax, qp) == QC_OK;
 }
 
 /* qparams of an activation value: shared-scale outputs take their input's. */
@@ -165,11 +145,7 @@ static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
   } else if (prod >= 0 && st->node_q[prod] && strcmp(qc_node_op(g, prod), "Softmax") == 0) {
     ok = qc_qparams_compute(st->opts->act_scheme, 0.0f, 1.0f, &st->qp[v]) == QC_OK;
   } else {
-    const qc_stats *s = qc_stats_set_find(st->stats, g->values[v].name);
-    float rmin, rmax;
-    if (s && s->count > 0 && qc_observer_range(&st->opts->observer, s, &rmin, &rmax) == QC_OK &&
-        qc_qparams_compute(st->opts->act_scheme, rmin, rmax, &st->qp[v]) == QC_OK)
-      ok = 1;
+    ok = observed_qparams(st, v, &st->qp[v]);
   }
   st->qp_done[v] = ok ? 1 : -1;
   *qp = st->qp[v];
@@ -179,7 +155,6 @@ static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
 /* Decides which nodes are quantized and which values get Q/DQ. */
 static int plan(qdq_state *st, const int *order, int n) {
   qc_graph *g = st->g;
-  qc_qparams qp;
   for (int k = 0; k < n; k++) {
     int id = order[k];
     int kind = node_kind(st, id);
@@ -209,16 +184,13 @@ static int plan(qdq_state *st, const int *order, int n) {
       int v = nd->outputs[o];
       if (v < 0)
         continue;
-      /* QGemm and MatMulIntegerToFloat may produce float: keep model outputs exact. */
-      if ((g->values[v].flags & QC_VALUE_GRAPH_OUTPUT) &&
-          (strcmp(qc_node_op(g, id), "Gemm") == 0 || strcmp(qc_node_op(g, id), "MatMul") == 0))
-        continue;
-      st->value_q[v] = 1;
+      if (!output_stays_float(g, id, v))
+        st->value_q[v] = 1;
     }
   }
-  /* Followers: shared-scale nodes, rescales, and Relu/Clip that were not
-   * absorbed (kept with Q/DQ on both sides, own output scale), follow their
-   * already decided input, in graph order. */
+  /* Followers: shared-scale nodes, rescales, and Relu/Clip (kept with Q/DQ
+   * on both sides, own output scale, unless absorb_activations removes them
+   * afterwards) follow their already decided input, in graph order. */
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
@@ -255,8 +227,98 @@ static int plan(qdq_state *st, const int *order, int n) {
       if (nd->outputs[o] >= 0)
         st->value_q[nd->outputs[o]] = 0;
   }
-  /* Values without usable statistics stay float. */
-  for (int v = 0; v < g->n_values; v++)
+  return QC_OK;
+}
+
+/* The quantized producer that Relu/Clip `act` can be absorbed into, or -1.
+ * Absorbing removes act and renames the producer's output to act's, so it
+ * needs: constant bounds [0, hi] (the uint8 zero point clips at 0 only); a
+ * quantized weighted or fused producer whose output act alone reads; that
+ * output (renamed) getting a Q; and that Q's range, from act's own
+ * statistics, clipped by the bounds of act and of every activation absorbed
+ * before it in a chain. */
+static int absorbing_producer(qdq_state *st, int act) {
+  qc_graph *g = st->g;
+  const qc_node *an = &g->nodes[act];
+  float lo, hi;
+  if (node_kind(st, act) != K_REMOVABLE || !node_allowed(st, act) || !qdq_clip_bounds(g, act, &lo, &hi) ||
+      lo != 0.0f || an->ninputs < 1 || an->noutputs != 1)
+    return -1;
+  int in = an->inputs[0], out = an->outputs[0];
+  if (in < 0 || out < 0)
+    return -1;
+  const qc_value *iv = &g->values[in];
+  int prod = iv->producer;
+  if (prod < 0 || !st->node_q[prod] || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT))
+    return -1;
+  /* A rescale's or shared-scale op's range is its input's: it could not clip. */
+  int pk = node_kind(st, prod);
+  int clips = (pk == K_WEIGHTED && qdq_weighted_ok(g, prod)) ||
+              (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0);
+  if (!clips)
+    return -1;
+  if (output_stays_float(g, prod, out))
+    return -1;
+  qc_qparams qp;
+  if (!value_qparams(st, out, &qp) || qp.zero_point != qp.qmin)
+    return -1;
+  /* The top of the range may pass hi by the float rounding of the scale only. */
+  float top = fminf(hi, st->clip_top[in]);
+  if ((double)(qp.qmax - qp.zero_point) * qp.scale > (double)top * (1.0 + 1e-6))
+    return -1;
+  st->clip_top[out] = top;
+  return prod;
+}
+
+/* Removes the Relu/Clip nodes that a clipping Q replaces (absorbing_producer),
+ * after placement. With symmetric activations a range would not clip at 0. */
+static int absorb_activations(qdq_state *st) {
+  qc_graph *g = st->g;
+  if (st->opts->act_scheme != QC_QS_UINT8_AFFINE || st->opts->weight_only)
+    return QC_OK;
+  for (int k = 0; k < g->n_order; k++) {
+    int act = g->order[k], prod = absorbing_producer(st, act);
+    if (prod < 0)
+      continue;
+    int in = g->nodes[act].inputs[0], out = g->nodes[act].outputs[0], slot = 0;
+    while (g->nodes[prod].outputs[slot] != in)
+      slot++;
+    char *out_name = strdup(g->values[out].name);
+    if (!out_name)
+      return qc_fail(QC_ENOMEM, "out of memory");
+    int rc = qc_graph_remove_node(g, act);
+    if (rc == QC_OK)
+      rc = qc_node_set_output(g, prod, slot, out_name);
+    free(out_name);
+    QC_TRY(rc);
+    st->node_q[act] = 0;
+    st->value_q[in] = 0;
+    st->value_q[out] = 1;
+    st->out->relu_absorbed++;
+    k--; /* the order shrank */
+  }
+  return QC_OK;
+}
+
+/* Values without usable statistics stay float, with a warning. Statistics
+ * that cover none of the model's activations (an empty or foreign
+ * --load-stats file) are an error: every tensor would stay float. */
+static int drop_unobserved(qdq_state *st, int nv) {
+  const qc_graph *g = st->g;
+  qc_qparams qp;
+  int planned = 0, activations = 0, observed = 0;
+  for (int v = 0; v < nv; v++) {
+    planned += st->value_q[v];
+    if ((g->values[v].producer >= 0 || (g->values[v].flags & QC_VALUE_GRAPH_INPUT)) &&
+        qdq_is_float_activation(g, v)) {
+      activations++;
+      observed += observed_qparams(st, v, &qp);
+    }
+  }
+  if (planned && !observed)
+    return qc_fail(QC_EINVAL, "the calibration statistics cover none of the model's %d activation tensors",
+                   activations);
+  for (int v = 0; v < nv; v++)
     if (st->value_q[v] && !value_qparams(st, v, &qp)) {
       st->value_q[v] = 0;
       QC_TRY(add_warning(st->out, "tensor '%s' has no usable calibration statistics; kept in float",
@@ -397,7 +459,6 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   QC_TRY(check_excludes(g, opts));
   QC_TRY(ensure_opset(m));
   qdq_state st = {.m = m, .g = g, .stats = stats, .opts = opts, .out = out};
-  QC_TRY(absorb_activations(&st));
   int *order = NULL, n = 0, rc;
   QC_TRY(qc_graph_topo_order(g, &order, &n));
   /* Sized for the values that exist now; rewrites only add values after planning. */
@@ -409,15 +470,24 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   st.kind = calloc((size_t)nn + 1, sizeof(int));
   st.act_slot = calloc((size_t)nn + 1, sizeof(int));
   st.factor = calloc((size_t)nn + 1, sizeof(float));
-  if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor) {
+  st.clip_top = malloc(((size_t)nv + 1) * sizeof(float));
+  if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor ||
+      !st.clip_top) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
+  for (int v = 0; v < nv; v++)
+    st.clip_top[v] = INFINITY;
   for (int k = 0; k < n; k++) {
     int id = order[k];
     st.kind[id] = qdq_node_kind(g, id, &st.act_slot[id], &st.factor[id]);
   }
-  if ((rc = plan(&st, order, n)) < 0)
+  if ((rc = plan(&st, order, n)) < 0 || (rc = absorb_activations(&st)) < 0 || (rc = drop_unobserved(&st, nv)) < 0)
+    goto done;
+  /* The rewrite follows the graph without the absorbed nodes. */
+  free(order);
+  order = NULL;
+  if ((rc = qc_graph_topo_order(g, &order, &n)) < 0)
     goto done;
   /* Weights and constant inputs first (needs the input activation's scale for the bias). */
   for (int k = 0; k < n && rc == QC_OK; k++) {
@@ -466,6 +536,7 @@ done:
   free(st.kind);
   free(st.act_slot);
   free(st.factor);
+  free(st.clip_top);
   return rc;
 }
 

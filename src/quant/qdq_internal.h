@@ -20,8 +20,10 @@ int qdq_is_float_activation(const qc_graph *g, int v);
 int qdq_is_float_initializer(const qc_graph *g, int v);
 /* Weighted nodes need a constant float weight and a float activation. */
 int qdq_weighted_ok(const qc_graph *g, int node);
-/* Clip is removable only as a ReLU/ReLU6: min 0 (attribute or constant input). */
-int qdq_clip_min_is_zero(const qc_graph *g, int node);
+/* The constant bounds of a Relu ([0, inf)) or Clip (min/max attributes or
+ * scalar initializer inputs; an absent bound is -inf / inf). 0 when a bound
+ * is known only at run time. */
+int qdq_clip_bounds(const qc_graph *g, int node, float *lo, float *hi);
 /* All zeros: a float initializer, or a tensor calibration saw only as exact
  * zeros (a generated channel padding). */
 int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v);

@@ -1,6 +1,7 @@
 /* What the QDQ pass needs to know about nodes and values: the op-kind table
  * (qdq.c's header comment gives the rules), rescales, dtypes the model does
  * not declare, and constant facts (Clip bounds, zero tensors). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,19 +129,35 @@ int qc_qdq_node_is_compute(const qc_graph *g, int node) {
   return kind == K_WEIGHTED || kind == K_FUSED;
 }
 
-int qdq_clip_min_is_zero(const qc_graph *g, int node) {
+/* A Clip bound: attribute `name` (before opset 11), else input `slot` as a
+ * scalar float initializer; `absent` when neither is given. 0 if not constant. */
+static int clip_bound(const qc_graph *g, int node, const char *name, int slot, float absent, float *out) {
   const Onnx__NodeProto *np = g->nodes[node].proto;
   const qc_node *n = &g->nodes[node];
+  *out = absent;
   for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, "min") == 0)
-      return np->attribute[i]->f == 0.0f;
-  if (n->ninputs < 2 || n->inputs[1] < 0 || !(g->values[n->inputs[1]].flags & QC_VALUE_INITIALIZER))
+    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0) {
+      *out = np->attribute[i]->f;
+      return 1;
+    }
+  if (n->ninputs <= slot || n->inputs[slot] < 0)
+    return 1;
+  if (!(g->values[n->inputs[slot]].flags & QC_VALUE_INITIALIZER))
     return 0;
   qc_tensor t = {0};
-  int zero = qc_graph_initializer(g, n->inputs[1], &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1 &&
-             qc_f32(&t)[0] == 0.0f;
+  int ok = qc_graph_initializer(g, n->inputs[slot], &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1;
+  if (ok)
+    *out = qc_f32(&t)[0];
   qc_tensor_release(&t);
-  return zero;
+  return ok;
+}
+
+int qdq_clip_bounds(const qc_graph *g, int node, float *lo, float *hi) {
+  *lo = 0.0f, *hi = INFINITY;
+  if (strcmp(qc_node_op(g, node), "Relu") == 0)
+    return 1;
+  return strcmp(qc_node_op(g, node), "Clip") == 0 && clip_bound(g, node, "min", 1, -INFINITY, lo) &&
+         clip_bound(g, node, "max", 2, INFINITY, hi);
 }
 
 int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v) {
