@@ -3,13 +3,12 @@
  * which we parse with a small hand-written scanner (no eval, bounded). */
 #include "npy.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/fileio.h"
+#include "core/readfile.h"
 #include "core/status.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -210,14 +209,9 @@ static int read_header_bytes(FILE *f, const char *path, uint8_t **buf, size_t *l
 }
 
 static int open_and_parse(const char *path, FILE **fp, qc_npy_header *hdr, long long *file_size) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_fail(QC_EIO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return qc_fail(QC_EIO, "%s: not a regular file", path);
-  }
+  FILE *f;
+  uint64_t size;
+  QC_TRY(qc_fopen_regular(path, &f, &size));
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc = read_header_bytes(f, path, &buf, &len);
@@ -229,7 +223,7 @@ static int open_and_parse(const char *path, FILE **fp, qc_npy_header *hdr, long 
     return rc;
   }
   *fp = f;
-  *file_size = (long long)st.st_size;
+  *file_size = (long long)size;
   return QC_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/fileio.h"
+#include "core/readfile.h"
 #include "core/status.h"
 #include "io/tensor_proto.h"
 #include "npy.h"
@@ -90,7 +91,9 @@ static void warnf(const qc_calib_source *src, const char *fmt, ...) {
   fprintf(src->warn, "warning: %s\n", line); /* one call: lines never interleave */
 }
 
-/* Collects regular files below dir (paths include dir), skipping dot entries. */
+/* Collects sample files below dir (paths include dir), skipping dot entries.
+ * A FIFO, device or socket with a sample extension is an error: reading it
+ * could block or never end. */
 static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
   if (depth > MAX_WALK_DEPTH)
     return qc_fail(QC_EUSAGE, "%s: directories nested deeper than %d levels (symlink loop?)", dir, MAX_WALK_DEPTH);
@@ -112,10 +115,10 @@ static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
       continue; /* dangling symlink */
     if (S_ISDIR(st.st_mode))
       rc = walk(path, depth + 1, out, junk);
-    else if (S_ISREG(st.st_mode) && kind_of(path) != KIND_OTHER)
-      rc = path_list_push(out, path);
-    else if (S_ISREG(st.st_mode))
+    else if (kind_of(path) == KIND_OTHER)
       (*junk)++;
+    else if ((rc = qc_check_regular_mode(path, st.st_mode)) == QC_OK)
+      rc = path_list_push(out, path);
   }
   closedir(d);
   return rc;
@@ -168,8 +171,10 @@ static int read_list_file(const char *list, int ninputs, path_list *out, int64_t
         rc = qc_fail(QC_EUSAGE, "%s:%d: path too long", list, lineno);
       const char *p = fields[i][0] == '/' ? fields[i] : path;
       struct stat st;
-      if (rc == QC_OK && (stat(p, &st) != 0 || !S_ISREG(st.st_mode)))
+      if (rc == QC_OK && stat(p, &st) != 0)
         rc = qc_fail(QC_EUSAGE, "%s:%d: '%s' is not a readable file", list, lineno, p);
+      else if (rc == QC_OK && (rc = qc_check_regular_mode(p, st.st_mode)) < 0)
+        qc_fail_context(rc, "%s:%d", list, lineno);
       if (rc == QC_OK && kind_of(p) == KIND_OTHER)
         usable = 0;
     }
@@ -187,10 +192,11 @@ static int read_list_file(const char *list, int ninputs, path_list *out, int64_t
   return rc;
 }
 
+/* A .txt that is not a directory is a list; reading it refuses FIFOs and devices. */
 static int is_list_file(const char *path) {
   struct stat st;
   size_t n = strlen(path);
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".txt") == 0;
+  return stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".txt") == 0;
 }
 
 /* Builds the sample-major table files[sample * ninputs + input]. */
