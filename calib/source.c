@@ -31,6 +31,8 @@ struct qc_calib_source {
   int64_t count;
   char **files; /* count * ninputs paths */
   file_kind *kinds;
+  unsigned char *unusable; /* per sample: skipped once, so later passes skip it silently */
+  const char *what;        /* "calibration" or "evaluation", for messages */
   FILE *warn;
   int quiet;
   atomic_llong skipped, loaded;
@@ -53,12 +55,12 @@ static int path_list_push(path_list *l, const char *s) {
     size_t cap = l->cap ? l->cap * 2 : 64;
     char **p = realloc(l->items, cap * sizeof *p);
     if (!p)
-      return qc_fail(QC_ENOMEM, "out of memory listing calibration files");
+      return qc_fail(QC_ENOMEM, "out of memory listing sample files");
     l->items = p;
     l->cap = cap;
   }
   if (!(l->items[l->n] = strdup(s)))
-    return qc_fail(QC_ENOMEM, "out of memory listing calibration files");
+    return qc_fail(QC_ENOMEM, "out of memory listing sample files");
   l->n++;
   return QC_OK;
 }
@@ -124,12 +126,12 @@ static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
   return rc;
 }
 
-static int list_dir(const char *dir, path_list *out, int64_t *junk) {
+static int list_dir(const char *dir, const char *what, path_list *out, int64_t *junk) {
   struct stat st;
   if (stat(dir, &st) != 0)
-    return qc_fail(QC_EUSAGE, "calibration directory '%s' does not exist", dir);
+    return qc_fail(QC_EUSAGE, "%s directory '%s' does not exist", what, dir);
   if (!S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "calibration data '%s' is neither a directory nor a .txt list of files", dir);
+    return qc_fail(QC_EUSAGE, "%s data '%s' is neither a directory nor a .txt list of files", what, dir);
   QC_TRY(walk(dir, 0, out, junk));
   if (out->n > 1) /* items is NULL for an empty dir: qsort(NULL, 0) is undefined */
     qsort(out->items, out->n, sizeof *out->items, cmp_str);
@@ -200,30 +202,31 @@ static int is_list_file(const char *path) {
 }
 
 /* Builds the sample-major table files[sample * ninputs + input]. */
-static int gather(const qc_source_opts *o, const qc_input_spec *inputs, int ninputs, path_list *table,
-                  int64_t *junk) {
+static int gather(const qc_source_opts *o, const char *what, const qc_input_spec *inputs, int ninputs,
+                  path_list *table, int64_t *junk) {
   if (is_list_file(o->path))
     return read_list_file(o->path, ninputs, table, junk);
   if (ninputs == 1)
-    return list_dir(o->path, table, junk);
+    return list_dir(o->path, what, table, junk);
   struct stat st;
   if (stat(o->path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "calibration directory '%s' does not exist", o->path);
+    return qc_fail(QC_EUSAGE, "%s directory '%s' does not exist", what, o->path);
   path_list *per = calloc((size_t)ninputs, sizeof *per);
   if (!per)
     return qc_fail(QC_ENOMEM, "out of memory");
   int rc = QC_OK;
   for (int i = 0; i < ninputs && rc == QC_OK; i++) {
     char sub[4096];
-    snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name);
-    if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
-      rc = qc_fail(QC_EUSAGE, "the model has %d inputs, so calibration data must be in %s/<input_name>/; '%s' is missing",
-                   ninputs, o->path, sub);
+    if ((size_t)snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name) >= sizeof sub)
+      rc = qc_fail(QC_EUSAGE, "%s/%s: path too long", o->path, inputs[i].name);
+    else if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
+      rc = qc_fail(QC_EUSAGE, "the model has %d inputs, so %s data must be in %s/<input_name>/; '%s' is missing",
+                   ninputs, what, o->path, sub);
     else
-      rc = list_dir(sub, &per[i], junk);
+      rc = list_dir(sub, what, &per[i], junk);
     if (rc == QC_OK && i > 0 && per[i].n != per[0].n)
-      rc = qc_fail(QC_EUSAGE, "input '%s' has %zu calibration files in %s/%s but input '%s' has %zu in %s/%s",
-                   inputs[i].name, per[i].n, o->path, inputs[i].name, inputs[0].name, per[0].n, o->path,
+      rc = qc_fail(QC_EUSAGE, "input '%s' has %zu %s files in %s/%s but input '%s' has %zu in %s/%s",
+                   inputs[i].name, per[i].n, what, o->path, inputs[i].name, inputs[0].name, per[0].n, o->path,
                    inputs[0].name);
   }
   for (size_t s = 0; rc == QC_OK && s < per[0].n; s++)
@@ -315,6 +318,7 @@ static void free_source(qc_calib_source *s) {
     free((char *)s->inputs[i].name);
   free(s->files);
   free(s->kinds);
+  free(s->unusable);
   free(s->inputs);
   free(s->cfg);
   free(s->has_images);
@@ -347,7 +351,7 @@ static int validate(qc_calib_source *s, const qc_source_opts *o) {
         }
         int rc = qc_png_check_header(path, NULL, NULL);
         if (rc == QC_EINVAL || rc == QC_ELIMIT) {
-          warnf(s, "skipping calibration image: %s", qc_last_error());
+          warnf(s, "skipping %s image: %s", s->what, qc_last_error());
           drop_sample(s, i--);
           break;
         }
@@ -361,14 +365,15 @@ static int validate(qc_calib_source *s, const qc_source_opts *o) {
     }
   }
   if (s->count == 0)
-    return qc_fail(QC_EUSAGE, "no usable calibration samples in %s", s->path);
+    return qc_fail(QC_EUSAGE, "no usable %s samples in %s", s->what, s->path);
   return QC_OK;
 }
 
 int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, int ninputs, qc_calib_source **out) {
   *out = NULL;
+  const char *what = o->purpose ? o->purpose : "calibration";
   if (!o->path || !*o->path)
-    return qc_fail(QC_EUSAGE, "no calibration data given (--calib DIR or LIST.txt)");
+    return qc_fail(QC_EUSAGE, "no %s data given (a DIR or LIST.txt)", what);
   if (ninputs < 1)
     return qc_fail(QC_EUSAGE, "%s: the model has no inputs to calibrate", o->path);
   if (o->count < 0)
@@ -377,6 +382,7 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
   if (!s)
     return qc_fail(QC_ENOMEM, "out of memory");
   snprintf(s->path, sizeof s->path, "%s", o->path);
+  s->what = what;
   s->ninputs = ninputs;
   s->warn = o->warn ? o->warn : stderr;
   s->quiet = o->quiet;
@@ -397,7 +403,7 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
   }
   path_list table = {0};
   int64_t junk = 0;
-  int rc = gather(o, inputs, ninputs, &table, &junk);
+  int rc = gather(o, what, inputs, ninputs, &table, &junk);
   if (rc < 0) {
     path_list_free(&table);
     free_source(s);
@@ -412,7 +418,8 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
           (long long)total, o->path);
   s->files = calloc((size_t)(n * ninputs) + 1, sizeof *s->files);
   s->kinds = calloc((size_t)(n * ninputs) + 1, sizeof *s->kinds);
-  if (!s->files || !s->kinds) {
+  s->unusable = calloc((size_t)n + 1, 1);
+  if (!s->files || !s->kinds || !s->unusable) {
     path_list_free(&table);
     free_source(s);
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -460,7 +467,7 @@ static int load_one(qc_calib_source *s, int k, const char *path, file_kind kind,
     qc_image img;
     int rc = qc_png_read(path, &img);
     if (rc == QC_EINVAL || rc == QC_ELIMIT) {
-      warnf(s, "skipping calibration image: %s", qc_last_error());
+      warnf(s, "skipping %s image: %s", s->what, qc_last_error());
       return QC_CALIB_SKIPPED;
     }
     QC_TRY(rc);
@@ -491,13 +498,19 @@ int qc_calib_source_load(qc_calib_source *src, int64_t index, qc_tensor *per_inp
   int n = src->ninputs;
   for (int k = 0; k < n; k++)
     memset(&per_input_out[k], 0, sizeof per_input_out[k]);
+  if (src->unusable[index]) { /* warned about on an earlier pass (evaluation reads the data many times) */
+    atomic_fetch_add(&src->skipped, 1);
+    return QC_CALIB_SKIPPED;
+  }
   for (int k = 0; k < n; k++) {
     int rc = load_one(src, k, src->files[index * n + k], src->kinds[index * n + k], &per_input_out[k]);
     if (rc != QC_OK) {
       for (int j = 0; j < k; j++)
         qc_tensor_release(&per_input_out[j]);
-      if (rc == QC_CALIB_SKIPPED)
+      if (rc == QC_CALIB_SKIPPED) {
+        src->unusable[index] = 1; /* only this index's loader writes it */
         atomic_fetch_add(&src->skipped, 1);
+      }
       return rc;
     }
   }
@@ -509,6 +522,6 @@ int64_t qc_calib_source_skipped(const qc_calib_source *src) { return (int64_t)at
 
 int qc_calib_source_finish(const qc_calib_source *src) {
   if (atomic_load(&src->loaded) == 0)
-    return qc_fail(QC_EUSAGE, "no usable calibration samples in %s", src->path);
+    return qc_fail(QC_EUSAGE, "no usable %s samples in %s", src->what, src->path);
   return QC_OK;
 }

@@ -97,3 +97,36 @@ def cases(top):
     with open(lst, "w") as f:
         f.write("calib/img0000.png\nfifo.npy\n")
     expect_error("reader: a LIST.txt line naming a FIFO", model, lst, out, ["names-a-fifo.txt:2", "FIFO"])
+
+    # -- 7. evaluation data where nothing decodes is an error, with a warning per file (also
+    # with --quiet), for the main job, compare and eval
+    bad_eval = os.path.join(top, "eval-undecodable")
+    os.makedirs(bad_eval)
+    good = open(os.path.join(calib, "img0000.png"), "rb").read()
+    open(os.path.join(bad_eval, "half.png"), "wb").write(good[: len(good) // 2])
+    open(os.path.join(bad_eval, "short.png"), "wb").write(good[:40])
+    open(os.path.join(bad_eval, "text.png"), "wb").write(b"not a png\n")
+    files = ["half.png", "short.png", "text.png"]
+    need = ["no usable evaluation samples", "eval-undecodable"]
+    # The main job's "no output left" belongs to defect 6: here the error and the warnings.
+    expect_cli_error("eval: --eval DIR where nothing decodes (main job)",
+                     [model, "--calib", calib, "--eval", bad_eval, "-o", os.path.join(top, "ev.int8.onnx"),
+                      "--quiet", "--threads", "1"], need, files, timeout=120)
+    expect_cli_error("eval: compare --eval DIR where nothing decodes",
+                     ["compare", model, "--calib", calib, "--eval", bad_eval, "--quiet", "--threads", "1"],
+                     need, files, timeout=120)
+    expect_cli_error("eval: eval --data DIR where nothing decodes",
+                     ["eval", model, model, "--data", bad_eval, "--quiet", "--threads", "1"], need, files)
+    labeled = os.path.join(top, "eval-labeled-undecodable")
+    for cls in ("0", "1"):
+        os.makedirs(os.path.join(labeled, cls))
+        open(os.path.join(labeled, cls, "half%s.png" % cls), "wb").write(good[: len(good) // 2])
+    expect_cli_error("eval: eval --data DIR, class folders where nothing decodes",
+                     ["eval", model, "--data", labeled, "--quiet"], need[:1], ["half0.png", "half1.png"])
+    mixed = pngs(os.path.join(top, "eval-mixed"), 3)
+    shutil.copy(os.path.join(bad_eval, "half.png"), mixed)
+    shutil.copy(os.path.join(bad_eval, "text.png"), mixed)
+    expect_success("eval: --eval DIR with undecodable files among good ones (each warned once, --quiet)",
+                   model, calib, os.path.join(top, "mixed.int8.onnx"), ["--eval", mixed, "--quiet"],
+                   check=lambda r: warned_once(r, ["half.png", "text.png"]) +
+                   ([] if "evaluation on 3 samples" in r.stdout else ["summary does not say 3 samples"]))
