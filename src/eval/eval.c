@@ -86,7 +86,7 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
                  int quiet, int64_t count, qc_eval_data **out) {
   *out = NULL;
   struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+  if (stat(dir, &st) != 0)
     return qc_fail(QC_EUSAGE, "%s: no such directory", dir);
   qc_eval_data *d = calloc(1, sizeof *d);
   if (!d)
@@ -95,7 +95,11 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
   d->dir = strdup(dir);
   char **subdirs = NULL;
   int n_sub = 0, has_files = 0;
-  int rc = d->dir ? list_subdirs(dir, &subdirs, &n_sub, &has_files) : qc_fail(QC_ENOMEM, "out of memory");
+  /* Not a directory: a LIST.txt (the calibration data may be one), unlabeled;
+   * the source refuses anything else. */
+  int rc = !d->dir                 ? qc_fail(QC_ENOMEM, "out of memory")
+           : S_ISDIR(st.st_mode) ? list_subdirs(dir, &subdirs, &n_sub, &has_files)
+                                 : QC_OK;
   /* Multi-input models keep DIR/<input_name>/ layouts: those are not classes. */
   d->labeled = rc == QC_OK && n_sub > 0 && !has_files && ninputs == 1;
   int all_int = 1;

@@ -20,9 +20,9 @@ typedef struct qc_eval_opts {
   int quiet;
 } qc_eval_opts;
 
-/* Lists the evaluation samples of dir for a model with these inputs;
- * count > 0 keeps that many evenly spaced samples per class. quiet: no
- * warnings about skipped files. */
+/* Lists the evaluation samples of dir (or of a LIST.txt, unlabeled) for a
+ * model with these inputs; count > 0 keeps that many evenly spaced samples per
+ * class. quiet: no warnings about skipped files. */
 int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_spec *inputs, int ninputs,
                  int quiet, int64_t count, qc_eval_data **out);
 void qc_eval_close(qc_eval_data *d);

@@ -130,3 +130,11 @@ def cases(top):
                    model, calib, os.path.join(top, "mixed.int8.onnx"), ["--eval", mixed, "--quiet"],
                    check=lambda r: warned_once(r, ["half.png", "text.png"]) +
                    ([] if "evaluation on 3 samples" in r.stdout else ["summary does not say 3 samples"]))
+
+    # Per-layer SQNR for a report reads the calibration data again: a LIST.txt must work there too
+    # (it was refused as "no such directory" after the model had been written).
+    cal_list = os.path.join(top, "calib-list.txt")
+    with open(cal_list, "w") as f:
+        f.write("calib/img0000.png\ncalib/img0001.png\n")
+    expect_success("eval: --calib LIST.txt with --report (per-layer SQNR over the list)", model, cal_list,
+                   os.path.join(top, "list.int8.onnx"), ["--report", os.path.join(top, "list.json")])
