@@ -201,6 +201,32 @@ static int is_list_file(const char *path) {
   return stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".txt") == 0;
 }
 
+/* Input names come from the (untrusted) model and become DIR/<name>: only a
+ * plain name can, so the walk never leaves DIR. Returns why not, or NULL. */
+static const char *unusable_dir_name(const char *name) {
+  if (!*name)
+    return "it is empty";
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return "it is '.' or '..'";
+  if (strpbrk(name, "/\\"))
+    return "it contains '/' or '\\'";
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return "it contains control characters";
+  if (strlen(name) > 255)
+    return "it is longer than 255 bytes";
+  return NULL;
+}
+
+/* The input's name for a message: control characters as '?', at most 80 bytes. */
+static const char *printable_name(const char *name, char *buf, size_t n) {
+  size_t i = 0;
+  for (; name[i] && i + 1 < n && i < 80; i++)
+    buf[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+  buf[i] = 0;
+  return buf;
+}
+
 /* Builds the sample-major table files[sample * ninputs + input]. */
 static int gather(const qc_source_opts *o, const char *what, const qc_input_spec *inputs, int ninputs,
                   path_list *table, int64_t *junk) {
@@ -216,8 +242,14 @@ static int gather(const qc_source_opts *o, const char *what, const qc_input_spec
     return qc_fail(QC_ENOMEM, "out of memory");
   int rc = QC_OK;
   for (int i = 0; i < ninputs && rc == QC_OK; i++) {
-    char sub[4096];
-    if ((size_t)snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name) >= sizeof sub)
+    const char *why = unusable_dir_name(inputs[i].name);
+    char sub[4096], shown[96];
+    if (why)
+      rc = qc_fail(QC_EUSAGE,
+                   "model input '%s' cannot name a subdirectory of %s (%s); give the %s samples as a .txt list "
+                   "with one tab-separated path per input instead",
+                   printable_name(inputs[i].name, shown, sizeof shown), o->path, why, what);
+    else if ((size_t)snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name) >= sizeof sub)
       rc = qc_fail(QC_EUSAGE, "%s/%s: path too long", o->path, inputs[i].name);
     else if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
       rc = qc_fail(QC_EUSAGE, "the model has %d inputs, so %s data must be in %s/<input_name>/; '%s' is missing",

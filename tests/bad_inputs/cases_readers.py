@@ -53,6 +53,21 @@ def warned_once(r, files):
             problems.append("%d warning lines name %s, want 1" % (n, f))
     return problems
 
+def two_input_model(path, second_name):
+    """y = Relu(a + <second_name>), both [1, 4]: its calibration data lives in DIR/a and DIR/<name>."""
+    return save_model(path, [helper.make_node("Add", ["a", second_name], ["s"], name="add"),
+                             helper.make_node("Relu", ["s"], ["y"], name="relu")],
+                      [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4]),
+                       helper.make_tensor_value_info(second_name, TensorProto.FLOAT, [1, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+
+
+def npys(d, n, value=0.5):
+    os.makedirs(d, exist_ok=True)
+    for i in range(n):
+        np.save(os.path.join(d, "s%d.npy" % i), np.full((1, 4), value, np.float32))
+    return d
+
 def cases(top):
     calib = pngs(os.path.join(top, "calib"), 4)
     model = os.path.join(top, "model.onnx")
@@ -138,3 +153,19 @@ def cases(top):
         f.write("calib/img0000.png\ncalib/img0001.png\n")
     expect_success("eval: --calib LIST.txt with --report (per-layer SQNR over the list)", model, cal_list,
                    os.path.join(top, "list.int8.onnx"), ["--report", os.path.join(top, "list.json")])
+
+    # -- 11. input names never lead outside the calibration root. "../outside" holds valid
+    # samples: before the fix the run read them and succeeded.
+    root = os.path.join(top, "multi", "calib")
+    npys(os.path.join(root, "a"), 3)
+    npys(os.path.join(top, "multi", "outside"), 3, value=1e6)
+    for i, (bad, label) in enumerate((("../outside", "'../outside'"), ("..", "'..'"), ("sub/dir", "'sub/dir'"),
+                                      ("back\\slash", "a backslash"))):
+        if not bad.startswith(".."):
+            npys(os.path.join(root, bad), 3)  # present: only the name rule refuses it
+        m = two_input_model(os.path.join(top, "multi", "two-%d.onnx" % i), bad)
+        expect_error("input name %s (never leaves --calib DIR)" % label, m, root, out, [bad, ".txt list"])
+    ok = two_input_model(os.path.join(top, "multi", "two-ok.onnx"), "b")
+    npys(os.path.join(root, "b"), 3)
+    expect_success("input names: plain names a/ and b/ (multi-input layout)", ok, root,
+                   os.path.join(top, "multi", "two-ok.int8.onnx"))

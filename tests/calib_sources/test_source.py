@@ -221,4 +221,21 @@ with open(lst, "w") as f:
 rc, _, _, err, _ = source(lst)
 check(rc == 2 and "fifo_list.txt:1" in err and "notes" in err and "FIFO" in err, f"list naming a FIFO: {err!r}")
 
+# 9. Input names come from the model: only a plain name may become DIR/<name>. A directory
+# outside the root holding valid samples must never be read through a name like "../outside".
+d = os.path.join(root, "names", "calib")
+outside = os.path.join(root, "names", "outside")
+for i in range(2):
+    npy(os.path.join(d, "a", f"{i}.npy"), np.zeros((1, 4), np.float32))
+    npy(os.path.join(outside, f"{i}.npy"), np.ones((1, 4), np.float32))
+    npy(os.path.join(d, "sub", "dir", f"{i}.npy"), np.ones((1, 4), np.float32))
+for bad, why in (("../outside", "'/'"), ("..", "'..'"), (".", "'.'"), ("sub/dir", "'/'"),
+                 ("back\\slash", "'\\'")):
+    rc, samples, _, err, _ = source(d, inputs=("a:float:1,4", bad + ":float:1,4"))
+    check(rc == 2 and samples == [] and bad in err and why in err and ".txt list" in err,
+          f"input name {bad!r}: rc={rc} {err!r}")
+rc, samples, _, err, _ = source(d, inputs=("a:float:1,4", "sub:float:1,4"))
+check(rc == 0 and len(samples) == 2 and all(p.startswith(d + "/") for row in samples for p in row),
+      f"plain input names: rc={rc} {samples} {err!r}")
+
 finish("test_source")
