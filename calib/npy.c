@@ -62,7 +62,8 @@ static int scan_word(scanner *s, const char *word) {
   return 0;
 }
 
-/* "(d0, d1, )" with non-negative decimal ints; 0 on error. */
+/* "(d0, d1, )" with non-negative decimal ints: a Python tuple, so one
+ * element needs its comma ("(3)" is the int 3, which numpy refuses too). */
 static int scan_shape(scanner *s, int *ndim, int64_t *dims, const char *name) {
   *ndim = 0;
   if (!accept(s, '('))
@@ -85,7 +86,7 @@ static int scan_shape(scanner *s, int *ndim, int64_t *dims, const char *name) {
       return qc_fail(QC_EUNSUPPORTED, "%s: .npy array has more than %d dimensions", name, QC_MAX_DIMS);
     dims[(*ndim)++] = v;
     if (!accept(s, ',')) {
-      if (accept(s, ')'))
+      if (*ndim > 1 && accept(s, ')'))
         return QC_OK;
       return qc_fail(QC_EINVAL, "%s: .npy header has a malformed 'shape'", name);
     }
@@ -172,6 +173,13 @@ int qc_npy_parse_header(const uint8_t *data, size_t len, const char *name, qc_np
       return qc_fail(QC_EINVAL, "%s: malformed .npy header", name);
     }
   }
+  /* numpy pads the dict with spaces and ends the header with '\n'; anything
+   * else after the dict is not a .npy header (and numpy refuses it too). */
+  while (s.p < s.end - 1 && *s.p == ' ')
+    s.p++;
+  if (s.p != s.end - 1 || *s.p != '\n')
+    return qc_fail(QC_EINVAL, "%s: .npy header has bytes after the dict other than space padding and a final newline",
+                   name);
   if (!have_descr || !have_order || !have_shape)
     return qc_fail(QC_EINVAL, "%s: .npy header lacks 'descr', 'fortran_order' or 'shape'", name);
   if (fortran)

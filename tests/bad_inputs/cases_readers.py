@@ -169,3 +169,13 @@ def cases(top):
     npys(os.path.join(root, "b"), 3)
     expect_success("input names: plain names a/ and b/ (multi-input layout)", ok, root,
                    os.path.join(top, "multi", "two-ok.int8.onnx"))
+
+    # -- S4. .npy header: the dict, space padding and a newline, nothing else
+    d = os.path.join(top, "calib-npy-junk")
+    os.makedirs(d)
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), } junk"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(os.path.join(d, "a.npy"), "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() +
+                np.zeros(28 * 28, np.float32).tobytes())
+    expect_error("npy: junk after the header dict", model, d, out, ["a.npy", "after the dict"])
