@@ -179,3 +179,22 @@ def cases(top):
         f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() +
                 np.zeros(28 * 28, np.float32).tobytes())
     expect_error("npy: junk after the header dict", model, d, out, ["a.npy", "after the dict"])
+
+    # -- S3. opsets: above what the engine knows is refused before calibration (a missing calib
+    # dir proves the order); unused imports of other domains are fine.
+    def opset_model(name, imports):
+        m = conv_model(os.path.join(top, name), 1, dims=[1, 1, 28, 28])
+        mp = onnx.load(m)
+        del mp.opset_import[:]
+        mp.opset_import.extend([helper.make_opsetid(dom, v) for dom, v in imports])
+        onnx.save(mp, m)
+        return m
+    nowhere = os.path.join(top, "no-such-calib")
+    expect_error("opset: ai.onnx 99", opset_model("opset99.onnx", [("", 99)]), nowhere, out, ["99", "up to 21"])
+    expect_error("opset: ai.onnx 22", opset_model("opset22.onnx", [("", 22)]), nowhere, out, ["22", "up to 21"])
+    expect_error("opset: no ai.onnx import", opset_model("opset-none.onnx", []), nowhere, out, ["opset"])
+    expect_error("opset: ai.onnx imported twice (13 and 99)",
+                 opset_model("opset-twice.onnx", [("", 13), ("ai.onnx", 99)]), nowhere, out, ["99"])
+    expect_success("opset: 21 with an unused com.example import",
+                   opset_model("opset21.onnx", [("", 21), ("com.example", 1)]), calib,
+                   os.path.join(top, "opset21.int8.onnx"))
