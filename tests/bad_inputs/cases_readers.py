@@ -198,3 +198,39 @@ def cases(top):
     expect_success("opset: 21 with an unused com.example import",
                    opset_model("opset21.onnx", [("", 21), ("com.example", 1)]), calib,
                    os.path.join(top, "opset21.int8.onnx"))
+
+    # -- S1. CSV report cells: formulas and control characters from tensor names defused
+    names = ["=cmd|' /C calc'!A0", "+1", "-2", "@SUM(1)", "esc\x1b[31mred", "cr\rname"]
+    rng = np.random.default_rng(1)
+    nodes, inits, src = [], [], "x"
+    for i, n in enumerate(names):
+        inits.append(numpy_helper.from_array(rng.standard_normal((1, 1, 3, 3)).astype(np.float32), "w%d" % i))
+        nodes.append(helper.make_node("Conv", [src, "w%d" % i], [n], name=n, pads=[1, 1, 1, 1]))
+        src = n
+    csv_model = save_model(os.path.join(top, "csv-names.onnx"), nodes,
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 28, 28])],
+                           [helper.make_tensor_value_info(src, TensorProto.FLOAT, None)], inits)
+    rep = os.path.join(top, "names.csv")
+
+    def defused(r):
+        raw = open(rep, "rb").read().decode("utf-8")
+        probs = []
+        if any(ord(c) < 0x20 and c not in "\r\n" for c in raw) or raw.replace("\r\n", "").count("\r") or \
+                raw.replace("\r\n", "").count("\n"):
+            probs.append("raw control characters in the CSV")
+        rows = list(csv.reader(raw.splitlines(), strict=True))
+        cells = [c for row in rows[1:] for c in (row[0], row[5])]
+        probs += ["cell starts like a formula: %r" % c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        for want in ("'=cmd|' /C calc'!A0", "'+1", "'-2", "'@SUM(1)", "esc\\x1B[31mred", "cr\\rname"):
+            if want not in [row[0] for row in rows[1:]]:
+                probs.append("no cell %r" % want)
+        for row in rows[1:]:
+            try:
+                [float(v) for v in row[1:4]]
+            except ValueError:
+                probs.append("numeric cells not numbers: %r" % row)
+        if not any(float(row[1]) < 0 for row in rows[1:]):
+            probs.append("no negative rmin to show that numbers stay numbers")
+        return probs
+    expect_success("csv report: formula and control-character names defused", csv_model, calib,
+                   os.path.join(top, "csv-names.int8.onnx"), ["--report", rep], check=defused)
