@@ -3,13 +3,12 @@
  * which we parse with a small hand-written scanner (no eval, bounded). */
 #include "npy.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/fileio.h"
+#include "core/readfile.h"
 #include "core/status.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -63,7 +62,8 @@ static int scan_word(scanner *s, const char *word) {
   return 0;
 }
 
-/* "(d0, d1, )" with non-negative decimal ints; 0 on error. */
+/* "(d0, d1, )" with non-negative decimal ints: a Python tuple, so one
+ * element needs its comma ("(3)" is the int 3, which numpy refuses too). */
 static int scan_shape(scanner *s, int *ndim, int64_t *dims, const char *name) {
   *ndim = 0;
   if (!accept(s, '('))
@@ -86,7 +86,7 @@ static int scan_shape(scanner *s, int *ndim, int64_t *dims, const char *name) {
       return qc_fail(QC_EUNSUPPORTED, "%s: .npy array has more than %d dimensions", name, QC_MAX_DIMS);
     dims[(*ndim)++] = v;
     if (!accept(s, ',')) {
-      if (accept(s, ')'))
+      if (*ndim > 1 && accept(s, ')'))
         return QC_OK;
       return qc_fail(QC_EINVAL, "%s: .npy header has a malformed 'shape'", name);
     }
@@ -173,6 +173,13 @@ int qc_npy_parse_header(const uint8_t *data, size_t len, const char *name, qc_np
       return qc_fail(QC_EINVAL, "%s: malformed .npy header", name);
     }
   }
+  /* numpy pads the dict with spaces and ends the header with '\n'; anything
+   * else after the dict is not a .npy header (and numpy refuses it too). */
+  while (s.p < s.end - 1 && *s.p == ' ')
+    s.p++;
+  if (s.p != s.end - 1 || *s.p != '\n')
+    return qc_fail(QC_EINVAL, "%s: .npy header has bytes after the dict other than space padding and a final newline",
+                   name);
   if (!have_descr || !have_order || !have_shape)
     return qc_fail(QC_EINVAL, "%s: .npy header lacks 'descr', 'fortran_order' or 'shape'", name);
   if (fortran)
@@ -210,14 +217,9 @@ static int read_header_bytes(FILE *f, const char *path, uint8_t **buf, size_t *l
 }
 
 static int open_and_parse(const char *path, FILE **fp, qc_npy_header *hdr, long long *file_size) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_fail(QC_EIO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return qc_fail(QC_EIO, "%s: not a regular file", path);
-  }
+  FILE *f;
+  uint64_t size;
+  QC_TRY(qc_fopen_regular(path, &f, &size));
   uint8_t *buf = NULL;
   size_t len = 0;
   int rc = read_header_bytes(f, path, &buf, &len);
@@ -229,7 +231,7 @@ static int open_and_parse(const char *path, FILE **fp, qc_npy_header *hdr, long 
     return rc;
   }
   *fp = f;
-  *file_size = (long long)st.st_size;
+  *file_size = (long long)size;
   return QC_OK;
 }
 

@@ -3,14 +3,13 @@
  * state that must survive it live in a decode_ctx (memory, not registers). */
 #include "png_image.h"
 
-#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fileio.h"
+#include "core/readfile.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -182,9 +181,8 @@ static uint32_t be32(const uint8_t *p) {
 }
 
 int qc_png_check_header(const char *path, int *width, int *height) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return qc_fail(QC_EIO, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f;
+  QC_TRY(qc_fopen_regular(path, &f, NULL));
   uint8_t h[33];
   size_t got = fread(h, 1, sizeof h, f);
   fclose(f);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/fileio.h"
+#include "core/readfile.h"
 #include "core/status.h"
 #include "io/tensor_proto.h"
 #include "npy.h"
@@ -30,6 +31,8 @@ struct qc_calib_source {
   int64_t count;
   char **files; /* count * ninputs paths */
   file_kind *kinds;
+  unsigned char *unusable; /* per sample: skipped once, so later passes skip it silently */
+  const char *what;        /* "calibration" or "evaluation", for messages */
   FILE *warn;
   int quiet;
   atomic_llong skipped, loaded;
@@ -52,12 +55,12 @@ static int path_list_push(path_list *l, const char *s) {
     size_t cap = l->cap ? l->cap * 2 : 64;
     char **p = realloc(l->items, cap * sizeof *p);
     if (!p)
-      return qc_fail(QC_ENOMEM, "out of memory listing calibration files");
+      return qc_fail(QC_ENOMEM, "out of memory listing sample files");
     l->items = p;
     l->cap = cap;
   }
   if (!(l->items[l->n] = strdup(s)))
-    return qc_fail(QC_ENOMEM, "out of memory listing calibration files");
+    return qc_fail(QC_ENOMEM, "out of memory listing sample files");
   l->n++;
   return QC_OK;
 }
@@ -90,7 +93,9 @@ static void warnf(const qc_calib_source *src, const char *fmt, ...) {
   fprintf(src->warn, "warning: %s\n", line); /* one call: lines never interleave */
 }
 
-/* Collects regular files below dir (paths include dir), skipping dot entries. */
+/* Collects sample files below dir (paths include dir), skipping dot entries.
+ * A FIFO, device or socket with a sample extension is an error: reading it
+ * could block or never end. */
 static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
   if (depth > MAX_WALK_DEPTH)
     return qc_fail(QC_EUSAGE, "%s: directories nested deeper than %d levels (symlink loop?)", dir, MAX_WALK_DEPTH);
@@ -112,21 +117,21 @@ static int walk(const char *dir, int depth, path_list *out, int64_t *junk) {
       continue; /* dangling symlink */
     if (S_ISDIR(st.st_mode))
       rc = walk(path, depth + 1, out, junk);
-    else if (S_ISREG(st.st_mode) && kind_of(path) != KIND_OTHER)
-      rc = path_list_push(out, path);
-    else if (S_ISREG(st.st_mode))
+    else if (kind_of(path) == KIND_OTHER)
       (*junk)++;
+    else if ((rc = qc_check_regular_mode(path, st.st_mode)) == QC_OK)
+      rc = path_list_push(out, path);
   }
   closedir(d);
   return rc;
 }
 
-static int list_dir(const char *dir, path_list *out, int64_t *junk) {
+static int list_dir(const char *dir, const char *what, path_list *out, int64_t *junk) {
   struct stat st;
   if (stat(dir, &st) != 0)
-    return qc_fail(QC_EUSAGE, "calibration directory '%s' does not exist", dir);
+    return qc_fail(QC_EUSAGE, "%s directory '%s' does not exist", what, dir);
   if (!S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "calibration data '%s' is neither a directory nor a .txt list of files", dir);
+    return qc_fail(QC_EUSAGE, "%s data '%s' is neither a directory nor a .txt list of files", what, dir);
   QC_TRY(walk(dir, 0, out, junk));
   if (out->n > 1) /* items is NULL for an empty dir: qsort(NULL, 0) is undefined */
     qsort(out->items, out->n, sizeof *out->items, cmp_str);
@@ -168,8 +173,10 @@ static int read_list_file(const char *list, int ninputs, path_list *out, int64_t
         rc = qc_fail(QC_EUSAGE, "%s:%d: path too long", list, lineno);
       const char *p = fields[i][0] == '/' ? fields[i] : path;
       struct stat st;
-      if (rc == QC_OK && (stat(p, &st) != 0 || !S_ISREG(st.st_mode)))
+      if (rc == QC_OK && stat(p, &st) != 0)
         rc = qc_fail(QC_EUSAGE, "%s:%d: '%s' is not a readable file", list, lineno, p);
+      else if (rc == QC_OK && (rc = qc_check_regular_mode(p, st.st_mode)) < 0)
+        qc_fail_context(rc, "%s:%d", list, lineno);
       if (rc == QC_OK && kind_of(p) == KIND_OTHER)
         usable = 0;
     }
@@ -187,37 +194,71 @@ static int read_list_file(const char *list, int ninputs, path_list *out, int64_t
   return rc;
 }
 
+/* A .txt that is not a directory is a list; reading it refuses FIFOs and devices. */
 static int is_list_file(const char *path) {
   struct stat st;
   size_t n = strlen(path);
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".txt") == 0;
+  return stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".txt") == 0;
+}
+
+/* Input names come from the (untrusted) model and become DIR/<name>: only a
+ * plain name can, so the walk never leaves DIR. Returns why not, or NULL. */
+static const char *unusable_dir_name(const char *name) {
+  if (!*name)
+    return "it is empty";
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return "it is '.' or '..'";
+  if (strpbrk(name, "/\\"))
+    return "it contains '/' or '\\'";
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return "it contains control characters";
+  if (strlen(name) > 255)
+    return "it is longer than 255 bytes";
+  return NULL;
+}
+
+/* The input's name for a message: control characters as '?', at most 80 bytes. */
+static const char *printable_name(const char *name, char *buf, size_t n) {
+  size_t i = 0;
+  for (; name[i] && i + 1 < n && i < 80; i++)
+    buf[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+  buf[i] = 0;
+  return buf;
 }
 
 /* Builds the sample-major table files[sample * ninputs + input]. */
-static int gather(const qc_source_opts *o, const qc_input_spec *inputs, int ninputs, path_list *table,
-                  int64_t *junk) {
+static int gather(const qc_source_opts *o, const char *what, const qc_input_spec *inputs, int ninputs,
+                  path_list *table, int64_t *junk) {
   if (is_list_file(o->path))
     return read_list_file(o->path, ninputs, table, junk);
   if (ninputs == 1)
-    return list_dir(o->path, table, junk);
+    return list_dir(o->path, what, table, junk);
   struct stat st;
   if (stat(o->path, &st) != 0 || !S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "calibration directory '%s' does not exist", o->path);
+    return qc_fail(QC_EUSAGE, "%s directory '%s' does not exist", what, o->path);
   path_list *per = calloc((size_t)ninputs, sizeof *per);
   if (!per)
     return qc_fail(QC_ENOMEM, "out of memory");
   int rc = QC_OK;
   for (int i = 0; i < ninputs && rc == QC_OK; i++) {
-    char sub[4096];
-    snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name);
-    if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
-      rc = qc_fail(QC_EUSAGE, "the model has %d inputs, so calibration data must be in %s/<input_name>/; '%s' is missing",
-                   ninputs, o->path, sub);
+    const char *why = unusable_dir_name(inputs[i].name);
+    char sub[4096], shown[96];
+    if (why)
+      rc = qc_fail(QC_EUSAGE,
+                   "model input '%s' cannot name a subdirectory of %s (%s); give the %s samples as a .txt list "
+                   "with one tab-separated path per input instead",
+                   printable_name(inputs[i].name, shown, sizeof shown), o->path, why, what);
+    else if ((size_t)snprintf(sub, sizeof sub, "%s/%s", o->path, inputs[i].name) >= sizeof sub)
+      rc = qc_fail(QC_EUSAGE, "%s/%s: path too long", o->path, inputs[i].name);
+    else if (stat(sub, &st) != 0 || !S_ISDIR(st.st_mode))
+      rc = qc_fail(QC_EUSAGE, "the model has %d inputs, so %s data must be in %s/<input_name>/; '%s' is missing",
+                   ninputs, what, o->path, sub);
     else
-      rc = list_dir(sub, &per[i], junk);
+      rc = list_dir(sub, what, &per[i], junk);
     if (rc == QC_OK && i > 0 && per[i].n != per[0].n)
-      rc = qc_fail(QC_EUSAGE, "input '%s' has %zu calibration files in %s/%s but input '%s' has %zu in %s/%s",
-                   inputs[i].name, per[i].n, o->path, inputs[i].name, inputs[0].name, per[0].n, o->path,
+      rc = qc_fail(QC_EUSAGE, "input '%s' has %zu %s files in %s/%s but input '%s' has %zu in %s/%s",
+                   inputs[i].name, per[i].n, what, o->path, inputs[i].name, inputs[0].name, per[0].n, o->path,
                    inputs[0].name);
   }
   for (size_t s = 0; rc == QC_OK && s < per[0].n; s++)
@@ -309,6 +350,7 @@ static void free_source(qc_calib_source *s) {
     free((char *)s->inputs[i].name);
   free(s->files);
   free(s->kinds);
+  free(s->unusable);
   free(s->inputs);
   free(s->cfg);
   free(s->has_images);
@@ -341,7 +383,7 @@ static int validate(qc_calib_source *s, const qc_source_opts *o) {
         }
         int rc = qc_png_check_header(path, NULL, NULL);
         if (rc == QC_EINVAL || rc == QC_ELIMIT) {
-          warnf(s, "skipping calibration image: %s", qc_last_error());
+          warnf(s, "skipping %s image: %s", s->what, qc_last_error());
           drop_sample(s, i--);
           break;
         }
@@ -355,14 +397,15 @@ static int validate(qc_calib_source *s, const qc_source_opts *o) {
     }
   }
   if (s->count == 0)
-    return qc_fail(QC_EUSAGE, "no usable calibration samples in %s", s->path);
+    return qc_fail(QC_EUSAGE, "no usable %s samples in %s", s->what, s->path);
   return QC_OK;
 }
 
 int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, int ninputs, qc_calib_source **out) {
   *out = NULL;
+  const char *what = o->purpose ? o->purpose : "calibration";
   if (!o->path || !*o->path)
-    return qc_fail(QC_EUSAGE, "no calibration data given (--calib DIR or LIST.txt)");
+    return qc_fail(QC_EUSAGE, "no %s data given (a DIR or LIST.txt)", what);
   if (ninputs < 1)
     return qc_fail(QC_EUSAGE, "%s: the model has no inputs to calibrate", o->path);
   if (o->count < 0)
@@ -371,6 +414,7 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
   if (!s)
     return qc_fail(QC_ENOMEM, "out of memory");
   snprintf(s->path, sizeof s->path, "%s", o->path);
+  s->what = what;
   s->ninputs = ninputs;
   s->warn = o->warn ? o->warn : stderr;
   s->quiet = o->quiet;
@@ -391,7 +435,7 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
   }
   path_list table = {0};
   int64_t junk = 0;
-  int rc = gather(o, inputs, ninputs, &table, &junk);
+  int rc = gather(o, what, inputs, ninputs, &table, &junk);
   if (rc < 0) {
     path_list_free(&table);
     free_source(s);
@@ -406,7 +450,8 @@ int qc_calib_source_open(const qc_source_opts *o, const qc_input_spec *inputs, i
           (long long)total, o->path);
   s->files = calloc((size_t)(n * ninputs) + 1, sizeof *s->files);
   s->kinds = calloc((size_t)(n * ninputs) + 1, sizeof *s->kinds);
-  if (!s->files || !s->kinds) {
+  s->unusable = calloc((size_t)n + 1, 1);
+  if (!s->files || !s->kinds || !s->unusable) {
     path_list_free(&table);
     free_source(s);
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -454,7 +499,7 @@ static int load_one(qc_calib_source *s, int k, const char *path, file_kind kind,
     qc_image img;
     int rc = qc_png_read(path, &img);
     if (rc == QC_EINVAL || rc == QC_ELIMIT) {
-      warnf(s, "skipping calibration image: %s", qc_last_error());
+      warnf(s, "skipping %s image: %s", s->what, qc_last_error());
       return QC_CALIB_SKIPPED;
     }
     QC_TRY(rc);
@@ -485,13 +530,19 @@ int qc_calib_source_load(qc_calib_source *src, int64_t index, qc_tensor *per_inp
   int n = src->ninputs;
   for (int k = 0; k < n; k++)
     memset(&per_input_out[k], 0, sizeof per_input_out[k]);
+  if (src->unusable[index]) { /* warned about on an earlier pass (evaluation reads the data many times) */
+    atomic_fetch_add(&src->skipped, 1);
+    return QC_CALIB_SKIPPED;
+  }
   for (int k = 0; k < n; k++) {
     int rc = load_one(src, k, src->files[index * n + k], src->kinds[index * n + k], &per_input_out[k]);
     if (rc != QC_OK) {
       for (int j = 0; j < k; j++)
         qc_tensor_release(&per_input_out[j]);
-      if (rc == QC_CALIB_SKIPPED)
+      if (rc == QC_CALIB_SKIPPED) {
+        src->unusable[index] = 1; /* only this index's loader writes it */
         atomic_fetch_add(&src->skipped, 1);
+      }
       return rc;
     }
   }
@@ -503,6 +554,6 @@ int64_t qc_calib_source_skipped(const qc_calib_source *src) { return (int64_t)at
 
 int qc_calib_source_finish(const qc_calib_source *src) {
   if (atomic_load(&src->loaded) == 0)
-    return qc_fail(QC_EUSAGE, "no usable calibration samples in %s", src->path);
+    return qc_fail(QC_EUSAGE, "no usable %s samples in %s", src->what, src->path);
   return QC_OK;
 }

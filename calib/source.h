@@ -28,6 +28,7 @@ typedef struct qc_source_opts {
   const qc_preprocess_opts *preprocess; /* per input (ninputs entries); NULL = defaults */
   FILE *warn;          /* warnings; NULL = stderr */
   int quiet;           /* suppress warnings */
+  const char *purpose; /* "calibration" (NULL) or "evaluation": the word used in messages */
 } qc_source_opts;
 
 typedef struct qc_calib_source qc_calib_source;
@@ -54,7 +55,8 @@ const char *qc_calib_source_describe(const qc_calib_source *src, int input, char
  * 1xHxWxC; tensor files without the batch dim get one added). Tensors in
  * another numeric dtype are converted to the input's. Thread-safe for
  * distinct indices. Returns QC_OK, QC_CALIB_SKIPPED (corrupt PNG; outputs
- * empty) or a negative error. */
+ * empty) or a negative error. A sample once skipped is skipped again without
+ * a second warning (evaluation reads the same source several times). */
 int qc_calib_source_load(qc_calib_source *src, int64_t index, qc_tensor *per_input_out);
 
 /* Call after all loads: QC_EUSAGE "no usable calibration samples in PATH" if

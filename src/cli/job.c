@@ -399,7 +399,10 @@ int job_open_eval_data(const job_args *a, const qc_model *m, int use_calib, qc_e
     return qc_fail(QC_ENOMEM, "out of memory");
   int rc = job_input_specs(a, g, specs);
   if (rc == QC_OK)
-    rc = qc_eval_open(use_calib ? a->calib : a->eval_dir, &a->pre, specs, g->n_inputs, 1, use_calib ? 64 : 0, out);
+    /* Skipped --eval files are warned about even with --quiet, as calibration files are (those
+     * were warned about during calibration, so a reread of them stays quiet). */
+    rc = qc_eval_open(use_calib ? a->calib : a->eval_dir, &a->pre, specs, g->n_inputs, use_calib,
+                      use_calib ? 64 : 0, out);
   free(specs);
   return rc;
 }

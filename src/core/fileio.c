@@ -36,58 +36,6 @@ void qc_install_signal_handlers(void) {
 
 int qc_interrupted(void) { return interrupted_flag != 0; }
 
-int qc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len) {
-  *data = NULL;
-  *len = 0;
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer (we refuse it below). */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return qc_fail(QC_EIO, "%s: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return qc_fail(QC_EIO, "%s: %s", path, strerror(e));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return qc_fail(QC_EIO, "%s: is a directory", path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return qc_fail(QC_EIO, "%s: not a regular file", path);
-  }
-  if (max_bytes && (uint64_t)st.st_size > max_bytes) {
-    close(fd);
-    return qc_fail(QC_ELIMIT, "%s: file is %lld bytes, above the limit of %zu", path,
-                   (long long)st.st_size, max_bytes);
-  }
-  size_t size = (size_t)st.st_size;
-  uint8_t *buf = malloc(size + 1);
-  if (!buf) {
-    close(fd);
-    return qc_fail(QC_ENOMEM, "%s: out of memory reading %zu bytes", path, size);
-  }
-  size_t got = 0;
-  while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0) {
-      int e = r < 0 ? errno : EIO;
-      free(buf);
-      close(fd);
-      return qc_fail(QC_EIO, "%s: read failed: %s", path, strerror(e));
-    }
-    got += (size_t)r;
-  }
-  close(fd);
-  buf[size] = 0;
-  *data = buf;
-  *len = size;
-  return QC_OK;
-}
-
 void qc_dirname(const char *path, char *buf, size_t n) {
   const char *slash = strrchr(path, '/');
   if (!slash) {

@@ -1,14 +1,12 @@
-/* Whole-file reads and atomic writes (temp file in the target dir + rename). */
+/* Atomic writes (temp file in the target dir + rename); reads are in readfile.h. */
 #ifndef QC_FILEIO_H
 #define QC_FILEIO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Reads a whole regular file into a malloc'd buffer (NUL-terminated for
- * convenience; *len excludes it). Missing/unreadable files are QC_EIO with a
- * message naming the path. Files above max_bytes are QC_ELIMIT (0: no cap). */
-int qc_read_file(const char *path, size_t max_bytes, uint8_t **data, size_t *len);
+/* Reading input files (qc_read_file, qc_open_regular) lives in readfile.h. */
+#include "readfile.h"
 
 /* Writes data to `path` atomically: a temp file beside it, fsync, rename.
  * On any failure the temp file is removed and the target is untouched. */

@@ -61,9 +61,38 @@ static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
   return QC_OK;
 }
 
+/* The newest ai.onnx opset the kernels were written against (at 21,
+ * QuantizeLinear reads output_dtype and Q/DQ refuse block_size). A newer
+ * opset may redefine an op that we would run with its old meaning. */
+#define QC_MAX_OPSET 21
+
+/* Every ai.onnx import must name one opset in 1..QC_MAX_OPSET. Imports of
+ * other domains are fine as long as no node uses them (check_node_op). */
+static int check_opset_imports(const qc_model *m) {
+  const Onnx__ModelProto *p = m->proto;
+  long long seen = 0;
+  for (size_t i = 0; i < p->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = p->opset_import[i];
+    if (!is_default_domain(o->domain))
+      continue;
+    long long v = o->has_version ? (long long)o->version : 0;
+    if (v > QC_MAX_OPSET)
+      return qc_fail(QC_EUNSUPPORTED, "%s: the model imports ai.onnx opset %lld; qconvert supports up to %d",
+                     m->path, v, QC_MAX_OPSET);
+    if (v < 1)
+      return qc_fail(QC_EINVAL, "%s: the model imports ai.onnx opset %lld, which does not exist", m->path, v);
+    if (seen && v != seen)
+      return qc_fail(QC_EINVAL, "%s: the model imports ai.onnx twice, as opsets %lld and %lld", m->path,
+                     seen, v);
+    seen = v;
+  }
+  if (!seen)
+    return qc_fail(QC_EUNSUPPORTED, "%s: the model imports no default-domain (ai.onnx) opset", m->path);
+  return QC_OK;
+}
+
 int qc_engine_check_ops(const qc_model *m) {
-  if (m->opset <= 0)
-    return qc_fail(QC_EUNSUPPORTED, "model imports no default-domain (ai.onnx) opset");
+  QC_TRY(check_opset_imports(m));
   const qc_graph *g = m->graph;
   for (int i = 0; i < g->n_inputs; i++)
     if (g->values[g->inputs[i]].flags & QC_VALUE_NOT_TENSOR)

@@ -25,6 +25,7 @@ typedef struct eval_class {
 } eval_class;
 
 struct qc_eval_data {
+  char *dir;
   eval_class *classes;
   int n_classes;
   int labeled;
@@ -85,15 +86,20 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
                  int quiet, int64_t count, qc_eval_data **out) {
   *out = NULL;
   struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+  if (stat(dir, &st) != 0)
     return qc_fail(QC_EUSAGE, "%s: no such directory", dir);
   qc_eval_data *d = calloc(1, sizeof *d);
   if (!d)
     return qc_fail(QC_ENOMEM, "out of memory");
   d->ninputs = ninputs;
-  char **subdirs;
-  int n_sub, has_files;
-  int rc = list_subdirs(dir, &subdirs, &n_sub, &has_files);
+  d->dir = strdup(dir);
+  char **subdirs = NULL;
+  int n_sub = 0, has_files = 0;
+  /* Not a directory: a LIST.txt (the calibration data may be one), unlabeled;
+   * the source refuses anything else. */
+  int rc = !d->dir                 ? qc_fail(QC_ENOMEM, "out of memory")
+           : S_ISDIR(st.st_mode) ? list_subdirs(dir, &subdirs, &n_sub, &has_files)
+                                 : QC_OK;
   /* Multi-input models keep DIR/<input_name>/ layouts: those are not classes. */
   d->labeled = rc == QC_OK && n_sub > 0 && !has_files && ninputs == 1;
   int all_int = 1;
@@ -117,7 +123,8 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
       snprintf(path, sizeof path, "%s", dir);
     ec->name = strdup(d->labeled ? subdirs[c] : "");
     ec->label = d->labeled ? (all_int ? atoi(subdirs[c]) : c) : -1;
-    qc_source_opts so = {.path = path, .count = count, .preprocess = per_input, .quiet = quiet};
+    qc_source_opts so = {.path = path, .count = count, .preprocess = per_input, .quiet = quiet,
+                         .purpose = "evaluation"};
     rc = ec->name ? qc_calib_source_open(&so, inputs, ninputs, &ec->src) : qc_fail(QC_ENOMEM, "out of memory");
     if (rc < 0) {
             break;
@@ -146,6 +153,7 @@ void qc_eval_close(qc_eval_data *d) {
     free(d->classes[c].name);
   }
   free(d->classes);
+  free(d->dir);
   free(d);
 }
 
@@ -236,6 +244,12 @@ static int iter_next(batch_iter *it) {
   return 0;
 }
 
+/* Every sample was skipped (each with a warning): a metric over nothing must
+ * not read as a perfect score. */
+static int no_usable_samples(const qc_eval_data *d) {
+  return qc_fail(QC_EUSAGE, "no usable evaluation samples in %s", d->dir);
+}
+
 /* Indices of the k largest values of row (k <= 5). */
 static void top_k(const float *row, int n, int k, int *idx) {
   for (int j = 0; j < k; j++) {
@@ -315,7 +329,7 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
     n += it.count;
   }
   if (rc == 1 || rc == 0)
-    rc = QC_OK;
+    rc = n > 0 ? QC_OK : no_usable_samples(d);
   if (rc == QC_OK) {
     res->samples = n;
     double dn = n ? (double)n : 1;
@@ -419,6 +433,7 @@ int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tenso
   }
   if (rc == QC_OK)
     rc = qc_engine_create(fp32, &eo, &e);
+  int64_t samples = 0;
   while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
     for (int i = 0; i < d->ninputs && rc == 1; i++) {
       int v = g->inputs[i];
@@ -428,9 +443,10 @@ int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tenso
     rc = qc_engine_run(e, it.in_ptrs, outs, accumulate_layer, &ctx);
     for (int i = 0; i < g->n_outputs; i++)
       qc_tensor_release(&outs[i]);
+    samples += it.count;
   }
   if (rc == 1 || rc == 0)
-    rc = QC_OK;
+    rc = samples > 0 ? QC_OK : no_usable_samples(d);
   qc_layer_error *res = rc == QC_OK ? calloc((size_t)n_tensors + 1, sizeof *res) : NULL;
   if (rc == QC_OK && !res)
     rc = qc_fail(QC_ENOMEM, "out of memory");

@@ -20,20 +20,24 @@ typedef struct qc_eval_opts {
   int quiet;
 } qc_eval_opts;
 
-/* Lists the evaluation samples of dir for a model with these inputs;
- * count > 0 keeps that many evenly spaced samples per class. */
+/* Lists the evaluation samples of dir (or of a LIST.txt, unlabeled) for a
+ * model with these inputs; count > 0 keeps that many evenly spaced samples per
+ * class. quiet: no warnings about skipped files. */
 int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_spec *inputs, int ninputs,
                  int quiet, int64_t count, qc_eval_data **out);
 void qc_eval_close(qc_eval_data *d);
 int64_t qc_eval_count(const qc_eval_data *d);
 
-/* Runs fp32 and quant (may be NULL: FP32 accuracy only) over the data. */
+/* Runs fp32 and quant (may be NULL: FP32 accuracy only) over the data. When
+ * no sample could be used (all skipped) it is QC_EUSAGE "no usable evaluation
+ * samples in DIR", never a result over zero samples. */
 int qc_evaluate(struct qc_model *fp32, struct qc_model *quant, qc_eval_data *d, const qc_eval_opts *o,
                 qc_eval_result *res);
 
 /* Per-layer error: runs the FP32 model over the data and, for every tensor
  * in `tensors` (name, scale, zero_point, qtype), accumulates the SQNR of its
- * fake-quantized value. *out is sorted worst first; free with qc_layer_errors_free. */
+ * fake-quantized value. *out is sorted worst first; free with qc_layer_errors_free.
+ * Zero usable samples is the same error as for qc_evaluate. */
 int qc_layer_errors(struct qc_model *fp32, const qc_tensor_report *tensors, int n_tensors, qc_eval_data *d,
                     const qc_eval_opts *o, qc_layer_error **out, int *n_out);
 void qc_layer_errors_free(qc_layer_error *e, int n);

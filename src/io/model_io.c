@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/fileio.h"
+#include "../core/readfile.h"
 #include "../core/status.h"
 #include "../ir/graph.h"
 #include "onnx.pb-c.h"

@@ -2,7 +2,6 @@
 #include "tensor_proto.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "../core/fileio.h"
+#include "../core/readfile.h"
 #include "../core/status.h"
 #include "onnx.pb-c.h"
 
@@ -85,22 +85,12 @@ static int read_external(const Onnx__TensorProto *tp, const char *model_dir, qc_
   int rc = qc_resolve_external_path(model_dir, location, path, sizeof path);
   if (rc < 0)
     return qc_fail_context(rc, "tensor '%s'", TP_NAME(tp));
-  /* O_NONBLOCK: a FIFO shipped next to the model must not block the open. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0)
-    return qc_fail(QC_EIO, "tensor '%s': %s: %s", TP_NAME(tp), path, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return qc_fail(QC_EINVAL, "tensor '%s': external data '%s' is not a regular file", TP_NAME(tp), location);
-  }
-  FILE *f = fdopen(fd, "rb");
-  if (!f) {
-    close(fd);
-    return qc_fail(QC_ENOMEM, "tensor '%s': %s: %s", TP_NAME(tp), path, strerror(errno));
-  }
-  int ok = (unsigned long long)offset <= (unsigned long long)st.st_size &&
-           nbytes <= (unsigned long long)st.st_size - (unsigned long long)offset;
+  /* A FIFO shipped next to the model must neither block the open nor be read. */
+  FILE *f;
+  uint64_t file_size;
+  if ((rc = qc_fopen_regular(path, &f, &file_size)) < 0)
+    return qc_fail_context(rc, "tensor '%s': external data", TP_NAME(tp));
+  int ok = (unsigned long long)offset <= file_size && nbytes <= file_size - (unsigned long long)offset;
   if (ok) {
     rc = qc_tensor_alloc(out, (qc_dtype)tp->data_type, (int)tp->n_dims, tp->dims);
     if (rc < 0) {

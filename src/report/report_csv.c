@@ -1,35 +1,44 @@
 /* CSV report: the calibrated-tensor table only, one row per tensor, RFC 4180
- * (CRLF line ends; fields with ',', '"', CR or LF quoted, quotes doubled).
- * The summary lives in the .json and .txt reports. */
+ * (CRLF line ends, quotes doubled). Text cells come from the model, so they
+ * are defused for spreadsheets (see csv_text). The summary lives in the
+ * .json and .txt reports. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
 #include "report_internal.h"
 
-/* Invalid UTF-8 becomes U+FFFD so the file always decodes as UTF-8. */
-static void csv_field(qc_report_buf *b, const char *s) {
-  if (!s)
-    s = "";
-  int quote = strpbrk(s, ",\"\r\n") != NULL || (*s && (s[0] == ' ' || s[strlen(s) - 1] == ' '));
-  if (quote)
-    qc_rb_append(b, "\"", 1);
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p) {
-    int n = qc_utf8_seq_len(p);
-    if (n == 0) {
-      qc_rb_append(b, "\xEF\xBF\xBD", 3);
-      p++;
-    } else if (*p == '"') {
-      qc_rb_append(b, "\"\"", 2);
-      p++;
-    } else {
-      qc_rb_append(b, p, (size_t)n);
-      p += n;
-    }
+/* A cell starting with one of these is run as a formula by spreadsheet
+ * programs (OWASP "CSV injection"); leading spaces are skipped in case an
+ * importer trims them. TAB and CR cannot survive csv_text's escaping but are
+ * listed as OWASP lists them. */
+static int starts_like_formula(const char *s) {
+  while (*s == ' ')
+    s++;
+  return *s && strchr("=+-@\t\r", *s) != NULL;
+}
+
+/* A text cell (name, qtype), always quoted. Its text is shown as in the .txt
+ * report: control characters as \n, \r, \t or \xHH (so no raw ESC, CR or LF
+ * reaches a terminal or spreadsheet) and invalid UTF-8 as U+FFFD. A cell that
+ * would start like a formula gets a leading ' so it stays text. Numeric cells
+ * never come through here, so negative numbers stay numbers. */
+static void csv_text(qc_report_buf *b, const char *s) {
+  qc_report_buf shown = {0};
+  qc_rb_text(&shown, s ? s : "");
+  if (shown.oom)
+    b->oom = 1;
+  const char *text = shown.data ? shown.data : "";
+  qc_rb_append(b, "\"", 1);
+  if (starts_like_formula(text))
+    qc_rb_append(b, "'", 1);
+  for (const char *quote; (quote = strchr(text, '"')); text = quote + 1) {
+    qc_rb_append(b, text, (size_t)(quote - text));
+    qc_rb_append(b, "\"\"", 2);
   }
-  if (quote)
-    qc_rb_append(b, "\"", 1);
+  qc_rb_puts(b, text);
+  qc_rb_append(b, "\"", 1);
+  qc_rb_free(&shown);
 }
 
 /* nan/inf/-inf are what Python's float(), numpy and pandas read back. */
@@ -47,7 +56,7 @@ int qc_report_render_csv(qc_report_buf *b, const qc_quant_report *r) {
   int n = r->tensors ? r->n_tensors : 0;
   for (int i = 0; i < n; i++) {
     const qc_tensor_report *t = &r->tensors[i];
-    csv_field(b, t->name);
+    csv_text(b, t->name);
     qc_rb_append(b, ",", 1);
     csv_float(b, t->rmin);
     qc_rb_append(b, ",", 1);
@@ -55,7 +64,7 @@ int qc_report_render_csv(qc_report_buf *b, const qc_quant_report *r) {
     qc_rb_append(b, ",", 1);
     csv_float(b, t->scale);
     qc_rb_printf(b, ",%" PRId32 ",", t->zero_point);
-    csv_field(b, t->qtype);
+    csv_text(b, t->qtype);
     qc_rb_printf(b, ",%" PRIu64 "\r\n", t->nonfinite);
   }
   return QC_OK;

@@ -46,18 +46,20 @@ check(head[:8] == b"\x93NUMPY\x01\x00" and (10 + struct.unpack("<H", head[8:10])
       "writer: v1.0 header padded to 64 bytes")
 
 
-def npy_bytes(descr, shape, data=b"", fortran=False, version=1, header=None):
+def npy_bytes(descr, shape, data=b"", fortran=False, version=1, header=None, end=b"\n"):
+    """A .npy file as numpy writes it: the dict, space padding, then `end` (a newline)."""
     if header is None:
         header = "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape))
     h = header.encode("latin1")
     pre = 10 if version == 1 else 12
-    pad = (64 - (pre + len(h) + 1) % 64) % 64
-    h = h + b" " * pad + b"\n"
+    pad = (64 - (pre + len(h) + len(end)) % 64) % 64
+    h = h + b" " * pad + end
     lenfield = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
     return b"\x93NUMPY" + bytes([version, 0]) + lenfield + h + data
 
 
 ok4 = np.arange(6, dtype="<f4").tobytes()
+GOOD_DICT = "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }"
 bad = {
     "bad_magic": (b"\x93NUMPZ\x01\x00" + npy_bytes("<f4", (6,), ok4)[8:], "bad magic"),
     "empty_file": (b"", "bad magic"),
@@ -82,7 +84,22 @@ bad = {
     "version_9": (npy_bytes("<f4", (6,), ok4)[:6] + b"\x09\x00" + npy_bytes("<f4", (6,), ok4)[8:], "version"),
     "header_past_eof": (b"\x93NUMPY\x01\x00\xff\x7f{'descr'", "truncated"),
     "unterminated_string": (npy_bytes(None, (), ok4, header="{'descr': '<f4"), "malformed"),
+    # The header is exactly the dict, space padding and a final newline (numpy's format.py).
+    "junk_after_dict": (npy_bytes(None, (), ok4, header=GOOD_DICT + " junk"), "after the dict"),
+    "second_dict": (npy_bytes(None, (), ok4, header=GOOD_DICT + GOOD_DICT), "after the dict"),
+    "nul_after_dict": (npy_bytes(None, (), ok4, header=GOOD_DICT + "\0"), "after the dict"),
+    "comment_after_dict": (npy_bytes(None, (), ok4, header=GOOD_DICT + "#x"), "after the dict"),
+    "no_final_newline": (npy_bytes(None, (), ok4, header=GOOD_DICT, end=b" "), "after the dict"),
+    "v2_junk_after_dict": (npy_bytes(None, (), ok4, header=GOOD_DICT + " x", version=2), "after the dict"),
+    "shape_not_a_tuple": (npy_bytes(None, (), ok4, header=GOOD_DICT.replace("(6,)", "(6)")), "shape"),
 }
+# numpy itself refuses these (the others it reads, but its writer never makes them).
+for name in ("junk_after_dict", "second_dict", "nul_after_dict", "shape_not_a_tuple"):
+    try:
+        np.load(io.BytesIO(bad[name][0]))
+        check(False, f"{name}: numpy loads it, so the case is not a bad file")
+    except ValueError:
+        pass
 for name, (data, needle) in bad.items():
     p = os.path.join(d, name + ".npy")
     with open(p, "wb") as f:
@@ -92,6 +109,19 @@ for name, (data, needle) in bad.items():
     check(rc == 2 and name in err and needle.lower() in err.lower() and len(err.splitlines()) == 1,
           f"{name}: rc={rc} err={err!r}")
     print(f"  {name}: {err}")
+
+# Valid headers: numpy's own v1/v2/v3 files (any dict spacing) and a shape tuple with and
+# without the trailing comma.
+for name, header in (("spaced_dict", "{ 'descr' : '<f4' , 'fortran_order' : False , 'shape' : ( 6 , ) }"),
+                     ("no_trailing_comma", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"),
+                     ("v2_plain", GOOD_DICT), ("v3_plain", GOOD_DICT)):
+    version = 2 if name.startswith("v2") else 3 if name.startswith("v3") else 1
+    p = os.path.join(d, name + ".npy")
+    with open(p, "wb") as f:
+        f.write(npy_bytes(None, (), ok4, header=header, version=version))
+    want = np.load(p)
+    rc, _, err = run(PREPROCESS_TOOL, "npy", p, p + ".out.npy")
+    check(rc == 0 and np.array_equal(np.load(p + ".out.npy"), want), f"{name}: rc={rc} {err.strip()}")
 
 rc, _, err = run(PREPROCESS_TOOL, "npy", os.path.join(d, "missing.npy"), os.path.join(d, "x.npy"))
 check(rc == 2 and "missing.npy" in err, f"missing file: {err!r}")

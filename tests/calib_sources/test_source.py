@@ -199,4 +199,43 @@ with open(lst, "w") as f:
 rc, _, _, err, _ = source(lst, inputs=("image:float:1,3,8,8", "t:float:1,3,16,16"))
 check(rc == 2 and "tab-separated" in err, f"multi list wrong field count: {err}")
 
+# 8. A FIFO (or device) with a sample extension is an error naming it, found while listing:
+# reading it would block. Without a sample extension it is counted with the other junk.
+d = os.path.join(root, "fifo")
+png(os.path.join(d, "0.png"))
+os.mkfifo(os.path.join(d, "1.png"))
+rc, samples, _, err, _ = source(d)
+check(rc == 2 and "1.png" in err and "FIFO" in err and samples == [], f"FIFO .png in the dir: rc={rc} {err!r}")
+os.remove(os.path.join(d, "1.png"))
+os.mkfifo(os.path.join(d, "1.npy"))
+rc, _, _, err, _ = source(d)
+check(rc == 2 and "1.npy" in err and "FIFO" in err, f"FIFO .npy in the dir: rc={rc} {err!r}")
+os.remove(os.path.join(d, "1.npy"))
+os.mkfifo(os.path.join(d, "notes"))
+rc, samples, warns, err, _ = source(d)
+check(rc == 0 and len(samples) == 1 and any("skipped 1 files" in w for w in warns),
+      f"FIFO without a sample extension: rc={rc} {warns} {err!r}")
+lst = os.path.join(root, "fifo_list.txt")
+with open(lst, "w") as f:
+    f.write("fifo/notes\n")
+rc, _, _, err, _ = source(lst)
+check(rc == 2 and "fifo_list.txt:1" in err and "notes" in err and "FIFO" in err, f"list naming a FIFO: {err!r}")
+
+# 9. Input names come from the model: only a plain name may become DIR/<name>. A directory
+# outside the root holding valid samples must never be read through a name like "../outside".
+d = os.path.join(root, "names", "calib")
+outside = os.path.join(root, "names", "outside")
+for i in range(2):
+    npy(os.path.join(d, "a", f"{i}.npy"), np.zeros((1, 4), np.float32))
+    npy(os.path.join(outside, f"{i}.npy"), np.ones((1, 4), np.float32))
+    npy(os.path.join(d, "sub", "dir", f"{i}.npy"), np.ones((1, 4), np.float32))
+for bad, why in (("../outside", "'/'"), ("..", "'..'"), (".", "'.'"), ("sub/dir", "'/'"),
+                 ("back\\slash", "'\\'")):
+    rc, samples, _, err, _ = source(d, inputs=("a:float:1,4", bad + ":float:1,4"))
+    check(rc == 2 and samples == [] and bad in err and why in err and ".txt list" in err,
+          f"input name {bad!r}: rc={rc} {err!r}")
+rc, samples, _, err, _ = source(d, inputs=("a:float:1,4", "sub:float:1,4"))
+check(rc == 0 and len(samples) == 2 and all(p.startswith(d + "/") for row in samples for p in row),
+      f"plain input names: rc={rc} {samples} {err!r}")
+
 finish("test_source")

@@ -21,6 +21,15 @@ static qc_tensor_report tensors[] = {
     {"bad\xff" "utf8\xc3", -1, 1, 0.0078f, 128, "uint8", 0},
     {"nan_range", NAN, INFINITY, NAN, 0, "uint8", 12345678901234ULL},
     {" spaced ", -INFINITY, 0, 1, 0, "int8", 7},
+    /* spreadsheet formula injection (CSV) and terminal escapes */
+    {"=cmd|' /C calc'!A0", -7.25f, 1, 0.0078f, 128, "uint8", 0},
+    {"+1", -1, 1, 0.0078f, 128, "uint8", 0},
+    {"-2", -2, 2, 0.0157f, 0, "int8", 0},
+    {"@SUM(1)", -1, 1, 0.0078f, 128, "uint8", 0},
+    {"  =spaced(1)", -1, 1, 0.0078f, 128, "uint8", 0},
+    {"\tcmd", -1, 1, 0.0078f, 128, "uint8", 0},
+    {"\x1b[31mred\x1b[0m", -1, 1, 0.0078f, 128, "uint8", 0},
+    {"cr\rover", -1, 1, 0.0078f, 128, "uint8", 0},
 };
 
 static qc_op_bytes ops[] = {

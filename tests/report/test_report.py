@@ -49,6 +49,14 @@ TENSORS = [
     ("bad\ufffdutf8\ufffd", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
     ("nan_range", NAN, INF, NAN, 0, "uint8", 12345678901234),
     (" spaced ", -INF, 0.0, 1.0, 0, "int8", 7),
+    ("=cmd|' /C calc'!A0", -7.25, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("+1", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("-2", -2.0, 2.0, f32(0.0157), 0, "int8", 0),
+    ("@SUM(1)", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("  =spaced(1)", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("\tcmd", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("\x1b[31mred\x1b[0m", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
+    ("cr\rover", -1.0, 1.0, f32(0.0078), 128, "uint8", 0),
 ]
 JSON_KEYS = ["model", "output", "fp32_bytes", "quantized_bytes", "size_ratio", "nodes_total",
              "nodes_quantized", "observer", "percentile", "activation_type", "weight_type",
@@ -56,6 +64,18 @@ JSON_KEYS = ["model", "output", "fp32_bytes", "quantized_bytes", "size_ratio", "
              "total_seconds", "threads", "ops", "tensors", "warnings"]
 TENSOR_KEYS = ["name", "rmin", "rmax", "scale", "zero_point", "qtype", "nonfinite"]
 OP_KEYS = ["op_type", "params", "fp32_bytes", "quantized_bytes", "nodes", "nodes_quantized"]
+
+
+def shown(name):
+    """A name as the .txt and .csv reports show it: control characters escaped."""
+    named = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    return "".join(named.get(c, "\\x%02X" % ord(c)) if ord(c) < 0x20 or ord(c) == 0x7F else c for c in name)
+
+
+def csv_cell(name):
+    """docs/report.md: the shown name, with a ' in front if it would start like a formula."""
+    text = shown(name)
+    return "'" + text if text.lstrip(" ")[:1] in ("=", "+", "-", "@") else text
 
 
 def same_float(got, want):
@@ -127,10 +147,24 @@ check(len(rows) == 1 + len(TENSORS), f"csv: {len(rows)} rows")
 for row, want in zip(rows[1:], TENSORS):
     name, rmin, rmax, scale, zp, qtype, nonfinite = want
     check(len(row) == 7, f"csv: row width {row!r}")
-    check(row[0] == name, f"csv: name {row[0]!r} != {name!r}")
+    check(row[0] == csv_cell(name), f"csv: name {row[0]!r} != {csv_cell(name)!r}")
     for got, v, key in zip(row[1:4], (rmin, rmax, scale), ("rmin", "rmax", "scale")):
         check(same_float(f32(float(got)), v), f"csv: {name!r} {key} {got!r} != {v!r}")
     check(row[4:] == [str(zp), qtype, str(nonfinite)], f"csv: {name!r} tail {row[4:]}")
+
+# Spreadsheet safety: no raw control characters besides the CRLF line ends; every text cell
+# quoted; numbers (also negative ones) unquoted, so they stay numbers.
+csv_text = raw_csv.decode("utf-8")
+check(all(ord(c) >= 0x20 or c in "\r\n" for c in csv_text) and "\r\n" not in csv_text.replace("\r\n", ""),
+      "csv: raw control characters")
+check(csv_text.count("\r\n") == 1 + len(TENSORS), "csv: a CR or LF inside a cell")
+for line in csv_text.split("\r\n")[1:-1]:
+    row = next(csv.reader([line], strict=True))
+    cells = line.rsplit(",", 6)
+    check(cells[0].startswith('"') and cells[5].startswith('"'), f"csv: text cell not quoted {line!r}")
+    check(not any(c.startswith('"') for c in cells[1:5] + cells[6:]), f"csv: number quoted {line!r}")
+    check(not row[0].lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r"), f"csv: formula-like cell {row[0]!r}")
+check("\r\n\"'=cmd|' /C calc'!A0\",-7.25,1," in csv_text, "csv: injection row")
 
 # ---- TXT and stdout summary ----
 rc, printed, err = run("print")
@@ -138,7 +172,7 @@ check(rc == 0, "print: rc")
 with open(paths[".txt"], encoding="utf-8") as f:
     txt = f.read()
 check(txt.startswith(printed), "txt: does not start with the stdout summary")
-for needle in ["416.8 KiB → 108.3 KiB (3.85× smaller)", "14 of 52 quantized", "10 calibrated",
+for needle in ["416.8 KiB → 108.3 KiB (3.85× smaller)", "14 of 52 quantized", "%d calibrated" % len(TENSORS),
                "percentile (99.999%)", "activations uint8, weights int8 per-channel",
                "100 samples in 3.25 s", "5.50 s on 4 threads", "warnings (2):",
                "values\\nexcluded"]:
@@ -155,7 +189,7 @@ check(len(op_rows) == 4 and len({len(l) for l in op_rows + [header or ""]}) == 1
       f"print: op table columns not aligned {op_rows}")
 check(lines.index(header) < lines.index("warnings (2):"), "print: warnings not at the end")
 table = txt[len(printed):]
-check("calibrated tensors (10):" in table, "txt: tensor table title")
+check("calibrated tensors (%d):" % len(TENSORS) in table, "txt: tensor table title")
 tlines = table.splitlines()
 thead = next((l for l in tlines if "nonfinite" in l), "")
 check(thead.split() == ["rmin", "rmax", "scale", "zp", "qtype", "nonfinite", "name"], f"txt: {thead!r}")
