@@ -55,6 +55,22 @@ static int split_list(const char *opt, const char *s, char **buf, const char **i
   return *n ? QC_OK : qc_fail(QC_EUSAGE, "%s: empty list", opt);
 }
 
+/* Parses "1x3x224x224" into dims: positive decimal numbers joined by single
+ * 'x's, nothing before, between or after (no sign, space or trailing 'x'). */
+static int parse_dims(const char *s, int64_t *dims, int *ndim) {
+  const char *p = s;
+  *ndim = 0;
+  do {
+    char *end = (char *)p;
+    long long v = *p >= '0' && *p <= '9' ? strtoll(p, &end, 10) : 0;
+    if (v <= 0 || v > (1LL << 31) || *ndim == QC_MAX_DIMS || (*end && *end != 'x'))
+      return qc_fail(QC_EUSAGE, "--input-shape: bad dimensions '%s' (expected e.g. 1x3x224x224)", s);
+    dims[(*ndim)++] = v;
+    p = *end ? end + 1 : end;
+  } while (*p || p[-1] == 'x');
+  return QC_OK;
+}
+
 enum {
   OPT_CALIB_COUNT = 256, OPT_BATCH, OPT_THREADS, OPT_INPUT_SHAPE, OPT_SAVE_STATS, OPT_LOAD_STATS, OPT_QUIET,
   OPT_SCALE, OPT_MEAN, OPT_STD, OPT_COLOR, OPT_LAYOUT, OPT_RESIZE, OPT_PAD, OPT_OBSERVER, OPT_OBSERVERS,
@@ -265,6 +281,12 @@ int job_parse(int argc, char **argv, job_mode mode, job_args *a) {
     return usage(cmd, "missing --data DIR%s", "");
   if (mode != JOB_EVAL && !a->calib && !a->n_load_stats)
     return usage(cmd, "missing --calib DIR (or --load-stats FILE)%s", "");
+  for (int i = 0; i < a->n_input_shapes; i++) {
+    const char *eq = strchr(a->input_shapes[i], '=');
+    int64_t dims[QC_MAX_DIMS];
+    int ndim;
+    QC_TRY(parse_dims(eq ? eq + 1 : a->input_shapes[i], dims, &ndim));
+  }
   for (int i = 0; i < a->n_reports; i++) {
     if (!qc_report_format_supported(a->reports[i]))
       return qc_fail(QC_EUSAGE, "--report %s: unknown report format (use .json, .csv, .txt, .html or .png)",
@@ -288,20 +310,6 @@ void job_args_free(job_args *a) {
 void job_observer_cfg(const job_args *a, qc_observer_kind kind, qc_observer_cfg *cfg) {
   qc_observer_cfg_default(cfg, kind, a->q.act_scheme);
   cfg->percentile = a->percentile;
-}
-
-/* Parses "1x3x224x224" into dims. */
-static int parse_dims(const char *s, int64_t *dims, int *ndim) {
-  *ndim = 0;
-  while (*s) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v <= 0 || v > (1LL << 31) || *ndim == QC_MAX_DIMS || (*end && *end != 'x'))
-      return qc_fail(QC_EUSAGE, "--input-shape: bad dimensions '%s' (expected e.g. 1x3x224x224)", s);
-    dims[(*ndim)++] = v;
-    s = *end ? end + 1 : end;
-  }
-  return *ndim ? QC_OK : qc_fail(QC_EUSAGE, "--input-shape: empty shape");
 }
 
 int job_input_specs(const job_args *a, const qc_graph *g, qc_input_spec *specs) {

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import catalogue  # noqa: E402
 import cases_models  # noqa: E402
+import cases_outputs  # noqa: E402
 
 if __name__ == "__main__":
-    catalogue.run_catalogue([cases_models])
+    catalogue.run_catalogue([cases_models, cases_outputs])
