@@ -151,6 +151,13 @@ void qc_eval_close(qc_eval_data *d) {
 
 int64_t qc_eval_count(const qc_eval_data *d) { return d->total; }
 
+const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input) {
+  for (int c = 0; c < d->n_classes; index -= d->classes[c].count, c++)
+    if (index < d->classes[c].count)
+      return qc_calib_source_path(d->classes[c].src, index, input);
+  return "";
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
