@@ -98,7 +98,8 @@ static void print_help(job_mode mode) {
          "  --batch N               samples per inference (default 1)\n"
          "  --threads N             threads (default: all cores)\n"
          "  --input-shape [NAME=]DIMS  fix dynamic dims, e.g. 1x3x224x224 (repeatable)\n"
-         "  --save-stats FILE       save the collected statistics\n"
+         "  --save-stats FILE       save the statistics: the collected ones or, with --load-stats, the\n"
+         "                          merged ones (merges shards into one file)\n"
          "  --load-stats FILE       use saved statistics instead of calibrating (repeatable: merged)\n"
          "  --quiet                 no progress bar or preprocessing echo\n"
          "  Outputs (-o, --report, --save-stats) are written all together once the run succeeds, and\n"
@@ -359,7 +360,8 @@ int job_open_calib(const job_args *a, const qc_model *m, job_files *f, qc_calib_
   return rc;
 }
 
-/* --save-stats: the statistics calibration collected. */
+/* --save-stats: whatever the statistics came from (calibration, or the merged
+ * --load-stats files, which makes it a way to merge shards into one file). */
 static int save_stats(const job_args *a, const char *fingerprint, const qc_stats_set *stats, job_files *f) {
   uint8_t *data;
   size_t len;
@@ -380,7 +382,6 @@ int job_collect_stats(const job_args *a, qc_model *m, qc_calib_source *src, job_
     for (size_t i = 0; i < stats->count; i++)
       if ((int64_t)stats->stats[i]->samples > res->samples)
         res->samples = (int64_t)stats->stats[i]->samples;
-    return QC_OK;
   } else {
     qc_engine *e = NULL;
     qc_engine_opts eo = {.nthreads = threads_of(a)};

@@ -74,7 +74,7 @@ int job_input_specs(const job_args *a, const qc_graph *g, qc_input_spec *specs);
  * --quiet) and adds them to f's inputs; *src stays NULL with --load-stats. */
 int job_open_calib(const job_args *a, const struct qc_model *m, job_files *f, qc_calib_source **src);
 /* Calibrates m over src (or merges --load-stats) into stats; --save-stats
- * writes the calibrated statistics into f. */
+ * writes the result, merged statistics included, into f. */
 int job_collect_stats(const job_args *a, struct qc_model *m, qc_calib_source *src, job_files *f,
                       qc_stats_set *stats, qc_calib_result *res);
 /* Observer config for kind with the job's scheme and percentile. */

@@ -1,4 +1,4 @@
-"""Catalogue cases: options, destinations and the write phase (issue 12, defects 3-6, 8, 12, S2, S5).
+"""Catalogue cases: destinations and the write phase (issue 12, defects 3-6, 8, 10, 12, S2, S5).
 
 Every run either commits all its outputs or none: no destination may be an input file (the model,
 its external data, calibration/evaluation samples, loaded statistics) under any name, special files
@@ -12,13 +12,17 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 
 import onnx
 
-from catalogue import (DEMO, QC, conv_model, expect_error, pngs, report, run, sha, tmp_leftovers,
+from catalogue import (DEMO, QC, ROOT, conv_model, expect_error, pngs, report, run, sha, tmp_leftovers,
                        wanted)
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from e2e_util import read_stats  # noqa: E402
 
 IS_ROOT = os.geteuid() == 0
 
@@ -139,6 +143,7 @@ def cases(top):
     special_files(top, calib, model, base)
     failed_runs_leave_nothing(top, calib, model, out, base)
     names_and_sizes(top, calib, model, base)
+    statistics(top, calib, model, out)
     input_shapes(model, calib, out)
     signal_during_write(top, calib, model)
 
@@ -372,6 +377,42 @@ def names_and_sizes(top, calib, model, base):
         if got != solo[tag]:
             problems.append("%s reports %s bytes, it writes %d" % (tag.upper(), got, solo[tag]))
     report(name, problems, ra, "each reports the bytes it wrote")
+
+
+def statistics(top, calib, model, out):
+    # Defect 10: --save-stats with --load-stats saves the merged statistics.
+    name = "stats: --load-stats twice with --save-stats writes the merged file"
+    if not wanted(name):
+        return
+    d = subdir(top, "stats")
+    shards = [pngs(os.path.join(d, "shard%d" % i), 4, seed=10 + i) for i in (1, 2)]
+    files = [os.path.join(d, "s%d.stats" % i) for i in (1, 2)]
+    for s, f in zip(shards, files):
+        run([model, "--calib", s, "-o", os.path.join(d, "o.onnx"), "--save-stats", f, "--quiet"])
+    merged = os.path.join(d, "merged.stats")
+    r = run([model, "--load-stats", files[0], "--load-stats", files[1], "--save-stats", merged,
+             "-o", os.path.join(d, "m.onnx"), "--quiet"])
+    problems = contract(r, 0, dirs=[d])
+    if not os.path.isfile(merged):
+        problems.append("no merged statistics file")
+    else:
+        m, a, b = read_stats(merged), read_stats(files[0]), read_stats(files[1])
+        if m["__fingerprint__"] != a["__fingerprint__"]:
+            problems.append("fingerprint differs")
+        names = [n for n in a if not n.startswith("__") and a[n]["count"]]
+        if not names or set(names) - set(m):
+            problems.append("tensors missing from the merged file")
+        for n in names:
+            x, y, z = m.get(n, {}), a[n], b[n]
+            want = dict(count=y["count"] + z["count"], samples=y["samples"] + z["samples"],
+                        zeros=y["zeros"] + z["zeros"], min=min(y["min"], z["min"]), max=max(y["max"], z["max"]),
+                        hist_total=sum(y["counts"]) + sum(z["counts"]))
+            have = dict(x, hist_total=sum(x.get("counts", ())))
+            bad = [k for k in want if have.get(k) != want[k]]
+            if bad:
+                problems.append("%s: %s differ" % (n, ", ".join(bad)))
+                break
+    report(name, problems, r, "exit 0, merged statistics written")
 
 
 def input_shapes(model, calib, out):
