@@ -108,6 +108,8 @@ int qc_stats_set_merge(qc_stats_set *dst, const qc_stats_set *src);
 /* Stats file (format in docs/observers.md): versioned little-endian binary,
  * written atomically. fingerprint identifies the model (any caller string). */
 int qc_stats_save(const char *path, const char *fingerprint, const qc_stats_set *set);
+/* The bytes qc_stats_save writes (malloc'd); path only names the file in messages. */
+int qc_stats_pack(const char *path, const char *fingerprint, const qc_stats_set *set, uint8_t **data, size_t *len);
 /* Validates the whole file, then merges every record into set (set's data
  * first, the file's after). If expected_fingerprint is non-NULL it must match.
  * On error set is unchanged. */

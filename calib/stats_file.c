@@ -101,7 +101,9 @@ static void put_seg(out_buf *b, const qc_ema_seg *seg) {
   put_f64(b, seg->weighted);
 }
 
-int qc_stats_save(const char *path, const char *fingerprint, const qc_stats_set *set) {
+int qc_stats_pack(const char *path, const char *fingerprint, const qc_stats_set *set, uint8_t **data, size_t *len) {
+  *data = NULL;
+  *len = 0;
   size_t fp_len = fingerprint ? strlen(fingerprint) : 0;
   if (fp_len > MAX_FINGERPRINT)
     return qc_fail(QC_EINVAL, "%s: model fingerprint longer than %u bytes", path, MAX_FINGERPRINT);
@@ -145,8 +147,17 @@ int qc_stats_save(const char *path, const char *fingerprint, const qc_stats_set 
     free(b.data);
     return qc_fail(QC_ENOMEM, "%s: out of memory serialising statistics", path);
   }
-  int rc = qc_write_file_atomic(path, b.data, b.len);
-  free(b.data);
+  *data = b.data;
+  *len = b.len;
+  return QC_OK;
+}
+
+int qc_stats_save(const char *path, const char *fingerprint, const qc_stats_set *set) {
+  uint8_t *data;
+  size_t len;
+  QC_TRY(qc_stats_pack(path, fingerprint, set, &data, &len));
+  int rc = qc_write_file_atomic(path, data, len);
+  free(data);
   return rc;
 }
 

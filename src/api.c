@@ -43,8 +43,6 @@ int qconvert_quantize(const char *model_path, const char *output_path, const qco
   a->observers[0] = QC_OBS_MSE;
   a->n_observers = 1;
   int rc = o->observer ? qc_observer_parse(o->observer, &a->observers[0]) : QC_OK;
-  if (rc == QC_OK && o->report && !qc_report_format_supported(o->report))
-    rc = qc_fail(QC_EUSAGE, "report %s: unknown report format", o->report);
   char *output = NULL;
   if (rc == QC_OK) {
     job_observer_cfg(a, a->observers[0], &a->q.observer);

@@ -40,7 +40,11 @@ typedef struct qconvert_options {
 const char *qconvert_version(void);
 void qconvert_options_init(qconvert_options *o);
 /* Quantizes model_path into output_path (NULL: model_path with .int8.onnx).
- * The output is written atomically and never overwrites the input. */
+ * Every destination (output, report, save_stats) is checked before any work;
+ * all are written together once the run succeeded, or none; none may be a
+ * file the run reads (docs/security.md). A character device or FIFO is written
+ * through. No signal handlers are installed: with a FIFO destination, ignore
+ * SIGPIPE (and SIGXFSZ under a file-size limit) to get errors instead. */
 int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o);
 /* Message of the last failure on this thread. */
 const char *qconvert_last_error(void);

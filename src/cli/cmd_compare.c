@@ -16,6 +16,8 @@
 
 typedef struct compare_state {
   qc_model *m, *fp32;
+  job_files files;
+  qc_calib_source *src;
   unsigned char *base; /* simplified FP32 model: each observer starts from it */
   size_t base_len;
   qc_stats_set stats;
@@ -33,6 +35,8 @@ typedef struct compare_state {
 } compare_state;
 
 static void compare_state_free(compare_state *s) {
+  job_files_close(&s->files); /* removes the temp files of a failed run */
+  qc_calib_source_close(s->src);
   qc_model_free(s->m);
   qc_model_free(s->fp32);
   free(s->base);
@@ -134,19 +138,18 @@ static int run(const job_args *a) {
   qc_simplify_stats sst = {0};
   int rc;
   qc_stats_set_init(&s.stats);
-  if ((rc = qc_model_load(a->model, &s.m)) < 0)
+  /* Everything that can be refused is refused before calibrating. */
+  if ((rc = job_files_open(a, a->output, &s.files)) < 0 || (rc = qc_model_load(a->model, &s.m)) < 0 ||
+      (rc = job_files_add_model(&s.files, s.m)) < 0 || (rc = qc_engine_check_ops(s.m)) < 0 ||
+      (rc = job_open_calib(a, s.m, &s.files, &s.src)) < 0)
     goto done;
-  if (a->output && qc_same_file(a->model, a->output)) {
-    rc = qc_fail(QC_EUSAGE, "output '%s' is the input model; refusing to overwrite it", a->output);
+  if ((rc = job_open_eval_data(a, s.m, !a->eval_dir, &s.files, &s.data)) < 0)
     goto done;
-  }
-  if ((rc = qc_engine_check_ops(s.m)) < 0 || (rc = qc_pass_prepare(s.m, &a->q, &sst)) < 0 ||
-      (rc = qc_model_pack(s.m, 0, &s.base, &s.base_len)) < 0)
+  if ((rc = qc_pass_prepare(s.m, &a->q, &sst)) < 0 || (rc = qc_model_pack(s.m, 0, &s.base, &s.base_len)) < 0)
     goto done;
-  if ((rc = job_collect_stats(a, s.m, &s.stats, &s.cres)) < 0)
+  if ((rc = job_collect_stats(a, s.m, s.src, &s.files, &s.stats, &s.cres)) < 0)
     goto done;
-  if ((rc = job_open_eval_data(a, s.m, !a->eval_dir, &s.data)) < 0 ||
-      (rc = qc_model_load_buffer(s.base, s.base_len, a->model, s.m->dir, &s.fp32)) < 0)
+  if ((rc = qc_model_load_buffer(s.base, s.base_len, a->model, s.m->dir, &s.fp32)) < 0)
     goto done;
   for (int i = 0; i < a->n_observers && rc == QC_OK; i++) {
     if (!a->quiet)
@@ -155,7 +158,7 @@ static int run(const job_args *a) {
   }
   if (rc < 0)
     goto done;
-  if (a->output && (rc = qc_write_file_atomic(a->output, s.best_buf, s.best_len)) < 0)
+  if (a->output && (rc = qc_outputs_write(s.files.outputs, s.files.model_out, s.best_buf, s.best_len)) < 0)
     goto done;
   if ((rc = job_hist_views(a, &s.stats, s.best_layers, s.n_best_layers, 8, &s.hists, &s.n_hists)) < 0)
     goto done;
@@ -164,7 +167,7 @@ static int run(const job_args *a) {
     if (s.entries[i].best)
       best = &s.entries[i];
   qc_quant_report r = {
-      .model_path = a->model, .output_path = a->output ? a->output : "", .fp32_bytes = job_file_size(a->model),
+      .model_path = a->model, .output_path = a->output ? a->output : "", .fp32_bytes = (double)s.m->file_bytes,
       .quantized_bytes = best ? best->size_bytes : 0, .observer = best ? best->observer : "",
       .activation_type = a->q.act_scheme == QC_QS_UINT8_AFFINE ? "uint8" : "int8", .weight_type = "int8",
       .per_channel = !a->q.per_tensor, .weight_only = a->q.weight_only, .percentile = a->percentile,
@@ -175,9 +178,7 @@ static int run(const job_args *a) {
       .n_layers = s.n_best_layers, .compare = s.entries, .n_compare = s.n_entries, .hists = s.hists,
       .n_hists = s.n_hists, .nodes_total = s.best_summary.nodes_total, .nodes_quantized = s.best_summary.nodes_quantized};
   r.total_seconds = job_now() - t0;
-  for (int i = 0; rc == QC_OK && i < a->n_reports; i++)
-    rc = qc_report_write(a->reports[i], &r);
-  if (rc == QC_OK) {
+  if ((rc = job_files_write_reports(a, &s.files, &r)) == QC_OK && (rc = qc_outputs_commit(s.files.outputs)) == QC_OK) {
     printf("qconvert compare: %s, %lld calibration samples (one pass, %.2f s), evaluated on %s\n", a->model,
            (long long)s.cres.samples, s.cres.seconds, a->eval_dir ? a->eval_dir : "calibration samples");
     print_table(stdout, &s);

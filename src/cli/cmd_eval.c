@@ -37,25 +37,27 @@ static int run(const job_args *a) {
   qc_model *m = NULL, *q = NULL;
   qc_eval_data *data = NULL;
   qc_eval_result r = {0};
-  int rc = qc_model_load(a->model, &m);
-  if (rc == QC_OK && a->model2)
-    rc = qc_model_load(a->model2, &q);
+  job_files files;
+  /* The reports' destinations and every file read are checked before evaluating. */
+  int rc = job_files_open(a, NULL, &files);
+  if (rc == QC_OK && (rc = qc_model_load(a->model, &m)) == QC_OK)
+    rc = job_files_add_model(&files, m);
+  if (rc == QC_OK && a->model2 && (rc = qc_model_load(a->model2, &q)) == QC_OK)
+    rc = job_files_add_model(&files, q);
   if (rc == QC_OK)
-    rc = job_open_eval_data(a, m, 0, &data);
+    rc = job_open_eval_data(a, m, 0, &files, &data);
   qc_eval_opts eo = {.batch = a->batch > 1 ? (int)a->batch : 32,
                      .nthreads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .quiet = a->quiet};
   if (rc == QC_OK)
     rc = qc_evaluate(m, q, data, &eo, &r);
   if (rc == QC_OK) {
     qc_quant_report rep = {.model_path = a->model, .output_path = a->model2 ? a->model2 : "",
-                           .fp32_bytes = job_file_size(a->model),
-                           .quantized_bytes = a->model2 ? job_file_size(a->model2) : 0, .eval = &r,
-                           .observer = "", .activation_type = "", .weight_type = ""};
-    for (int i = 0; rc == QC_OK && i < a->n_reports; i++)
-      rc = qc_report_write(a->reports[i], &rep);
-    if (rc == QC_OK)
+                           .fp32_bytes = (double)m->file_bytes, .quantized_bytes = q ? (double)q->file_bytes : 0,
+                           .eval = &r, .observer = "", .activation_type = "", .weight_type = ""};
+    if ((rc = job_files_write_reports(a, &files, &rep)) == QC_OK && (rc = qc_outputs_commit(files.outputs)) == QC_OK)
       print_eval(a, &r);
   }
+  job_files_close(&files);
   qc_eval_close(data);
   qc_model_free(m);
   qc_model_free(q);

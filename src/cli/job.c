@@ -6,7 +6,6 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,22 +23,6 @@ double job_now(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-double job_file_size(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 ? (double)st.st_size : 0;
-}
-
-int job_check_output_dir(const char *opt, const char *path) {
-  char dir[4096];
-  struct stat st;
-  qc_dirname(path, dir, sizeof dir);
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return qc_fail(QC_EUSAGE, "%s %s: directory '%s' does not exist", opt, path, dir);
-  if (access(dir, W_OK) != 0)
-    return qc_fail(QC_EUSAGE, "%s %s: directory '%s' is not writable", opt, path, dir);
-  return QC_OK;
-}
-
 /* "a,b,c" -> entries pointing into a strdup'd buffer. */
 static int split_list(const char *opt, const char *s, char **buf, const char **items, int max, int *n) {
   free(*buf);
@@ -53,6 +36,22 @@ static int split_list(const char *opt, const char *s, char **buf, const char **i
     items[(*n)++] = tok;
   }
   return *n ? QC_OK : qc_fail(QC_EUSAGE, "%s: empty list", opt);
+}
+
+/* Parses "1x3x224x224" into dims: positive decimal numbers joined by single
+ * 'x's, nothing before, between or after (no sign, space or trailing 'x'). */
+static int parse_dims(const char *s, int64_t *dims, int *ndim) {
+  const char *p = s;
+  *ndim = 0;
+  do {
+    char *end = (char *)p;
+    long long v = *p >= '0' && *p <= '9' ? strtoll(p, &end, 10) : 0;
+    if (v <= 0 || v > (1LL << 31) || *ndim == QC_MAX_DIMS || (*end && *end != 'x'))
+      return qc_fail(QC_EUSAGE, "--input-shape: bad dimensions '%s' (expected e.g. 1x3x224x224)", s);
+    dims[(*ndim)++] = v;
+    p = *end ? end + 1 : end;
+  } while (*p || p[-1] == 'x');
+  return QC_OK;
 }
 
 enum {
@@ -99,9 +98,12 @@ static void print_help(job_mode mode) {
          "  --batch N               samples per inference (default 1)\n"
          "  --threads N             threads (default: all cores)\n"
          "  --input-shape [NAME=]DIMS  fix dynamic dims, e.g. 1x3x224x224 (repeatable)\n"
-         "  --save-stats FILE       save the collected statistics\n"
+         "  --save-stats FILE       save the statistics: the collected ones or, with --load-stats, the\n"
+         "                          merged ones (merges shards into one file)\n"
          "  --load-stats FILE       use saved statistics instead of calibrating (repeatable: merged)\n"
          "  --quiet                 no progress bar or preprocessing echo\n"
+         "  Outputs (-o, --report, --save-stats) are written all together once the run succeeds, and\n"
+         "  never over an input; a FIFO or character device (e.g. -o /dev/null) is written through.\n"
          "\n"
          "Image preprocessing (value = (pixel * scale - mean) / std):\n"
          "  --scale S               pixel multiplier (default 1/255)\n"
@@ -265,14 +267,12 @@ int job_parse(int argc, char **argv, job_mode mode, job_args *a) {
     return usage(cmd, "missing --data DIR%s", "");
   if (mode != JOB_EVAL && !a->calib && !a->n_load_stats)
     return usage(cmd, "missing --calib DIR (or --load-stats FILE)%s", "");
-  for (int i = 0; i < a->n_reports; i++) {
-    if (!qc_report_format_supported(a->reports[i]))
-      return qc_fail(QC_EUSAGE, "--report %s: unknown report format (use .json, .csv, .txt, .html or .png)",
-                     a->reports[i]);
-    QC_TRY(job_check_output_dir("--report", a->reports[i]));
+  for (int i = 0; i < a->n_input_shapes; i++) {
+    const char *eq = strchr(a->input_shapes[i], '=');
+    int64_t dims[QC_MAX_DIMS];
+    int ndim;
+    QC_TRY(parse_dims(eq ? eq + 1 : a->input_shapes[i], dims, &ndim));
   }
-  if (a->output)
-    QC_TRY(job_check_output_dir("-o", a->output));
   a->q.exclude = a->exclude;
   a->q.op_types = a->q.n_op_types ? a->op_types : NULL;
   job_observer_cfg(a, a->observers[0], &a->q.observer);
@@ -288,20 +288,6 @@ void job_args_free(job_args *a) {
 void job_observer_cfg(const job_args *a, qc_observer_kind kind, qc_observer_cfg *cfg) {
   qc_observer_cfg_default(cfg, kind, a->q.act_scheme);
   cfg->percentile = a->percentile;
-}
-
-/* Parses "1x3x224x224" into dims. */
-static int parse_dims(const char *s, int64_t *dims, int *ndim) {
-  *ndim = 0;
-  while (*s) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v <= 0 || v > (1LL << 31) || *ndim == QC_MAX_DIMS || (*end && *end != 'x'))
-      return qc_fail(QC_EUSAGE, "--input-shape: bad dimensions '%s' (expected e.g. 1x3x224x224)", s);
-    dims[(*ndim)++] = v;
-    s = *end ? end + 1 : end;
-  }
-  return *ndim ? QC_OK : qc_fail(QC_EUSAGE, "--input-shape: empty shape");
 }
 
 int job_input_specs(const job_args *a, const qc_graph *g, qc_input_spec *specs) {
@@ -345,7 +331,48 @@ int job_input_specs(const job_args *a, const qc_graph *g, qc_input_spec *specs) 
 
 static int threads_of(const job_args *a) { return a->threads > 0 ? (int)a->threads : omp_get_num_procs(); }
 
-int job_collect_stats(const job_args *a, qc_model *m, qc_stats_set *stats, qc_calib_result *res) {
+int job_open_calib(const job_args *a, const qc_model *m, job_files *f, qc_calib_source **src) {
+  *src = NULL;
+  if (a->n_load_stats)
+    return QC_OK;
+  const qc_graph *g = m->graph;
+  qc_input_spec *specs = calloc((size_t)g->n_inputs + 1, sizeof *specs);
+  qc_preprocess_opts *pre = calloc((size_t)g->n_inputs + 1, sizeof *pre);
+  int rc = (specs && pre) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
+  if (rc == QC_OK)
+    rc = job_input_specs(a, g, specs);
+  for (int i = 0; rc == QC_OK && i < g->n_inputs; i++)
+    pre[i] = a->pre;
+  /* --quiet drops progress and echo only: warnings about skipped files always show. */
+  qc_source_opts so = {.path = a->calib, .count = a->calib_count, .preprocess = pre, .quiet = 0};
+  if (rc == QC_OK)
+    rc = qc_calib_source_open(&so, specs, g->n_inputs, src);
+  for (int i = 0; rc == QC_OK && !a->quiet && i < g->n_inputs; i++) {
+    char line[512];
+    const char *d = qc_calib_source_describe(*src, i, line, sizeof line);
+    if (d && *d)
+      fprintf(stderr, "preprocessing: %s\n", d);
+  }
+  if (rc == QC_OK)
+    rc = job_files_add_source(f, *src, g->n_inputs);
+  free(specs);
+  free(pre);
+  return rc;
+}
+
+/* --save-stats: whatever the statistics came from (calibration, or the merged
+ * --load-stats files, which makes it a way to merge shards into one file). */
+static int save_stats(const job_args *a, const char *fingerprint, const qc_stats_set *stats, job_files *f) {
+  uint8_t *data;
+  size_t len;
+  QC_TRY(qc_stats_pack(a->save_stats, fingerprint, stats, &data, &len));
+  int rc = qc_outputs_write(f->outputs, f->stats_out, data, len);
+  free(data);
+  return rc;
+}
+
+int job_collect_stats(const job_args *a, qc_model *m, qc_calib_source *src, job_files *f, qc_stats_set *stats,
+                      qc_calib_result *res) {
   char fingerprint[128];
   qc_model_fingerprint(m, fingerprint, sizeof fingerprint);
   QC_TRY(qc_calib_register_tensors(m, stats));
@@ -355,45 +382,24 @@ int job_collect_stats(const job_args *a, qc_model *m, qc_stats_set *stats, qc_ca
     for (size_t i = 0; i < stats->count; i++)
       if ((int64_t)stats->stats[i]->samples > res->samples)
         res->samples = (int64_t)stats->stats[i]->samples;
-    return QC_OK;
+  } else {
+    qc_engine *e = NULL;
+    qc_engine_opts eo = {.nthreads = threads_of(a)};
+    qc_calib_opts co = {.batch = (int)a->batch, .nthreads = threads_of(a), .progress = !a->quiet && isatty(2)};
+    int rc = qc_engine_create(m, &eo, &e);
+    if (rc == QC_OK)
+      rc = qc_calibrate(m, e, src, &co, stats, res);
+    qc_engine_free(e);
+    QC_TRY(rc);
   }
-  qc_graph *g = m->graph;
-  qc_input_spec *specs = calloc((size_t)g->n_inputs + 1, sizeof *specs);
-  qc_preprocess_opts *pre = calloc((size_t)g->n_inputs + 1, sizeof *pre);
-  qc_calib_source *src = NULL;
-  qc_engine *e = NULL;
-  int rc = (specs && pre) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
-  if (rc == QC_OK)
-    rc = job_input_specs(a, g, specs);
-  for (int i = 0; rc == QC_OK && i < g->n_inputs; i++)
-    pre[i] = a->pre;
-  /* --quiet drops progress and echo only: warnings about skipped files always show. */
-  qc_source_opts so = {.path = a->calib, .count = a->calib_count, .preprocess = pre, .quiet = 0};
-  if (rc == QC_OK)
-    rc = qc_calib_source_open(&so, specs, g->n_inputs, &src);
-  for (int i = 0; rc == QC_OK && !a->quiet && i < g->n_inputs; i++) {
-    char line[512];
-    const char *d = qc_calib_source_describe(src, i, line, sizeof line);
-    if (d && *d)
-      fprintf(stderr, "preprocessing: %s\n", d);
-  }
-  qc_engine_opts eo = {.nthreads = threads_of(a)};
-  if (rc == QC_OK)
-    rc = qc_engine_create(m, &eo, &e);
-  qc_calib_opts co = {.batch = (int)a->batch, .nthreads = threads_of(a), .progress = !a->quiet && isatty(2)};
-  if (rc == QC_OK)
-    rc = qc_calibrate(m, e, src, &co, stats, res);
-  if (rc == QC_OK && a->save_stats)
-    rc = qc_stats_save(a->save_stats, fingerprint, stats);
-  qc_engine_free(e);
-  qc_calib_source_close(src);
-  free(specs);
-  free(pre);
-  return rc;
+  return a->save_stats ? save_stats(a, fingerprint, stats, f) : QC_OK;
 }
 
-int job_open_eval_data(const job_args *a, const qc_model *m, int use_calib, qc_eval_data **out) {
+int job_open_eval_data(const job_args *a, const qc_model *m, int use_calib, job_files *f, qc_eval_data **out) {
   const qc_graph *g = m->graph;
+  const char *dir = use_calib ? a->calib : a->eval_dir;
+  if (!dir)
+    return qc_fail(QC_EUSAGE, "no data to evaluate on: give --eval DIR (or --calib DIR)");
   qc_input_spec *specs = calloc((size_t)g->n_inputs + 1, sizeof *specs);
   if (!specs)
     return qc_fail(QC_ENOMEM, "out of memory");
@@ -401,8 +407,11 @@ int job_open_eval_data(const job_args *a, const qc_model *m, int use_calib, qc_e
   if (rc == QC_OK)
     /* Skipped --eval files are warned about even with --quiet, as calibration files are (those
      * were warned about during calibration, so a reread of them stays quiet). */
-    rc = qc_eval_open(use_calib ? a->calib : a->eval_dir, &a->pre, specs, g->n_inputs, use_calib,
-                      use_calib ? 64 : 0, out);
+    rc = qc_eval_open(dir, &a->pre, specs, g->n_inputs, use_calib, use_calib ? 64 : 0, out);
+  if (rc < 0 && !use_calib && a->mode != JOB_EVAL)
+    rc = qc_fail_context(rc, "--eval");
+  if (rc == QC_OK)
+    rc = job_files_add_eval(f, *out, g->n_inputs);
   free(specs);
   return rc;
 }

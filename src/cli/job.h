@@ -4,6 +4,7 @@
 #ifndef QC_JOB_H
 #define QC_JOB_H
 
+#include "../core/fileio.h"
 #include "../eval/eval.h"
 #include "../ir/graph.h"
 #include "../quant/calibrate.h"
@@ -45,15 +46,43 @@ typedef struct job_args {
 int job_parse(int argc, char **argv, job_mode mode, job_args *a);
 void job_args_free(job_args *a);
 
+/* Every file a job reads and every file it writes (job_files.c): the
+ * destinations are checked and reserved by job_files_open, before any work,
+ * and checked again against each batch of inputs the job learns of. */
+typedef struct job_files {
+  qc_file_set inputs;
+  qc_outputs *outputs;
+  int model_out, stats_out; /* output ids, -1 when absent */
+  int report_out[JOB_MAX_LIST];
+} job_files;
+/* Destinations: output (the model; NULL for none), every --report and
+ * --save-stats. Inputs: the model(s), --calib LIST.txt, --load-stats files. */
+int job_files_open(const job_args *a, const char *output, job_files *f);
+/* The model file and its external-data files. */
+int job_files_add_model(job_files *f, const struct qc_model *m);
+/* The listed calibration or evaluation samples (src / d may be NULL). */
+int job_files_add_source(job_files *f, const qc_calib_source *src, int ninputs);
+int job_files_add_eval(job_files *f, const qc_eval_data *d, int ninputs);
+/* Renders every --report from r into its output. */
+int job_files_write_reports(const job_args *a, job_files *f, const qc_quant_report *r);
+/* Removes every temp file that was not committed. */
+void job_files_close(job_files *f);
+
 /* Model input specs with --input-shape applied and batch dim 1. */
 int job_input_specs(const job_args *a, const qc_graph *g, qc_input_spec *specs);
-/* Calibrates m (or merges --load-stats) into stats; saves with --save-stats. */
-int job_collect_stats(const job_args *a, struct qc_model *m, qc_stats_set *stats, qc_calib_result *res);
+/* Lists the --calib samples for m's inputs (prints the preprocessing unless
+ * --quiet) and adds them to f's inputs; *src stays NULL with --load-stats. */
+int job_open_calib(const job_args *a, const struct qc_model *m, job_files *f, qc_calib_source **src);
+/* Calibrates m over src (or merges --load-stats) into stats; --save-stats
+ * writes the result, merged statistics included, into f. */
+int job_collect_stats(const job_args *a, struct qc_model *m, qc_calib_source *src, job_files *f,
+                      qc_stats_set *stats, qc_calib_result *res);
 /* Observer config for kind with the job's scheme and percentile. */
 void job_observer_cfg(const job_args *a, qc_observer_kind kind, qc_observer_cfg *cfg);
 /* Data for evaluation and per-layer error: --eval DIR, or up to 64
- * calibration samples when there is no --eval. */
-int job_open_eval_data(const job_args *a, const struct qc_model *m, int use_calib, qc_eval_data **out);
+ * calibration samples when there is no --eval; its files join f's inputs. */
+int job_open_eval_data(const job_args *a, const struct qc_model *m, int use_calib, job_files *f,
+                       qc_eval_data **out);
 /* Histogram views of the n worst tensors with every observer's range. */
 int job_hist_views(const job_args *a, const qc_stats_set *stats, const qc_layer_error *layers, int n_layers, int n,
                    qc_hist_view **out, int *n_out);
@@ -75,9 +104,6 @@ typedef struct job_fallback_ctx {
 /* --min-sqnr: keeps the most sensitive nodes in FP32 until the output SQNR
  * reaches the target; replaces *m and *summary (job_fallback.c). */
 int job_fallback(const job_args *a, const job_fallback_ctx *c, struct qc_model **m, qc_quant_summary *summary);
-/* Fails early if path's directory cannot take a new file. */
-int job_check_output_dir(const char *opt, const char *path);
 double job_now(void);
-double job_file_size(const char *path);
 
 #endif

@@ -127,7 +127,9 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
                          .purpose = "evaluation"};
     rc = ec->name ? qc_calib_source_open(&so, inputs, ninputs, &ec->src) : qc_fail(QC_ENOMEM, "out of memory");
     if (rc < 0) {
-            break;
+      free(ec->name); /* not yet counted in n_classes, so qc_eval_close would miss it */
+      ec->name = NULL;
+      break;
     }
     ec->count = qc_calib_source_count(ec->src);
     d->total += ec->count;
@@ -158,6 +160,13 @@ void qc_eval_close(qc_eval_data *d) {
 }
 
 int64_t qc_eval_count(const qc_eval_data *d) { return d->total; }
+
+const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input) {
+  for (int c = 0; c < d->n_classes; index -= d->classes[c].count, c++)
+    if (index < d->classes[c].count)
+      return qc_calib_source_path(d->classes[c].src, index, input);
+  return "";
+}
 
 static double now_s(void) {
   struct timespec ts;

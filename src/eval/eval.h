@@ -27,6 +27,8 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
                  int quiet, int64_t count, qc_eval_data **out);
 void qc_eval_close(qc_eval_data *d);
 int64_t qc_eval_count(const qc_eval_data *d);
+/* Path of input `input`'s file for sample `index` (0 <= index < qc_eval_count). */
+const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input);
 
 /* Runs fp32 and quant (may be NULL: FP32 accuracy only) over the data. When
  * no sample could be used (all skipped) it is QC_EUSAGE "no usable evaluation

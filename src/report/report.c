@@ -231,7 +231,9 @@ static int fail_unknown_format(const char *path) {
   return qc_fail(QC_EUSAGE, "--report %s: unknown report format '%s' (use %s)", path, ext, known);
 }
 
-int qc_report_write(const char *path, const qc_quant_report *r) {
+int qc_report_render(const char *path, const qc_quant_report *r, char **data, size_t *len) {
+  *data = NULL;
+  *len = 0;
   if (!path || !*path)
     return qc_fail(QC_EUSAGE, "--report: empty file name");
   if (!r)
@@ -243,9 +245,21 @@ int qc_report_write(const char *path, const qc_quant_report *r) {
   int rc = fmt->render(&out, r);
   if (rc == QC_OK && out.oom)
     rc = qc_fail(QC_ENOMEM, "%s: out of memory formatting the report", path);
-  if (rc == QC_OK)
-    rc = qc_write_file_atomic(path, out.data ? out.data : "", out.len);
-  qc_rb_free(&out);
+  if (rc < 0) {
+    qc_rb_free(&out);
+    return rc;
+  }
+  *data = out.data;
+  *len = out.len;
+  return QC_OK;
+}
+
+int qc_report_write(const char *path, const qc_quant_report *r) {
+  char *data;
+  size_t len;
+  QC_TRY(qc_report_render(path, r, &data, &len));
+  int rc = qc_write_file_atomic(path, data ? data : "", len);
+  free(data);
   return rc;
 }
 

@@ -71,8 +71,8 @@ typedef struct qc_compare_entry {
 
 typedef struct qc_quant_report {
   const char *model_path, *output_path;
-  double fp32_bytes;       /* input model file size */
-  double quantized_bytes;  /* output model file size */
+  double fp32_bytes;       /* input model file size (bytes read) */
+  double quantized_bytes;  /* output model size (bytes this run wrote) */
   qc_op_bytes *ops;        /* sorted by fp32_bytes, largest first */
   int n_ops;
   int nodes_total, nodes_quantized;
@@ -106,6 +106,8 @@ void qc_report_print(FILE *f, const qc_quant_report *r);
 /* Writes the report to path in the format named by its extension
  * (.json, .csv, .txt), atomically. Unknown extension: QC_EUSAGE. */
 int qc_report_write(const char *path, const qc_quant_report *r);
+/* The bytes qc_report_write would write, malloc'd (*data may be NULL when *len is 0). */
+int qc_report_render(const char *path, const qc_quant_report *r, char **data, size_t *len);
 /* Whether qc_report_write knows this file's extension (checked before work starts). */
 int qc_report_format_supported(const char *path);
 

@@ -13,8 +13,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import catalogue  # noqa: E402
 import cases_models  # noqa: E402
+import cases_outputs  # noqa: E402
 import cases_qdq  # noqa: E402
 import cases_readers  # noqa: E402
 
 if __name__ == "__main__":
-    catalogue.run_catalogue([cases_models, cases_qdq, cases_readers])
+    catalogue.run_catalogue([cases_models, cases_outputs, cases_qdq, cases_readers])
