@@ -1,7 +1,6 @@
 /* Executor: plan once (check ops, decode constants, init kernels), run many times. */
 #include "engine.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +32,6 @@ int qc_set_threads(int nthreads) {
   if (nthreads <= 0)
     nthreads = omp_get_num_procs();
   omp_set_num_threads(nthreads);
-  openblas_set_num_threads(nthreads);
   return nthreads;
 }
 

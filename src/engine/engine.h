@@ -31,7 +31,7 @@ int qc_engine_check_ops(const struct qc_model *m);
  * hold one (empty) tensor per graph output; the caller releases them. */
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user);
 
-/* Sets OpenMP and OpenBLAS thread counts (0: all cores). Returns the count used. */
+/* Sets the OpenMP thread count (0: all cores). Returns the count used. */
 int qc_set_threads(int nthreads);
 
 #endif

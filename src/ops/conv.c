@@ -1,19 +1,24 @@
 /* Conv (float32).
  *
- * General case: per image and group, im2col then sgemm
- *   Y_g (M/g x out) = W_g (M/g x C/g*k) * col (C/g*k x out),
- * in blocks of output columns so each col block stays in cache.
- * 1x1 stride-1 unpadded convs skip im2col (X_g already is the column
- * matrix). Depthwise convs (one input channel per group) of rank <= 2
- * use a direct kernel on a zero-padded copy of each input plane. */
-#include <cblas.h>
-#include <limits.h>
+ * Every output element is bias, then one fmaf per (input channel, kd, kh,
+ * kw) in row-major order, then the optional fused epilogue (residual add,
+ * activation): the order of gemm.h, whichever path computes it.
+ *
+ * General case: per image and group one deterministic GEMM
+ *   Y_g (M/g x out) = W_g (M/g x C/g*k) * col (C/g*k x out)
+ * whose B operand is read through im2col while packing (no column matrix);
+ * 1x1 stride-1 unpadded convs read X_g directly. Depthwise convs (one input
+ * channel per group) of rank <= 2 use a direct kernel on a zero-padded copy
+ * of each input plane. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv_util.h"
+#include "gemm.h"
 #include "kernels.h"
+#include "scratch.h"
+#include "simd.h"
 
 typedef struct conv_priv {
   qc_window_attrs attrs;
@@ -73,128 +78,86 @@ int qc_conv_shape(qc_kernel *k) {
 
 /* ---- Depthwise conv (one input channel per group), rank <= 2 ---- */
 
-typedef struct dw_plane {
-  int64_t OH, OW, KH, KW, sh, sw, dh, dw;
-  int64_t row; /* input row length (padded plane width) */
-} dw_plane;
-
-/* Square K x K kernel, column stride S, no dilation: with K and S
- * constant after inlining, the taps unroll and the ow loop vectorises. */
-static inline __attribute__((always_inline)) void dw_fixed(const float *restrict xp, const float *restrict w,
-                                                           float bias, float *restrict y, const dw_plane *d,
-                                                           const int K, const int S) {
-  const int64_t row = d->row;
-  for (int64_t oh = 0; oh < d->OH; oh++) {
-    const float *x0 = xp + oh * d->sh * row;
-    float *yr = y + oh * d->OW;
-    for (int64_t ow = 0; ow < d->OW; ow++) {
-      float acc = bias;
-      for (int kh = 0; kh < K; kh++)
-        for (int kw = 0; kw < K; kw++)
-          acc += w[kh * K + kw] * x0[kh * row + ow * S + kw];
-      yr[ow] = acc;
-    }
-  }
-}
-
-/* Any kernel, stride and dilation: one axpy over the output row per tap. */
-static inline void dw_generic(const float *restrict xp, const float *restrict w, float bias, float *restrict y,
-                              const dw_plane *d) {
-  for (int64_t oh = 0; oh < d->OH; oh++) {
-    float *yr = y + oh * d->OW;
-    for (int64_t ow = 0; ow < d->OW; ow++)
-      yr[ow] = bias;
-    for (int64_t kh = 0; kh < d->KH; kh++) {
-      for (int64_t kw = 0; kw < d->KW; kw++) {
-        const float wv = w[kh * d->KW + kw];
-        const float *src = xp + (oh * d->sh + kh * d->dh) * d->row + kw * d->dw;
-        if (d->sw == 1)
-          for (int64_t ow = 0; ow < d->OW; ow++)
-            yr[ow] += wv * src[ow];
-        else
-          for (int64_t ow = 0; ow < d->OW; ow++)
-            yr[ow] += wv * src[ow * d->sw];
-      }
-    }
-  }
-}
-
-/* One output channel from an input plane that already holds the padding. */
-QC_MULTIVERSION static void dw_channel(const float *restrict xp, const float *restrict w, float bias,
-                                       float *restrict y, const dw_plane *d) {
-  const int fixed = d->dh == 1 && d->dw == 1 && d->KH == d->KW && (d->sw == 1 || d->sw == 2);
-  if (fixed && d->KH == 3 && d->sw == 1)
-    dw_fixed(xp, w, bias, y, d, 3, 1);
-  else if (fixed && d->KH == 3)
-    dw_fixed(xp, w, bias, y, d, 3, 2);
-  else if (fixed && d->KH == 5 && d->sw == 1)
-    dw_fixed(xp, w, bias, y, d, 5, 1);
-  else if (fixed && d->KH == 5)
-    dw_fixed(xp, w, bias, y, d, 5, 2);
-  else if (fixed && d->KH == 7 && d->sw == 1)
-    dw_fixed(xp, w, bias, y, d, 7, 1);
-  else
-    dw_generic(xp, w, bias, y, d);
-}
+/* Below this many multiply-adds a depthwise conv stays on one thread. */
+#define DW_PARALLEL_MIN 65536
 
 /* Output channel m reads input channel m / mult. Padded inputs are first
- * copied into a per-thread zero-bordered plane so the loops need no
+ * copied into a per-thread zero-bordered plane so the row kernels need no
  * bounds checks. */
 static int conv_depthwise(const float *x, const float *w, const float *b, float *y, int64_t N, int64_t C,
-                          int64_t M, const qc_window_geom *g) {
+                          int64_t M, const qc_window_geom *g, const qc_conv_post *post) {
+  const qc_simd_ops *ops = qc_simd();
   const int64_t mult = M / C, IH = g->in[1], IW = g->in[2];
   const int64_t pt = g->pad_begin[1], pl = g->pad_begin[2];
   const int padded = pt || pl || g->pad_end[1] || g->pad_end[2];
   const int64_t IHp = IH + pt + g->pad_end[1], IWp = IW + pl + g->pad_end[2];
-  const dw_plane d = {g->out[1], g->out[2], g->kernel[1], g->kernel[2], g->stride[1],
-                      g->stride[2], g->dil[1],  g->dil[2],    IWp};
-  const int64_t OHW = d.OH * d.OW, KHW = d.KH * d.KW;
-  float *scratch = NULL;
-  const int nthreads = omp_get_max_threads();
+  const int64_t OH = g->out[1], OW = g->out[2], KH = g->kernel[1], KW = g->kernel[2];
+  const int64_t OHW = OH * OW, KHW = KH * KW;
+  const int fused = post && (post->res || post->act.kind != QC_ACT_NONE);
+  size_t plane_bytes = 0;
   if (padded) {
-    const int64_t dims[2] = {nthreads, IHp * IWp};
-    size_t nbytes;
-    QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, dims, &nbytes));
-    scratch = calloc(1, nbytes);
-    if (!scratch)
-      return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte padding buffer", nbytes);
+    const int64_t dims[1] = {IHp * IWp};
+    QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 1, dims, &plane_bytes));
   }
-#pragma omp parallel num_threads(nthreads) if (N * M * OHW * KHW > 65536)
-  {
-    /* Only the interior is ever written, so the zero border persists. */
-    float *plane = padded ? scratch + (int64_t)omp_get_thread_num() * IHp * IWp : NULL;
-#pragma omp for schedule(static)
-    for (int64_t nm = 0; nm < N * M; nm++) {
-      const int64_t n = nm / M, m = nm % M;
-      const float *xc = x + (n * C + m / mult) * IH * IW;
-      if (padded) {
-        for (int64_t ih = 0; ih < IH; ih++)
-          memcpy(plane + (ih + pt) * IWp + pl, xc + ih * IW, sizeof(float) * (size_t)IW);
-        xc = plane;
+  int failed = 0;
+#pragma omp parallel for schedule(static) if (N * M * OHW * KHW > DW_PARALLEL_MIN)
+  for (int64_t nm = 0; nm < N * M; nm++) {
+    const int64_t n = nm / M, m = nm % M;
+    const float *xc = x + (n * C + m / mult) * IH * IW;
+    if (padded) {
+      float *plane = qc_scratch(QC_SCRATCH_PLANE, plane_bytes);
+      if (!plane) {
+#pragma omp atomic write
+        failed = 1;
+        continue;
       }
-      dw_channel(xc, w + m * KHW, b ? b[m] : 0.0f, y + nm * OHW, &d);
+      /* Border rows and columns are zeroed, the interior copied. */
+      memset(plane, 0, sizeof(float) * (size_t)(pt * IWp));
+      for (int64_t ih = 0; ih < IH; ih++) {
+        float *row = plane + (ih + pt) * IWp;
+        memset(row, 0, sizeof(float) * (size_t)pl);
+        memcpy(row + pl, xc + ih * IW, sizeof(float) * (size_t)IW);
+        memset(row + pl + IW, 0, sizeof(float) * (size_t)(IWp - pl - IW));
+      }
+      memset(plane + (pt + IH) * IWp, 0, sizeof(float) * (size_t)((IHp - pt - IH) * IWp));
+      xc = plane;
     }
+    float *yc = y + nm * OHW;
+    const float bias = b ? b[m] : 0.0f;
+    for (int64_t oh = 0; oh < OH; oh++) {
+      float *yr = yc + oh * OW;
+      for (int64_t ow = 0; ow < OW; ow++)
+        yr[ow] = bias;
+      ops->dw_row(xc + oh * g->stride[1] * IWp, IWp, w + m * KHW, KH, KW, g->stride[2], g->dil[1], g->dil[2], yr, OW);
+    }
+    if (fused)
+      ops->post_row(yc, post->res ? post->res + nm * OHW : NULL, yc, OHW, &post->act);
   }
-  free(scratch);
+  if (failed)
+    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte padding buffer", plane_bytes);
   return QC_OK;
 }
 
-/* Columns per im2col block: the block (K x cols) is sized to stay in L2
- * between im2col writing it and sgemm packing it. */
-#define IM2COL_BLOCK_FLOATS ((int64_t)1 << 18)
+/* ---- General conv: one GEMM per image and group ---- */
 
-static void fill_bias(float *y, const float *b, int64_t N, int64_t M, int64_t osize) {
-  const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
-#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
-  for (int64_t nm = 0; nm < N * M; nm++) {
-    float *row = y + nm * osize;
-    const float v = b[nm % M];
-    for (int64_t i = 0; i < osize; i++)
-      row[i] = v;
-  }
+typedef struct conv_gemm_ctx {
+  const float *x, *w, *b, *res;
+  float *y;
+  int64_t G, C, M, Cg, Mg, K, isize, osize;
+} conv_gemm_ctx;
+
+static void conv_gemm_setup(const void *vctx, int64_t t, qc_gemm_desc *d) {
+  const conv_gemm_ctx *c = vctx;
+  const int64_t n = t / c->G, gi = t % c->G;
+  const int64_t yoff = (n * c->M + gi * c->Mg) * c->osize;
+  d->a = c->w + gi * c->Mg * c->K;
+  d->b = c->x + (n * c->C + gi * c->Cg) * c->isize;
+  d->c = d->y = c->y + yoff;
+  d->res = c->res ? c->res + yoff : NULL;
+  d->init = c->b ? c->b + gi * c->Mg : NULL;
 }
 
-int qc_conv_run(qc_kernel *k) {
+int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post) {
   const conv_priv *p = k->priv;
   qc_window_geom geom;
   QC_TRY(conv_resolve(k, &geom));
@@ -206,74 +169,25 @@ int qc_conv_run(qc_kernel *k) {
   const int64_t N = xt->dims[0], C = xt->dims[1], M = wt->dims[0], G = p->group;
   const int64_t Cg = C / G, Mg = M / G;
   const int64_t ksize = qc_geom_kernel_size(g), isize = qc_geom_in_size(g), osize = qc_geom_out_size(g);
-  const int64_t K = Cg * ksize;
   if (N == 0 || M == 0 || osize == 0)
     return QC_OK;
-  if (Cg == 1 && g->nsp <= 2)
-    return conv_depthwise(x, w, b, y, N, C, M, g);
-  if (K == 0 || Mg > INT_MAX || osize > INT_MAX || K > INT_MAX) {
-    if (K != 0)
-      return qc_fail(QC_EUNSUPPORTED, "convolution too large for BLAS (%lld x %lld x %lld)", (long long)Mg,
-                     (long long)osize, (long long)K);
-    if (b)
-      fill_bias(y, b, N, M, osize); /* no input channels: Y is the bias */
-    return QC_OK;
-  }
+  if (Cg == 1 && g->nsp <= 2 && ksize > 0)
+    return conv_depthwise(x, w, b, y, N, C, M, g, post);
   int pointwise = 1;
   for (int i = 0; i < QC_WIN_SP; i++)
     if (g->kernel[i] != 1 || g->stride[i] != 1 || g->pad_begin[i] != 0 || g->pad_end[i] != 0)
       pointwise = 0;
-  const float beta = b ? 1.0f : 0.0f;
-  if (pointwise) { /* X_g already is the column matrix */
-    if (b)
-      fill_bias(y, b, N, M, osize);
-    for (int64_t n = 0; n < N; n++)
-      for (int64_t gi = 0; gi < G; gi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)osize, (int)K, 1.0f, w + gi * Mg * K,
-                    (int)K, x + (n * C + gi * Cg) * isize, (int)osize, beta, y + (n * M + gi * Mg) * osize,
-                    (int)osize);
-    return QC_OK;
-  }
-  int64_t block = IM2COL_BLOCK_FLOATS / K;
-  block = block < 256 ? 256 : block & ~(int64_t)15;
-  if (block > osize)
-    block = osize;
-  const int64_t col_dims[2] = {K, block};
-  size_t nbytes;
-  QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
-  int failed = 0;
-  /* Several images: one per thread, each with its own im2col buffer; the
-   * OpenMP build of OpenBLAS runs single-threaded inside the region. One
-   * image: BLAS parallelises the product itself. */
-#pragma omp parallel if (N > 1)
-  {
-    float *col = malloc(nbytes);
-    if (!col) {
-#pragma omp atomic write
-      failed = 1;
-    }
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-      if (!col)
-        continue;
-      for (int64_t gi = 0; gi < G; gi++) {
-        const float *xg = x + (n * C + gi * Cg) * isize;
-        float *yg = y + (n * M + gi * Mg) * osize;
-        for (int64_t p0 = 0; p0 < osize; p0 += block) {
-          const int64_t np = osize - p0 < block ? osize - p0 : block;
-          qc_im2col_block(xg, Cg, g, p0, np, col);
-          if (b)
-            for (int64_t m = 0; m < Mg; m++)
-              for (int64_t i = 0; i < np; i++)
-                yg[m * osize + p0 + i] = b[gi * Mg + m];
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Mg, (int)np, (int)K, 1.0f, w + gi * Mg * K,
-                      (int)K, col, (int)np, beta, yg + p0, (int)osize);
-        }
-      }
-    }
-    free(col);
-  }
-  if (failed)
-    return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte im2col buffer", nbytes);
-  return QC_OK;
+  const conv_gemm_ctx ctx = {x, w, b, post ? post->res : NULL, y, G, C, M, Cg, Mg, Cg * ksize, isize, osize};
+  qc_gemm_desc d = {.M = Mg, .N = osize, .K = Cg * ksize, .lda = Cg * ksize};
+  d.b_kind = pointwise ? QC_BSRC_MATRIX : QC_BSRC_IM2COL;
+  d.ldb = osize;
+  d.geom = g;
+  d.ldc = osize;
+  d.init_rs = 1;
+  d.init_cs = 0;
+  if (post)
+    d.act = post->act;
+  return qc_gemm_exec(&d, N * G, conv_gemm_setup, &ctx);
 }
+
+int qc_conv_run(qc_kernel *k) { return qc_conv_run_post(k, NULL); }

@@ -1,13 +1,15 @@
-/* ConvTranspose (float32): per image and group one sgemm
+/* ConvTranspose (float32): per image and group one deterministic GEMM
  *   col (M/g*k x in) = W_g^T (M/g*k x C/g) * X_g (C/g x in)
- * then col2im scatters col into Y. */
-#include <cblas.h>
-#include <limits.h>
+ * (fmaf over the input channels in order), then col2im adds col into Y,
+ * which starts at the bias, tap by tap in row-major order. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv_util.h"
+#include "gemm.h"
 #include "kernels.h"
+#include "scratch.h"
 
 typedef struct conv_transpose_priv {
   qc_window_attrs attrs;
@@ -163,8 +165,7 @@ int qc_conv_transpose_run(qc_kernel *k) {
   const int64_t rows = Mg * ksize;
   if (N == 0 || M == 0 || ysize == 0)
     return QC_OK;
-  const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
-#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
+#pragma omp parallel for schedule(static) if (N * M * ysize > 65536)
   for (int64_t nm = 0; nm < N * M; nm++) {
     float *row = y + nm * ysize;
     const float v = b ? b[nm % M] : 0.0f;
@@ -173,24 +174,20 @@ int qc_conv_transpose_run(qc_kernel *k) {
   }
   if (Cg == 0 || rows == 0 || xsize == 0)
     return QC_OK;
-  if (rows > INT_MAX || xsize > INT_MAX || Cg > INT_MAX)
-    return qc_fail(QC_EUNSUPPORTED, "transposed convolution too large for BLAS (%lld x %lld x %lld)",
-                   (long long)rows, (long long)xsize, (long long)Cg);
   const int64_t col_dims[2] = {rows, xsize};
   size_t nbytes;
   QC_TRY(qc_shape_bytes(QC_DT_FLOAT, 2, col_dims, &nbytes));
-  float *col = malloc(nbytes);
+  float *col = qc_scratch(QC_SCRATCH_PLANE, nbytes);
   if (!col)
     return qc_fail(QC_ENOMEM, "out of memory for a %zu-byte col2im buffer", nbytes);
   for (int64_t n = 0; n < N; n++) {
     for (int64_t gi = 0; gi < G; gi++) {
-      const float *xg = x + (n * C + gi * Cg) * xsize;
-      const float *wg = w + gi * Cg * rows;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)xsize, (int)Cg, 1.0f, wg, (int)rows, xg,
-                  (int)xsize, 0.0f, col, (int)xsize);
+      const qc_gemm_desc d = {.M = rows, .N = xsize, .K = Cg, .a = w + gi * Cg * rows, .lda = rows, .a_trans = 1,
+                              .b_kind = QC_BSRC_MATRIX, .b = x + (n * C + gi * Cg) * xsize, .ldb = xsize,
+                              .c = col, .ldc = xsize, .y = col};
+      QC_TRY(qc_gemm_exec(&d, 1, NULL, NULL));
       qc_col2im_add(col, Mg, g, y + (n * M + gi * Mg) * ysize);
     }
   }
-  free(col);
   return QC_OK;
 }

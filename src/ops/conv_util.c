@@ -1,7 +1,6 @@
 /* Window geometry, im2col and col2im shared by the conv and pool kernels. */
 #include "conv_util.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -125,8 +124,8 @@ int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, c
 
 /* One im2col row (one channel and kernel tap) for output positions
  * [p0, p0 + np): walks the output row segments, zeroing padding. */
-QC_MULTIVERSION static void im2col_row(const float *restrict src, float *restrict dst, const qc_window_geom *g,
-                                       int64_t kd, int64_t kh, int64_t kw, int64_t p0, int64_t np) {
+QC_MULTIVERSION void qc_im2col_row(const float *restrict src, float *restrict dst, const qc_window_geom *g, int64_t kd,
+                                   int64_t kh, int64_t kw, int64_t p0, int64_t np) {
   const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
   const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
   const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
@@ -165,38 +164,14 @@ QC_MULTIVERSION static void im2col_row(const float *restrict src, float *restric
   }
 }
 
-int qc_blas_side_threads(void) {
-#if defined(OPENBLAS_VERSION)
-  /* A pthreads OpenBLAS keeps its own spinning workers: OpenMP regions
-   * alternating with its sgemm calls fight them for the cores (10-20x
-   * slowdowns measured on 2 busy cores), so such loops run on one thread. */
-  if (openblas_get_parallel() == 1 && openblas_get_num_threads() > 1)
-    return 1;
-#endif
-  return omp_get_max_threads();
-}
-
-void qc_im2col_block(const float *img, int64_t channels, const qc_window_geom *g, int64_t p0, int64_t np,
-                     float *col) {
-  const int64_t KH = g->kernel[1], KW = g->kernel[2];
-  const int64_t ksize = qc_geom_kernel_size(g), isize = qc_geom_in_size(g);
-  const int64_t rows = channels * ksize;
-  const int nthreads = qc_blas_side_threads();
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t c = r / ksize, kk = r % ksize;
-    im2col_row(img + c * isize, col + r * np, g, kk / (KH * KW), (kk / KW) % KH, kk % KW, p0, np);
-  }
-}
-
 void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, float *img) {
   const int64_t KD = g->kernel[0], KH = g->kernel[1], KW = g->kernel[2];
   const int64_t ID = g->in[0], IH = g->in[1], IW = g->in[2];
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
   const int64_t ksize = KD * KH * KW, osize = OD * OH * OW, isize = ID * IH * IW;
   const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
-  const int nthreads = qc_blas_side_threads();
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+  /* Channels are independent; within one, taps add in a fixed order. */
+#pragma omp parallel for schedule(static) if (channels * ksize * osize > 65536)
   for (int64_t c = 0; c < channels; c++) {
     float *dst = img + c * isize;
     for (int64_t kk = 0; kk < ksize; kk++) {

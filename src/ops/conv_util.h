@@ -75,18 +75,14 @@ static inline int64_t qc_geom_kernel_size(const qc_window_geom *g) {
 static inline int64_t qc_geom_in_size(const qc_window_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
 static inline int64_t qc_geom_out_size(const qc_window_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
 
-/* Threads for OpenMP loops that alternate with sgemm calls: 1 when a
- * multi-threaded pthreads OpenBLAS would compete with them, else all. */
-int qc_blas_side_threads(void);
+/* One im2col row: dst[p - p0] = img[c, id, ih, iw] (0 in the padding) for
+ * the tap (kd, kh, kw) of one channel plane src and the flattened output
+ * positions p = (od, oh, ow) in [p0, p0 + np). */
+void qc_im2col_row(const float *src, float *dst, const qc_window_geom *g, int64_t kd, int64_t kh, int64_t kw,
+                   int64_t p0, int64_t np);
 
-/* col[(c, kd, kh, kw), p - p0] = img[c, id, ih, iw] (0 in the padding) for
- * flattened output positions p = (od, oh, ow) in [p0, p0 + np).
- * col is (channels * kernel_size) x np. Runs on qc_blas_side_threads(). */
-void qc_im2col_block(const float *img, int64_t channels, const qc_window_geom *g, int64_t p0, int64_t np,
-                     float *col);
-
-/* The adjoint: img[c, id, ih, iw] += col[...] for every in-range position.
- * Runs on qc_blas_side_threads(). */
+/* The adjoint: img[c, id, ih, iw] += col[(c, kd, kh, kw), p] for every
+ * in-range position, taps in row-major order (parallel over channels). */
 void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, float *img);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+#include "pmath.h"
 
 #define PARALLEL_MIN 65536
 
@@ -104,10 +105,10 @@ static void pow_f32(const void *a_, const void *b_, void *o_, int64_t n, int as,
       o[j] = sqrtf(a[j]);
   } else {
     for (int64_t j = 0; j < n; j++)
-      o[j] = powf(a[j * as], b[j * bs]);
+      o[j] = (float)qc_pow_d(a[j * as], b[j * bs]);
   }
 }
-ROW_FN(pow_f64, double, double, pow(x, y))
+ROW_FN(pow_f64, double, double, qc_pow_d(x, y))
 
 /* BitShift: shifting by the type width or more gives 0 rather than UB. */
 UINT_TYPES(DEF_SAME, shl, y >= sizeof(x) * 8 ? 0 : (uint64_t)x << y)

@@ -4,6 +4,7 @@
 #define QC_KERNELS_H
 
 #include "op.h"
+#include "postop.h"
 
 #define QC_KERNEL_DECL(name)        \
   int name##_init(qc_kernel *k);    \
@@ -19,6 +20,13 @@ QC_KERNEL_DECL(qc_maxpool)
 QC_KERNEL_DECL(qc_averagepool)
 QC_KERNEL_DECL(qc_globalaveragepool)
 QC_KERNEL_DECL(qc_globalmaxpool)
+/* Conv with a fused epilogue, computed in place in output 0:
+ * Y = act(conv(X, W, B) + res). res (may be NULL) has Y's shape. */
+typedef struct qc_conv_post {
+  const float *res;
+  qc_act act;
+} qc_conv_post;
+int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post);
 /* ---- end conv family ---- */
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */

@@ -1,22 +1,13 @@
-/* Gemm and MatMul (float32) on cblas_sgemm. */
-#include <cblas.h>
-#include <limits.h>
+/* Gemm and MatMul (float32) on the deterministic GEMM (gemm.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_util.h"
+#include "gemm.h"
 #include "kernels.h"
 
 static int check_float(const qc_tensor *t, const char *what) {
   if (t->dtype != QC_DT_FLOAT)
     return qc_fail(QC_EUNSUPPORTED, "%s has type %s; only float is supported", what, qc_dtype_name(t->dtype));
-  return QC_OK;
-}
-
-static int check_blas_dims(int64_t m, int64_t n, int64_t kk) {
-  if (m > INT_MAX || n > INT_MAX || kk > INT_MAX)
-    return qc_fail(QC_EUNSUPPORTED, "matrix product %lld x %lld x %lld is too large for BLAS", (long long)m,
-                   (long long)n, (long long)kk);
   return QC_OK;
 }
 
@@ -63,43 +54,41 @@ int qc_gemm_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "C of rank %d (%lldx%lld) does not broadcast to %lldx%lld", c->ndim, (long long)cm,
                      (long long)cn, (long long)M, (long long)N);
   }
-  QC_TRY(check_blas_dims(M, N, K));
   const int64_t dims[2] = {M, N};
   return qc_tensor_alloc(y, QC_DT_FLOAT, 2, dims);
 }
 
+/* With alpha = 1 and beta in {0, 1} C is the reduction's initial value;
+ * otherwise the product starts from 0 and y = alpha * acc + beta * c after. */
 int qc_gemm_run(qc_kernel *k) {
   const gemm_priv *p = k->priv;
   const qc_tensor *a = qc_in(k, 0), *b = qc_in(k, 1), *c = qc_in(k, 2);
   qc_tensor *yt = qc_out(k, 0);
   const int64_t M = yt->dims[0], N = yt->dims[1], K = p->trans_a ? a->dims[0] : a->dims[1];
   float *y = qc_f32(yt);
-  float blas_beta = 0.0f;
-  if (c && p->beta != 0.0f) {
-    const int64_t cm = c->ndim == 2 ? c->dims[0] : 1, cn = c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
-    const float *cv = qc_f32(c);
-    const float beta = p->beta;
-    const int side_threads = qc_blas_side_threads(); /* runs next to sgemm */
-#pragma omp parallel for schedule(static) num_threads(side_threads) if (side_threads > 1)
-    for (int64_t i = 0; i < M; i++) {
-      const float *crow = cv + (cm == 1 ? 0 : i) * cn;
-      float *yrow = y + i * N;
-      if (cn == 1)
-        for (int64_t j = 0; j < N; j++)
-          yrow[j] = beta * crow[0];
-      else
-        for (int64_t j = 0; j < N; j++)
-          yrow[j] = beta * crow[j];
-    }
-    blas_beta = 1.0f;
-  } else {
-    memset(y, 0, sizeof(float) * (size_t)(M * N));
+  const int use_c = c && p->beta != 0.0f && c->numel > 0;
+  const int64_t cm = use_c && c->ndim == 2 ? c->dims[0] : 1, cn = use_c && c->ndim >= 1 ? c->dims[c->ndim - 1] : 1;
+  const int c_is_init = use_c && p->alpha == 1.0f && p->beta == 1.0f;
+  qc_gemm_desc d = {.M = M, .N = N, .K = K, .a = qc_f32(a), .lda = a->dims[1], .a_trans = p->trans_a != 0,
+                    .b_kind = QC_BSRC_MATRIX, .b = qc_f32(b), .ldb = b->dims[1], .b_trans = p->trans_b != 0,
+                    .c = y, .ldc = N, .y = y};
+  if (c_is_init) {
+    d.init = qc_f32(c);
+    d.init_rs = cm == 1 ? 0 : cn;
+    d.init_cs = cn == 1 ? 0 : 1;
   }
-  if (M == 0 || N == 0 || K == 0)
+  QC_TRY(qc_gemm_exec(&d, 1, NULL, NULL));
+  if (c_is_init || (p->alpha == 1.0f && !use_c))
     return QC_OK;
-  cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans, (int)M,
-              (int)N, (int)K, p->alpha, qc_f32(a), (int)a->dims[1], qc_f32(b), (int)b->dims[1], blas_beta, y,
-              (int)N);
+  const float alpha = p->alpha, beta = p->beta;
+  const float *cv = use_c ? qc_f32(c) : NULL;
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      float v = alpha * y[i * N + j];
+      if (cv)
+        v = v + beta * cv[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+      y[i * N + j] = v;
+    }
   return QC_OK;
 }
 
@@ -168,13 +157,35 @@ static int matmul_plan_make(const qc_kernel *k, matmul_plan *p) {
   if (b->ndim > 1)
     p->out_dims[nd++] = N;
   p->out_ndim = nd;
-  return check_blas_dims(M, N, K);
+  return QC_OK;
 }
 
 int qc_matmul_shape(qc_kernel *k) {
   matmul_plan plan;
   QC_TRY(matmul_plan_make(k, &plan));
   return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, plan.out_ndim, plan.out_dims);
+}
+
+typedef struct matmul_ctx {
+  const matmul_plan *p;
+  const float *a, *b;
+  float *y;
+} matmul_ctx;
+
+/* Problem t of a batched product: its A and B follow the broadcast strides. */
+static void matmul_setup(const void *vctx, int64_t t, qc_gemm_desc *d) {
+  const matmul_ctx *c = vctx;
+  const matmul_plan *p = c->p;
+  int64_t rem = t, aoff = 0, boff = 0;
+  for (int i = p->nbatch - 1; i >= 0; i--) {
+    const int64_t idx = rem % p->batch[i];
+    rem /= p->batch[i];
+    aoff += idx * p->a_stride[i];
+    boff += idx * p->b_stride[i];
+  }
+  d->a = c->a + aoff;
+  d->b = c->b + boff;
+  d->c = d->y = c->y + t * p->M * p->N;
 }
 
 int qc_matmul_run(qc_kernel *k) {
@@ -186,26 +197,13 @@ int qc_matmul_run(qc_kernel *k) {
   const int64_t M = p->M, N = p->N, K = p->K;
   if (M == 0 || N == 0 || p->batch_count == 0)
     return QC_OK;
-  if (K == 0) {
-    memset(y, 0, sizeof(float) * (size_t)(p->batch_count * M * N));
-    return QC_OK;
-  }
+  qc_gemm_desc d = {.M = M, .N = N, .K = K, .a = a, .lda = K, .b_kind = QC_BSRC_MATRIX, .b = b, .ldb = N,
+                    .c = y, .ldc = N, .y = y};
   /* A batched against one B: stack A's batches into a single tall product. */
-  if (p->b_batches == 1 && p->a_batches == p->batch_count && p->batch_count * M <= INT_MAX) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(p->batch_count * M), (int)N, (int)K, 1.0f, a,
-                (int)K, b, (int)N, 0.0f, y, (int)N);
-    return QC_OK;
+  if (p->b_batches == 1 && p->a_batches == p->batch_count) {
+    d.M = p->batch_count * M;
+    return qc_gemm_exec(&d, 1, NULL, NULL);
   }
-  for (int64_t t = 0; t < p->batch_count; t++) {
-    int64_t rem = t, aoff = 0, boff = 0;
-    for (int i = p->nbatch - 1; i >= 0; i--) {
-      const int64_t idx = rem % p->batch[i];
-      rem /= p->batch[i];
-      aoff += idx * p->a_stride[i];
-      boff += idx * p->b_stride[i];
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, a + aoff, (int)K, b + boff,
-                (int)N, 0.0f, y + t * M * N, (int)N);
-  }
-  return QC_OK;
+  const matmul_ctx ctx = {p, a, b, y};
+  return qc_gemm_exec(&d, p->batch_count, matmul_setup, &ctx);
 }

@@ -13,6 +13,7 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+#include "pmath.h"
 
 #define PARALLEL_MIN 65536
 
@@ -130,7 +131,7 @@ static inline double acc_step(int kind, double acc, double x, double shift) {
   case R_PROD: return acc * x;
   case R_L1: return acc + fabs(x);
   case R_L2: case R_SUMSQUARE: return acc + x * x;
-  case R_LOGSUMEXP: return acc + exp(x - shift);
+  case R_LOGSUMEXP: return acc + qc_exp_d(x - shift);
   default: return acc + x;
   }
 }
@@ -368,8 +369,8 @@ int qc_reduce_run(qc_kernel *k) {
     switch (p->kind) {
     case R_MEAN: v = count > 0 ? v / count : NAN; break;
     case R_L2: v = sqrt(v); break;
-    case R_LOGSUM: v = log(v); break;
-    case R_LOGSUMEXP: v = log(v) + shift[o]; break;
+    case R_LOGSUM: v = qc_log_d(v); break;
+    case R_LOGSUMEXP: v = qc_log_d(v) + shift[o]; break;
     default: break;
     }
     store_result(out, o, v);

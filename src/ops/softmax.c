@@ -11,6 +11,7 @@
 
 #include "broadcast.h"
 #include "kernels.h"
+#include "pmath.h"
 
 /* Without FP-exception semantics gcc can if-convert the selects in the row
  * loops and vmath.h, so they vectorise. Nothing here reads FP flags. */
@@ -94,8 +95,8 @@ static void normalise_line(int kind, const float *x, float *y, int64_t n, int64_
       y[j * stride] *= inv;
   } else {
     for (int64_t j = 0; j < n; j++)
-      sum += expf(x[j * stride] - mx);
-    float shift = mx + (float)log(sum);
+      sum += qc_exp_d(x[j * stride] - mx);
+    float shift = mx + (float)qc_log_d(sum);
     for (int64_t j = 0; j < n; j++)
       y[j * stride] = x[j * stride] - shift;
   }

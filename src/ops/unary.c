@@ -16,7 +16,8 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
-#include "vmath.h"
+#include "pmath.h"
+#include "postop.h"
 
 #define PARALLEL_MIN 65536
 #define CHUNK 16384
@@ -30,10 +31,9 @@ typedef void (*f64_row_fn)(const double *in, double *out, int64_t n, const unary
 /* Integer rows work on int64 values of any signed/unsigned width via a switch. */
 typedef int64_t (*int_elem_fn)(int64_t x);
 
-/* The expression sees x (float) and p (params); a, b, g are shorthands. */
-/* Clamp to [0, 1] with compares (not fminf/fmaxf, which are library calls
- * that block vectorization); NaN propagates as in numpy's clip. */
-static inline float clamp01f(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+/* The expression sees x (float) and p (params); a, b, g are shorthands.
+ * Transcendental functions come from vmath.h/pmath.h, never libm (whose
+ * results depend on the CPU, see pmath.h). */
 
 #define F32_ROW(NAME, ...)                                                                   \
   static void NAME##_f32(const float *in, float *out, int64_t n, const unary_params *p) {   \
@@ -54,12 +54,15 @@ static inline float clamp01f(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0
     }                                                                                        \
   }
 
-static inline float softplusf(float x) { return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
+static inline float softplusf(float x) {
+  const double d = x;
+  return (float)((d > 0 ? d : 0.0) + qc_log1p_d(qc_exp_d(-fabs(d))));
+}
 static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
 
 F32_ROW(sqrt, sqrtf(x))
-F32_ROW(exp, expf(x))
-F32_ROW(log, logf(x))
+F32_ROW(exp, (float)qc_exp_d(x))
+F32_ROW(log, (float)qc_log_d(x))
 F32_ROW(neg, -x)
 F32_ROW(abs, fabsf(x))
 F32_ROW(reciprocal, 1.0f / x)
@@ -67,39 +70,39 @@ F32_ROW(erf, qc_verff(x))
 F32_ROW(floor, floorf(x))
 F32_ROW(ceil, ceilf(x))
 F32_ROW(round, nearbyintf(x)) /* default rounding mode: half to even, as ONNX wants */
-F32_ROW(relu, x > 0 ? x : 0.0f)
-F32_ROW(leaky_relu, x >= 0 ? x : a * x)
+F32_ROW(relu, qc_relu1(x))
+F32_ROW(leaky_relu, qc_leaky_relu1(x, a))
 F32_ROW(thresholded_relu, x > a ? x : 0.0f)
 F32_ROW(sigmoid, qc_vsigmoidf(x))
-F32_ROW(hard_sigmoid, clamp01f(a * x + b))
-F32_ROW(hard_swish, x * clamp01f(x * (1.0f / 6.0f) + 0.5f))
+F32_ROW(hard_sigmoid, qc_hard_sigmoid1(x, a, b))
+F32_ROW(hard_swish, qc_hard_swish1(x))
 F32_ROW(tanh, qc_vtanhf(x))
 F32_ROW(elu, x >= 0 ? x : a * (qc_vexpf(x) - 1.0f))
 F32_ROW(celu, (x > 0.0f ? x : 0.0f) + (x < 0.0f ? a * (qc_vexpf(x / a) - 1.0f) : 0.0f))
 F32_ROW(selu, x > 0 ? g * x : g * (a * (qc_vexpf(x) - 1.0f)))
 F32_ROW(softplus, softplusf(x))
 F32_ROW(softsign, x / (1.0f + fabsf(x)))
-F32_ROW(mish, x * tanhf(softplusf(x)))
+F32_ROW(mish, x * qc_vtanhf(softplusf(x)))
 F32_ROW(gelu, 0.5f * x * (1.0f + qc_verff(x * 0.70710678118654752f)))
 F32_ROW(gelu_tanh, 0.5f * x * (1.0f + qc_vtanhf(0.79788456080286536f * (x + 0.044715f * x * x * x))))
 F32_ROW(shrink, x < -a ? x + b : x > a ? x - b : 0.0f)
 F32_ROW(sign, signf(x))
-F32_ROW(sin, sinf(x))
-F32_ROW(cos, cosf(x))
-F32_ROW(tan, tanf(x))
-F32_ROW(asin, asinf(x))
-F32_ROW(acos, acosf(x))
-F32_ROW(atan, atanf(x))
-F32_ROW(sinh, sinhf(x))
-F32_ROW(cosh, coshf(x))
-F32_ROW(asinh, asinhf(x))
-F32_ROW(acosh, acoshf(x))
-F32_ROW(atanh, atanhf(x))
+F32_ROW(sin, qc_sin_f(x))
+F32_ROW(cos, qc_cos_f(x))
+F32_ROW(tan, qc_tan_f(x))
+F32_ROW(asin, qc_asin_f(x))
+F32_ROW(acos, qc_acos_f(x))
+F32_ROW(atan, (float)qc_atan_d(x))
+F32_ROW(sinh, qc_sinh_f(x))
+F32_ROW(cosh, qc_cosh_f(x))
+F32_ROW(asinh, qc_asinh_f(x))
+F32_ROW(acosh, qc_acosh_f(x))
+F32_ROW(atanh, qc_atanh_f(x))
 
 /* Double versions for the ops that shape/post-processing graphs use on double. */
 F64_ROW(sqrt, sqrt(x))
-F64_ROW(exp, exp(x))
-F64_ROW(log, log(x))
+F64_ROW(exp, qc_exp_d(x))
+F64_ROW(log, qc_log_d(x))
 F64_ROW(neg, -x)
 F64_ROW(abs, fabs(x))
 F64_ROW(reciprocal, 1.0 / x)
@@ -108,8 +111,8 @@ F64_ROW(ceil, ceil(x))
 F64_ROW(round, nearbyint(x))
 F64_ROW(relu, x > 0 ? x : 0.0)
 F64_ROW(sign, (double)((x > 0) - (x < 0)))
-F64_ROW(tanh, tanh(x))
-F64_ROW(sigmoid, 1.0 / (1.0 + exp(-x)))
+F64_ROW(tanh, qc_tanh_d(x))
+F64_ROW(sigmoid, 1.0 / (1.0 + qc_exp_d(-x)))
 
 static int64_t neg_int(int64_t x) { return (int64_t)(0u - (uint64_t)x); }
 static int64_t abs_int(int64_t x) { return x < 0 ? neg_int(x) : x; }

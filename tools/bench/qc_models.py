@@ -24,6 +24,10 @@ SKIMAGE_DATA = '/usr/lib/python3/dist-packages/skimage/data'
 
 BLAZEFACE = os.path.join(DEPS, 'models', 'blazeface.onnx')
 PPOCR_CLS = os.path.join(DEPS, 'models', 'ppocr_cls.onnx')
+PPOCR_DET = os.path.join(DEPS, 'models', 'ppocr_det.onnx')
+PPOCR_REC = os.path.join(DEPS, 'models', 'ppocr_rec.onnx')
+MLSD_TINY = os.path.join(DEPS, 'models', 'mlsd_tiny.onnx')
+MLSD_LARGE = os.path.join(DEPS, 'models', 'mlsd_large.onnx')
 
 
 def find_qconvert():
@@ -85,8 +89,35 @@ def blazeface_images(n):
     return np.stack(out).astype(np.float32)
 
 
-def ppocr_images(n):
-    """n text-like crops (skimage text.png strips), 48x192, (x/255 - 0.5)/0.5, NCHW (n, 3, 48, 192)."""
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def ppocr_det_images(n, size=320):
+    """n photos, size x size RGB, ImageNet mean/std normalised, NCHW (n, 3, size, size)."""
+    names = [p for p in PHOTOS if os.path.isfile(os.path.join(SKIMAGE_DATA, p))]
+    out = [((_photo(names[i % len(names)], (size, size)) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+           for i in range(n)]
+    return np.stack(out).astype(np.float32)
+
+
+def ppocr_rec_images(n, width=320):
+    """n text strips, 48 x width, (x/255 - 0.5)/0.5, NCHW (n, 3, 48, width)."""
+    return ppocr_images(n, (width, 48))
+
+
+def mlsd_images(n, size=512):
+    """n photos, size x size RGBA in 0-255 with alpha 255, NHWC float32 (n, size, size, 4)."""
+    names = [p for p in PHOTOS if os.path.isfile(os.path.join(SKIMAGE_DATA, p))]
+    out = []
+    for i in range(n):
+        rgb = _photo(names[(i + 2) % len(names)], (size, size))
+        out.append(np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255.0, np.float32)], axis=2))
+    return np.stack(out).astype(np.float32)
+
+
+def ppocr_images(n, size_wh=(192, 48)):
+    """n text-like crops (skimage text.png strips), 48x192 by default, (x/255 - 0.5)/0.5, NCHW."""
     from PIL import Image
     img = Image.open(os.path.join(SKIMAGE_DATA, 'text.png')).convert('RGB')
     w, h = img.size
@@ -97,7 +128,7 @@ def ppocr_images(n):
         cw = min(w, ch * 4)
         top = (i * (h - ch) // max(1, n - 1)) if n > 1 else (h - ch) // 2
         left = (i * 37) % max(1, w - cw + 1)
-        crop = img.crop((left, top, left + cw, top + ch)).resize((192, 48), Image.BILINEAR)
+        crop = img.crop((left, top, left + cw, top + ch)).resize(size_wh, Image.BILINEAR)
         a = np.asarray(crop, dtype=np.float32) / 255.0
         out.append(((a - 0.5) / 0.5).transpose(2, 0, 1))
     return np.stack(out).astype(np.float32)
@@ -105,11 +136,10 @@ def ppocr_images(n):
 
 # ---- models -----------------------------------------------------------------
 
-def blazeface_batch(path_out, batch):
-    """BlazeFace with every batch-1 constant (input dim, ConstantOfShape
-    shapes, Reshape targets) rewritten to `batch`. The published model is
-    fixed at batch 1."""
-    m = onnx.load(BLAZEFACE)
+def fixed_batch(src, path_out, batch):
+    """A copy of a model published at batch 1 with every batch-1 constant
+    (input dim, ConstantOfShape shapes, Reshape targets) rewritten to `batch`."""
+    m = onnx.load(src)
     g = m.graph
     shape_inits = set()
     for n in g.node:
@@ -131,6 +161,11 @@ def blazeface_batch(path_out, batch):
     del g.value_info[:]
     onnx.save(m, path_out)
     return path_out
+
+
+def blazeface_batch(path_out, batch):
+    """BlazeFace (published at batch 1) at batch `batch`."""
+    return fixed_batch(BLAZEFACE, path_out, batch)
 
 
 def input_name(model_path):
