@@ -218,6 +218,16 @@ def initializers(model):
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
 
 
+def value_elem_types(path):
+    """{value name: TensorProto element type} of a model's inputs, outputs, initializers and
+    the values onnx's shape inference can type."""
+    m = onnx.shape_inference.infer_shapes(onnx.load(path))
+    g = m.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
+    types.update({t.name: t.data_type for t in g.initializer})
+    return types
+
+
 def checker_ok(path):
     try:
         onnx.checker.check_model(onnx.load(path), full_check=True)
