@@ -5,9 +5,17 @@
 //   node tools/ort_run.mjs MODEL --input NAME=FILE.npy [...] --output-dir DIR
 //        [--threads N] [--repeat N] [--warmup N]
 //        [--optimized-model PATH] [--no-optimize]
+//   node tools/ort_run.mjs MODEL --inputs-list LIST.txt --output-dir DIR [same options]
 //
 // Writes DIR/output_<i>.npy in graph output order and prints one JSON line:
 //   {"outputs":[names],"median_ms":x,"runs":n}
+// Batch mode (--inputs-list): one session runs many samples, so a test does not
+// pay a process start and a session build per image. LIST.txt holds one sample
+// per line, its inputs separated by tabs: NAME=FILE.npy[<TAB>NAME=FILE.npy...];
+// blank lines and lines starting with '#' are skipped, relative paths are taken
+// from LIST.txt's directory. Sample k (0-based, in line order) is written to
+// DIR/<k>/output_<i>.npy; the JSON line adds "samples":n, and median_ms is the
+// median over every timed run of every sample (--warmup runs the first sample).
 // onnxruntime-node is resolved from <repo>/.deps/node (tools/fetch_deps.sh).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -22,8 +30,8 @@ function fail(msg, code = 1) {
   process.exit(code);
 }
 
-const USAGE = 'usage: node tools/ort_run.mjs MODEL --input NAME=FILE.npy [...] --output-dir DIR\n' +
-  '       [--threads N] [--repeat N] [--warmup N] [--optimized-model PATH] [--no-optimize]';
+const USAGE = 'usage: node tools/ort_run.mjs MODEL (--input NAME=FILE.npy [...] | --inputs-list LIST.txt)\n' +
+  '       --output-dir DIR [--threads N] [--repeat N] [--warmup N] [--optimized-model PATH] [--no-optimize]';
 
 // ---- .npy (format v1/v2/v3, little-endian, C order) ------------------------
 // descr -> [ORT type, TypedArray]; '|' / '<' prefixes both accepted for 1-byte types.
@@ -89,6 +97,13 @@ function writeNpy(file, tensor) {
 }
 
 // ---- arguments -------------------------------------------------------------
+// NAME=FILE.npy -> [NAME, FILE]; `where` names the argument or list line in errors.
+function splitInput(v, where) {
+  const eq = v.indexOf('=');
+  if (eq <= 0) fail(`${where}: expected NAME=FILE.npy, got '${v}'`, 2);
+  return [v.slice(0, eq), v.slice(eq + 1)];
+}
+
 function parseArgs(argv) {
   const a = { inputs: {}, threads: 1, repeat: 1, warmup: 0, optimize: true };
   const int = (flag, v, min) => {
@@ -100,10 +115,10 @@ function parseArgs(argv) {
     const f = argv[i];
     const val = () => { if (i + 1 >= argv.length) fail(`${f} needs a value`, 2); return argv[++i]; };
     if (f === '--input') {
-      const v = val(); const eq = v.indexOf('=');
-      if (eq <= 0) fail(`--input expects NAME=FILE.npy, got '${v}'`, 2);
-      a.inputs[v.slice(0, eq)] = v.slice(eq + 1);
-    } else if (f === '--output-dir') a.outDir = val();
+      const [name, file] = splitInput(val(), '--input');
+      a.inputs[name] = file;
+    } else if (f === '--inputs-list') a.inputsList = val();
+    else if (f === '--output-dir') a.outDir = val();
     else if (f === '--threads') a.threads = int(f, val(), 0);
     else if (f === '--repeat') a.repeat = int(f, val(), 1);
     else if (f === '--warmup') a.warmup = int(f, val(), 0);
@@ -115,7 +130,29 @@ function parseArgs(argv) {
     else fail(`unexpected argument '${f}'\n${USAGE}`, 2);
   }
   if (!a.model || !a.outDir) fail(USAGE, 2);
+  if (a.inputsList !== undefined && Object.keys(a.inputs).length)
+    fail('--input and --inputs-list cannot be combined', 2);
   return a;
+}
+
+// The samples of an --inputs-list file: [{NAME: FILE.npy, ...}, ...].
+function readInputsList(file) {
+  let text;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { fail(`${file}: ${e.message}`, 2); }
+  const base = path.dirname(path.resolve(file));
+  const samples = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim() || line.startsWith('#')) return;
+    const sample = {};
+    for (const item of line.split('\t')) {
+      const [name, npy] = splitInput(item, `${file}:${i + 1}`);
+      if (name in sample) fail(`${file}:${i + 1}: input '${name}' given twice`, 2);
+      sample[name] = path.resolve(base, npy);
+    }
+    samples.push(sample);
+  });
+  if (!samples.length) fail(`${file}: no samples`, 2);
+  return samples;
 }
 
 // onnxruntime 1.30 writes an empty "mat-debug-<pid>.log" into TMPDIR in every
@@ -128,6 +165,7 @@ function privateTmpdir() {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  const samples = args.inputsList !== undefined ? readInputsList(args.inputsList) : [args.inputs];
   privateTmpdir();
   let ort;
   try {
@@ -155,36 +193,56 @@ async function main() {
     fail(`${args.model}: ${e.message}`);
   }
 
-  for (const name of Object.keys(args.inputs))
-    if (!sess.inputNames.includes(name))
-      fail(`model has no input '${name}' (inputs: ${sess.inputNames.join(', ')})`);
-  const feeds = {};
-  for (const name of sess.inputNames) {
-    const file = args.inputs[name];
-    if (file === undefined)
-      fail(`missing --input ${name}=FILE.npy (model inputs: ${sess.inputNames.join(', ')})`);
-    const t = readNpy(file);
-    feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-  }
-
-  const run = async () => {
+  const listed = args.inputsList !== undefined;
+  const where = k => (listed ? `${args.inputsList}: sample ${k}: ` : '');
+  // Every sample names exactly the model's inputs; checked before the first run writes anything.
+  samples.forEach((inputs, k) => {
+    for (const name of Object.keys(inputs))
+      if (!sess.inputNames.includes(name))
+        fail(`${where(k)}model has no input '${name}' (inputs: ${sess.inputNames.join(', ')})`);
+    for (const name of sess.inputNames)
+      if (inputs[name] === undefined)
+        fail(`${where(k)}missing --input ${name}=FILE.npy (model inputs: ${sess.inputNames.join(', ')})`);
+  });
+  const feedsFor = inputs => {
+    const feeds = {};
+    for (const name of sess.inputNames) {
+      const t = readNpy(inputs[name]);
+      feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    }
+    return feeds;
+  };
+  const run = async (feeds) => {
     try { return await sess.run(feeds); } catch (e) { fail(`run failed: ${e.message}`); }
   };
-  for (let i = 0; i < args.warmup; i++) await run();
   const times = [];
-  let out;
-  for (let i = 0; i < args.repeat; i++) {
-    const t0 = process.hrtime.bigint();
-    out = await run();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  const timedRuns = async (feeds) => {
+    let out;
+    for (let i = 0; i < args.repeat; i++) {
+      const t0 = process.hrtime.bigint();
+      out = await run(feeds);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return out;
+  };
+  const writeOutputs = (dir, out) => {
+    fs.mkdirSync(dir, { recursive: true });
+    sess.outputNames.forEach((name, i) => writeNpy(path.join(dir, `output_${i}.npy`), out[name]));
+  };
+
+  for (let k = 0; k < samples.length; k++) {
+    const feeds = feedsFor(samples[k]);
+    if (k === 0)
+      for (let i = 0; i < args.warmup; i++) await run(feeds);
+    const out = await timedRuns(feeds);
+    writeOutputs(listed ? path.join(args.outDir, String(k)) : args.outDir, out);
   }
   times.sort((x, y) => x - y);
   const mid = times.length >> 1;
   const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-
-  fs.mkdirSync(args.outDir, { recursive: true });
-  sess.outputNames.forEach((name, i) => writeNpy(path.join(args.outDir, `output_${i}.npy`), out[name]));
-  console.log(JSON.stringify({ outputs: sess.outputNames, median_ms: +median.toFixed(4), runs: args.repeat }));
+  const info = { outputs: sess.outputNames, median_ms: +median.toFixed(4), runs: args.repeat };
+  if (listed) info.samples = samples.length;
+  console.log(JSON.stringify(info));
 }
 
 main().catch(e => fail(e.stack || String(e)));

@@ -11,9 +11,10 @@ cd "$ROOT"
 BUILD_PKGS="gcc pkg-config meson ninja-build protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libpng-dev zlib1g-dev libopenblas-dev libopenblas-openmp-dev"
 # Tests and demo data: ONNX backend test data, Fashion-MNIST, python3-onnx/numpy/pil/skimage/torch
-# as independent references (test helpers only), node for onnxruntime-node.
+# as independent references (test helpers only), node for onnxruntime-node, ImageMagick and
+# DejaVu fonts for the text the real-model accuracy suite renders (docs/accuracy.md).
 TEST_PKGS="python3 python3-onnx python3-numpy python3-pil python3-skimage python3-torch
-  libonnx-testdata dataset-fashion-mnist chromium"
+  libonnx-testdata dataset-fashion-mnist chromium imagemagick fonts-dejavu-core"
 
 missing=()
 for p in $BUILD_PKGS $TEST_PKGS; do

@@ -168,6 +168,37 @@ def ort_run(model, inputs, outdir, threads=1, optimized_model=None, repeat=1, wa
     return outs, info
 
 
+def ort_run_batch(model, samples, workdir, threads=2, optimized_model=None):
+    """Runs every sample ({input name: array}) in one onnxruntime-node process
+    (ort_run.mjs --inputs-list); returns each output concatenated over the samples
+    along axis 0, and the info dict. Inputs and outputs live under `workdir`."""
+    os.makedirs(workdir, exist_ok=True)
+    lines = []
+    for k, feeds in enumerate(samples):
+        items = []
+        for j, (name, x) in enumerate(feeds.items()):
+            path = os.path.join(workdir, f"in{k}_{j}.npy")
+            np.save(path, x)
+            items.append(f"{name}={path}")
+        lines.append("\t".join(items))
+    listing = os.path.join(workdir, "inputs.txt")
+    with open(listing, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    outdir = os.path.join(workdir, "out")
+    cmd = ["node", ORT_RUN, model, "--inputs-list", listing, "--output-dir", outdir,
+           "--threads", str(threads)]
+    if optimized_model:
+        cmd += ["--optimized-model", optimized_model]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"ort_run {os.path.basename(model)} failed: {r.stderr.strip()}")
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    outs = [np.concatenate([np.load(os.path.join(outdir, str(k), f"output_{i}.npy"))
+                            for k in range(len(samples))])
+            for i in range(len(info["outputs"]))]
+    return outs, info
+
+
 # ---- model inspection ---------------------------------------------------------
 
 def param_bytes(model):
@@ -185,6 +216,16 @@ def op_histogram(model):
 def initializers(model):
     m = model if isinstance(model, onnx.ModelProto) else onnx.load(model)
     return {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+
+
+def value_elem_types(path):
+    """{value name: TensorProto element type} of a model's inputs, outputs, initializers and
+    the values onnx's shape inference can type."""
+    m = onnx.shape_inference.infer_shapes(onnx.load(path))
+    g = m.graph
+    types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
+    types.update({t.name: t.data_type for t in g.initializer})
+    return types
 
 
 def checker_ok(path):
