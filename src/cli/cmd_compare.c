@@ -10,6 +10,7 @@
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "../quant/simplify.h"
 #include "cli.h"
 #include "job.h"

@@ -6,6 +6,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "cli.h"
 #include "job.h"
 

@@ -18,6 +18,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "job.h"
 
 typedef struct sensitivity {

@@ -8,6 +8,7 @@
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "../quant/param_bytes.h"
 #include "../quant/simplify.h"
 #include "job.h"
