@@ -78,7 +78,7 @@ static int try_observer(const job_args *a, compare_state *s, qc_observer_kind ki
   if (rc == QC_OK)
     rc = qc_evaluate(s->fp32, mq, s->data, &eo, &e->eval);
   if (rc == QC_OK)
-    rc = qc_layer_errors(s->fp32, sum.tensors, sum.n_tensors, s->data, &eo, &layers, &n_layers);
+    rc = job_layer_errors(s->fp32, &sum, s->data, &eo, &layers, &n_layers);
   if (rc == QC_OK) {
     e->observer = qc_observer_name(kind);
     e->size_bytes = (double)len;

@@ -416,6 +416,23 @@ int job_open_eval_data(const job_args *a, const qc_model *m, int use_calib, job_
   return rc;
 }
 
+int job_layer_errors(qc_model *fp32, const qc_quant_summary *summary, qc_eval_data *data, const qc_eval_opts *eo,
+                     qc_layer_error **out, int *n_out) {
+  qc_layer_qparams *lq = calloc((size_t)summary->n_tensors + 1, sizeof *lq);
+  if (!lq)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  for (int i = 0; i < summary->n_tensors; i++) {
+    const qc_tensor_report *t = &summary->tensors[i];
+    int is_u8 = strcmp(t->qtype, "uint8") == 0;
+    lq[i].name = t->name;
+    lq[i].qp = (qc_qparams){.scale = t->scale, .zero_point = t->zero_point, .qmin = is_u8 ? 0 : -128,
+                            .qmax = is_u8 ? 255 : 127, .symmetric = !is_u8};
+  }
+  int rc = qc_layer_errors(fp32, lq, summary->n_tensors, data, eo, out, n_out);
+  free(lq);
+  return rc;
+}
+
 void job_hist_views_free(qc_hist_view *h, int n) {
   for (int i = 0; h && i < n; i++) {
     free(h[i].tensor);

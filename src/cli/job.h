@@ -83,6 +83,9 @@ void job_observer_cfg(const job_args *a, qc_observer_kind kind, qc_observer_cfg 
  * calibration samples when there is no --eval; its files join f's inputs. */
 int job_open_eval_data(const job_args *a, const struct qc_model *m, int use_calib, job_files *f,
                        qc_eval_data **out);
+/* Per-layer error of the activations the QDQ pass quantized (summary->tensors). */
+int job_layer_errors(struct qc_model *fp32, const qc_quant_summary *summary, qc_eval_data *data,
+                     const qc_eval_opts *eo, qc_layer_error **out, int *n_out);
 /* Histogram views of the n worst tensors with every observer's range. */
 int job_hist_views(const job_args *a, const qc_stats_set *stats, const qc_layer_error *layers, int n_layers, int n,
                    qc_hist_view **out, int *n_out);

@@ -93,8 +93,7 @@ static int evaluate(const job_args *a, job_state *s) {
   QC_TRY(open_data(a, s));
   if (a->eval_dir)
     QC_TRY(qc_evaluate(s->fp32, s->m, s->data, &eo, &s->eval));
-  QC_TRY(qc_layer_errors(s->fp32, s->summary.tensors, s->summary.n_tensors, s->data, &eo, &s->layers,
-                         &s->n_layers));
+  QC_TRY(job_layer_errors(s->fp32, &s->summary, s->data, &eo, &s->layers, &s->n_layers));
   return job_hist_views(a, &s->stats, s->layers, s->n_layers, 8, &s->hists, &s->n_hists);
 }
 
