@@ -1,9 +1,9 @@
-/* The public API in qconvert.h, on top of the job code the CLI uses. */
+/* The public API in qconvert.h, on the pipeline the command line uses. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/job.h"
 #include "core/status.h"
+#include "pipeline/job.h"
 #include "qconvert.h"
 
 const char *qconvert_version(void) { return QCONVERT_VERSION; }
@@ -17,39 +17,38 @@ int qconvert_quantize(const char *model_path, const char *output_path, const qco
     return qc_fail(QC_EUSAGE, "qconvert_quantize: model path and options are required");
   if (!o->calib && !o->load_stats)
     return qc_fail(QC_EUSAGE, "qconvert_quantize: options.calib (or load_stats) is required");
-  job_args *a = calloc(1, sizeof *a);
-  if (!a)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  a->mode = JOB_QUANTIZE;
-  a->model = model_path;
-  a->calib = o->calib;
-  a->eval_dir = o->eval_dir;
-  a->calib_count = o->calib_count;
-  a->batch = o->batch > 0 ? o->batch : 1;
-  a->threads = o->threads;
-  a->quiet = 1;
-  a->percentile = o->percentile > 0 ? o->percentile : QC_PERCENTILE_DEFAULT;
-  a->save_stats = o->save_stats;
-  if (o->load_stats)
-    a->load_stats[a->n_load_stats++] = o->load_stats;
-  if (o->input_shape)
-    a->input_shapes[a->n_input_shapes++] = o->input_shape;
-  if (o->report)
-    a->reports[a->n_reports++] = o->report;
-  a->q.act_scheme = o->activation_int8 ? QC_QS_INT8_SYMMETRIC : QC_QS_UINT8_AFFINE;
-  a->q.per_tensor = o->per_tensor;
-  a->q.weight_only = o->weight_only;
-  a->q.no_equalize = o->no_equalize;
-  a->observers[0] = QC_OBS_MSE;
-  a->n_observers = 1;
-  int rc = o->observer ? qc_observer_parse(o->observer, &a->observers[0]) : QC_OK;
-  char *output = NULL;
-  if (rc == QC_OK) {
-    job_observer_cfg(a, a->observers[0], &a->q.observer);
-    output = output_path ? strdup(output_path) : job_default_output_path(model_path);
-    rc = output ? job_quantize(a, output, o->summary) : qc_fail(QC_ENOMEM, "out of memory");
+  qc_job_options jo;
+  qc_observer_kind observer;
+  qc_job_options_default(&jo);
+  jo.model = model_path;
+  jo.output = output_path;
+  jo.calib = o->calib;
+  jo.eval_dir = o->eval_dir;
+  jo.calib_count = o->calib_count;
+  jo.batch = o->batch > 0 ? o->batch : 1;
+  jo.threads = o->threads;
+  jo.quiet = 1;
+  jo.percentile = o->percentile > 0 ? o->percentile : QC_PERCENTILE_DEFAULT;
+  jo.save_stats = o->save_stats;
+  jo.load_stats = &o->load_stats;
+  jo.n_load_stats = o->load_stats != NULL;
+  jo.input_shapes = &o->input_shape;
+  jo.n_input_shapes = o->input_shape != NULL;
+  jo.reports = &o->report;
+  jo.n_reports = o->report != NULL;
+  jo.act_scheme = o->activation_int8 ? QC_QS_INT8_SYMMETRIC : QC_QS_UINT8_AFFINE;
+  jo.per_tensor = o->per_tensor;
+  jo.weight_only = o->weight_only;
+  jo.no_equalize = o->no_equalize;
+  if (o->observer) {
+    QC_TRY(qc_observer_parse(o->observer, &observer));
+    jo.observers = &observer;
+    jo.n_observers = 1;
   }
-  free(output);
-  free(a);
-  return rc;
+  qc_job_result res;
+  QC_TRY(qc_job_quantize(&jo, &res));
+  if (o->summary)
+    qc_report_print(o->summary, &res.report);
+  qc_job_result_free(&res);
+  return QC_OK;
 }
