@@ -19,6 +19,13 @@ extern "C" {
 
 #define QCONVERT_VERSION "0.1.0"
 
+/* Marks the library's exported functions; it is built with hidden visibility. */
+#if defined(__GNUC__) || defined(__clang__)
+#define QCONVERT_API __attribute__((visibility("default")))
+#else
+#define QCONVERT_API
+#endif
+
 typedef struct qconvert_options {
   const char *calib;          /* calibration DIR or LIST.txt (required unless load_stats) */
   const char *observer;       /* "minmax", "ema", "percentile", "entropy", "mse" (default) */
@@ -37,19 +44,19 @@ typedef struct qconvert_options {
   int no_equalize;            /* skip cross-layer equalization of Conv -> [Relu] -> Conv pairs */
 } qconvert_options;
 
-const char *qconvert_version(void);
-void qconvert_options_init(qconvert_options *o);
+QCONVERT_API const char *qconvert_version(void);
+QCONVERT_API void qconvert_options_init(qconvert_options *o);
 /* Quantizes model_path into output_path (NULL: model_path with .int8.onnx).
  * Every destination (output, report, save_stats) is checked before any work;
  * all are written together once the run succeeded, or none; none may be a
  * file the run reads (docs/security.md). A character device or FIFO is written
  * through. No signal handlers are installed: with a FIFO destination, ignore
  * SIGPIPE (and SIGXFSZ under a file-size limit) to get errors instead. */
-int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o);
+QCONVERT_API int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o);
 /* Message of the last failure on this thread. */
-const char *qconvert_last_error(void);
+QCONVERT_API const char *qconvert_last_error(void);
 /* The process exit code qconvert uses for a status (0, 1 internal, 2 user error). */
-int qconvert_exit_code(int status);
+QCONVERT_API int qconvert_exit_code(int status);
 
 #ifdef __cplusplus
 }
