@@ -8,34 +8,6 @@
 #include "../pipeline/job.h"
 #include "cli.h"
 
-static void print_compare(const qc_job_options *o, const qc_quant_report *r) {
-  printf("qconvert compare: %s, %lld calibration samples (one pass, %.2f s), evaluated on %s\n", o->model,
-         (long long)r->calibration_samples, r->calibration_seconds, o->eval_dir ? o->eval_dir : "calibration samples");
-  const qc_eval_result *ev = &r->compare[0].eval;
-  printf("\n%-12s %10s %9s %10s %9s %9s  %s\n", "observer", "size", ev->labeled ? "top-1" : "SQNR(dB)", "agreement",
-         "drop", "out SQNR", "worst layer (SQNR dB)");
-  for (int i = 0; i < r->n_compare; i++) {
-    const qc_compare_entry *e = &r->compare[i];
-    char metric[32], drop[32];
-    if (e->eval.labeled) {
-      snprintf(metric, sizeof metric, "%.2f%%", 100 * e->eval.quant_top1);
-      snprintf(drop, sizeof drop, "%+.2f pt", 100 * (e->eval.quant_top1 - e->eval.fp32_top1));
-    } else {
-      snprintf(metric, sizeof metric, "%.1f", e->eval.output_sqnr_db);
-      snprintf(drop, sizeof drop, "%+.2f pt", 100 * (e->eval.agreement - 1));
-    }
-    printf("%-12s %8.1f K %9s %9.2f%% %9s %8.1f  %s (%.1f)%s\n", e->observer, e->size_bytes / 1024, metric,
-           100 * e->eval.agreement, drop, e->eval.output_sqnr_db, e->worst_layer, e->worst_sqnr_db,
-           e->best ? "   <- best" : "");
-  }
-  if (ev->labeled)
-    printf("%-12s %10s %8.2f%%   (%lld samples)\n", "fp32", "", 100 * ev->fp32_top1, (long long)ev->samples);
-  else
-    printf("(%lld samples, no labels: ranked by output SQNR vs FP32)\n", (long long)ev->samples);
-  if (o->output && *r->observer)
-    printf("wrote the %s model to %s\n", r->observer, o->output);
-}
-
 static void print_eval(const qc_job_options *o, const qc_eval_result *r) {
   printf("qconvert eval: %s%s%s on %s (%lld samples%s)\n", o->model, o->model2 ? " vs " : "",
          o->model2 ? o->model2 : "", o->eval_dir, (long long)r->samples, r->labeled ? ", labeled" : ", unlabeled");
@@ -68,7 +40,7 @@ static int run(cli_job_mode mode, const qc_job_options *o) {
   if (rc < 0)
     return rc;
   if (mode == CLI_COMPARE)
-    print_compare(o, &res.report);
+    qc_report_print_compare(stdout, &res.report, o->eval_dir ? o->eval_dir : "calibration samples");
   else if (mode == CLI_EVAL)
     print_eval(o, res.report.eval);
   else

@@ -71,6 +71,9 @@ void qc_format_bytes(double bytes, char *out, size_t n);
 
 /* Human summary on stdout (size table, counts, observer, samples, seconds). */
 void qc_report_print(FILE *f, const qc_quant_report *r);
+/* `qconvert compare`'s table: one row per observer, the best marked, and
+ * the model written. evaluated_on names the evaluation data. */
+void qc_report_print_compare(FILE *f, const qc_quant_report *r, const char *evaluated_on);
 /* Writes the report to path in the format named by its extension
  * (.json, .csv, .txt), atomically. Unknown extension: QC_EUSAGE. */
 int qc_report_write(const char *path, const qc_quant_report *r);
