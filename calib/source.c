@@ -557,3 +557,20 @@ int qc_calib_source_finish(const qc_calib_source *src) {
     return qc_fail(QC_EUSAGE, "no usable %s samples in %s", src->what, src->path);
   return QC_OK;
 }
+
+int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor *inputs) {
+  for (int i = 0; i < ninputs; i++) {
+    const qc_tensor *first = &samples[i];
+    int64_t dims[QC_MAX_DIMS];
+    memcpy(dims, first->dims, sizeof dims);
+    dims[0] = count;
+    QC_TRY(qc_tensor_alloc(&inputs[i], first->dtype, first->ndim, dims));
+    for (int b = 0; b < count; b++) {
+      const qc_tensor *s = &samples[(size_t)b * (size_t)ninputs + (size_t)i];
+      if (s->nbytes != first->nbytes || s->dtype != first->dtype)
+        return qc_fail(QC_EINVAL, "samples for input %d differ in shape; use --batch 1", i);
+      memcpy((char *)inputs[i].data + (size_t)b * first->nbytes, s->data, first->nbytes);
+    }
+  }
+  return QC_OK;
+}

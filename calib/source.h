@@ -65,4 +65,8 @@ int qc_calib_source_finish(const qc_calib_source *src);
 /* Samples skipped so far by load (corrupt PNGs). */
 int64_t qc_calib_source_skipped(const qc_calib_source *src);
 
+/* Stacks count samples (samples[b * ninputs + i]: input i of sample b, batch
+ * dim 1) into one tensor per input with batch dim count. */
+int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor *inputs);
+
 #endif

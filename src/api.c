@@ -1,9 +1,10 @@
-/* The public API in qconvert.h, on top of the job code the CLI uses. */
+/* The public API in qconvert.h: qconvert_options mapped onto the pipeline's
+ * qc_job_options, and the same job calls the command line makes. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/job.h"
 #include "core/status.h"
+#include "pipeline/job.h"
 #include "qconvert.h"
 
 const char *qconvert_version(void) { return QCONVERT_VERSION; }
@@ -12,44 +13,89 @@ int qconvert_exit_code(int status) { return qc_exit_code(status); }
 
 void qconvert_options_init(qconvert_options *o) { memset(o, 0, sizeof *o); }
 
-int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o) {
+/* The preprocessing options as the command line spells them, parsed by the same code. */
+static int set_preprocessing(const qconvert_options *o, qc_preprocess_opts *pre) {
+  const struct {
+    const char *key, *value;
+  } given[] = {{"scale", o->scale},   {"mean", o->mean},          {"std", o->std},     {"color", o->color},
+               {"layout", o->layout}, {"resize", o->resize_mode}, {"pad", o->pad_value}};
+  for (size_t i = 0; i < sizeof given / sizeof given[0]; i++)
+    if (given[i].value)
+      QC_TRY(qc_preprocess_set_option(pre, given[i].key, given[i].value));
+  return QC_OK;
+}
+
+/* fn names the API function in messages; kinds receives the parsed observers. */
+static int job_options(const char *fn, int compare, const char *model_path, const char *output_path,
+                       const qconvert_options *o, qc_job_options *jo, qc_observer_kind kinds[QC_OBS_COUNT]) {
   if (!model_path || !o)
-    return qc_fail(QC_EUSAGE, "qconvert_quantize: model path and options are required");
-  if (!o->calib && !o->load_stats)
-    return qc_fail(QC_EUSAGE, "qconvert_quantize: options.calib (or load_stats) is required");
-  job_args *a = calloc(1, sizeof *a);
-  if (!a)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  a->mode = JOB_QUANTIZE;
-  a->model = model_path;
-  a->calib = o->calib;
-  a->eval_dir = o->eval_dir;
-  a->calib_count = o->calib_count;
-  a->batch = o->batch > 0 ? o->batch : 1;
-  a->threads = o->threads;
-  a->quiet = 1;
-  a->percentile = o->percentile > 0 ? o->percentile : QC_PERCENTILE_DEFAULT;
-  a->save_stats = o->save_stats;
-  if (o->load_stats)
-    a->load_stats[a->n_load_stats++] = o->load_stats;
-  if (o->input_shape)
-    a->input_shapes[a->n_input_shapes++] = o->input_shape;
-  if (o->report)
-    a->reports[a->n_reports++] = o->report;
-  a->q.act_scheme = o->activation_int8 ? QC_QS_INT8_SYMMETRIC : QC_QS_UINT8_AFFINE;
-  a->q.per_tensor = o->per_tensor;
-  a->q.weight_only = o->weight_only;
-  a->q.no_equalize = o->no_equalize;
-  a->observers[0] = QC_OBS_MSE;
-  a->n_observers = 1;
-  int rc = o->observer ? qc_observer_parse(o->observer, &a->observers[0]) : QC_OK;
-  char *output = NULL;
-  if (rc == QC_OK) {
-    job_observer_cfg(a, a->observers[0], &a->q.observer);
-    output = output_path ? strdup(output_path) : job_default_output_path(model_path);
-    rc = output ? job_quantize(a, output, o->summary) : qc_fail(QC_ENOMEM, "out of memory");
-  }
-  free(output);
-  free(a);
-  return rc;
+    return qc_fail(QC_EUSAGE, "%s: model path and options are required", fn);
+  if (!o->calib && !o->n_load_stats)
+    return qc_fail(QC_EUSAGE, "%s: options.calib (or load_stats) is required", fn);
+  if (compare && (o->observer || o->min_sqnr))
+    return qc_fail(QC_EUSAGE, "%s: options.%s is for qconvert_quantize (compare takes options.observers)", fn,
+                   o->observer ? "observer" : "min_sqnr");
+  if (!compare && o->n_observers)
+    return qc_fail(QC_EUSAGE, "%s: options.observers is for qconvert_compare (use options.observer)", fn);
+  if (o->n_observers < 0 || o->n_observers > QC_OBS_COUNT || (o->n_observers && !o->observers))
+    return qc_fail(QC_EUSAGE, "%s: options.observers: expected 1 to %d names", fn, QC_OBS_COUNT);
+  qc_job_options_default(jo);
+  jo->model = model_path;
+  jo->output = output_path;
+  jo->calib = o->calib;
+  jo->calib_count = o->calib_count;
+  jo->input_shapes = o->input_shapes;
+  jo->n_input_shapes = o->n_input_shapes;
+  QC_TRY(set_preprocessing(o, &jo->pre));
+  jo->load_stats = o->load_stats;
+  jo->n_load_stats = o->n_load_stats;
+  jo->eval_dir = o->eval_dir;
+  jo->n_observers = o->observer ? 1 : o->n_observers;
+  for (int i = 0; i < jo->n_observers; i++)
+    QC_TRY(qc_observer_parse(o->observer ? o->observer : o->observers[i], &kinds[i]));
+  jo->observers = kinds;
+  if (o->percentile)
+    jo->percentile = o->percentile;
+  jo->act_scheme = o->activation_int8 ? QC_QS_INT8_SYMMETRIC : QC_QS_UINT8_AFFINE;
+  jo->per_tensor = o->per_tensor;
+  jo->weight_only = o->weight_only;
+  jo->no_equalize = o->no_equalize;
+  jo->exclude = o->exclude;
+  jo->n_exclude = o->n_exclude;
+  jo->op_types = o->op_types;
+  jo->n_op_types = o->n_op_types;
+  jo->min_sqnr = o->min_sqnr;
+  jo->reports = o->reports;
+  jo->n_reports = o->n_reports;
+  jo->save_stats = o->save_stats;
+  if (o->batch)
+    jo->batch = o->batch;
+  jo->threads = o->threads;
+  jo->quiet = !o->verbose;
+  jo->progress = o->progress;
+  return QC_OK;
+}
+
+int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o) {
+  qc_job_options jo;
+  qc_observer_kind kinds[QC_OBS_COUNT];
+  qc_job_result res;
+  QC_TRY(job_options("qconvert_quantize", 0, model_path, output_path, o, &jo, kinds));
+  QC_TRY(qc_job_quantize(&jo, &res));
+  if (o->summary)
+    qc_report_print(o->summary, &res.report);
+  qc_job_result_free(&res);
+  return QC_OK;
+}
+
+int qconvert_compare(const char *model_path, const char *best_output_path, const qconvert_options *o) {
+  qc_job_options jo;
+  qc_observer_kind kinds[QC_OBS_COUNT];
+  qc_job_result res;
+  QC_TRY(job_options("qconvert_compare", 1, model_path, best_output_path, o, &jo, kinds));
+  QC_TRY(qc_job_compare(&jo, &res));
+  if (o->summary)
+    qc_report_print_compare(o->summary, &res.report, o->eval_dir ? o->eval_dir : "calibration samples");
+  qc_job_result_free(&res);
+  return QC_OK;
 }

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../pipeline/options.h"
+
 /* Prints "qconvert: error: <last error>" and returns the exit code for status. */
 int cli_fail(int status);
 /* Prints a usage error naming the problem, plus a hint, and returns 2. */
@@ -20,9 +22,24 @@ int cli_parse_float(const char *opt, const char *s, double *out);
  * (see runtime_env.c). Call first thing in main(). */
 void cli_runtime_env(char **argv);
 
-struct job_args;
-/* Parses a job command (job_mode from job.h), runs it, returns the exit code. */
-int cli_run_job(int argc, char **argv, int mode, int (*run)(const struct job_args *a));
+/* ---- the job commands: the main job, `compare`, `eval` ---- */
+typedef enum { CLI_QUANTIZE, CLI_COMPARE, CLI_EVAL } cli_job_mode;
+
+#define CLI_MAX_LIST 256
+/* The parsed options and the storage their lists point into. */
+typedef struct cli_job_args {
+  qc_job_options o;
+  const char *reports[CLI_MAX_LIST], *load_stats[CLI_MAX_LIST], *input_shapes[CLI_MAX_LIST];
+  const char *exclude[CLI_MAX_LIST], *op_types[CLI_MAX_LIST];
+  qc_observer_kind observers[QC_OBS_COUNT];
+  char *exclude_buf, *op_types_buf, *observers_buf;
+} cli_job_args;
+
+/* Returns 0 to run, 1 after --help, a negative status (message set), or
+ * CLI_USAGE_PRINTED - exit_code when a usage message was already printed. */
+#define CLI_USAGE_PRINTED (-1000)
+int cli_job_parse(int argc, char **argv, cli_job_mode mode, cli_job_args *a);
+void cli_job_args_free(cli_job_args *a);
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -37,10 +37,8 @@ int cli_parse_int(const char *opt, const char *s, long min, long max, long *out)
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) {
-    qc_fail(QC_EUSAGE, "%s: expected an integer in [%ld, %ld], got '%s'", opt, min, max, s);
-    return QC_EUSAGE;
-  }
+  if (errno || end == s || *end || v < min || v > max)
+    return qc_fail(QC_EUSAGE, "%s: expected an integer in [%ld, %ld], got '%s'", opt, min, max, s);
   *out = v;
   return QC_OK;
 }

@@ -5,6 +5,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "../ir/graph.h"
 #include "../quant/param_bytes.h"
 #include "../report/report.h"

@@ -9,6 +9,7 @@
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../io/model_io.h"
+#include "../ir/model.h"
 #include "../io/tensor_proto.h"
 #include "../ir/graph.h"
 #include "cli.h"

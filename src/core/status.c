@@ -6,7 +6,7 @@
 
 static _Thread_local char last_error[1024];
 
-int qc_fail(int code, const char *fmt, ...) {
+void qc_fail_message(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -15,7 +15,6 @@ int qc_fail(int code, const char *fmt, ...) {
   for (char *p = last_error; *p; p++)
     if (*p == '\n' || *p == '\r')
       *p = ' ';
-  return code;
 }
 
 int qc_fail_context(int code, const char *fmt, ...) {

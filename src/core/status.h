@@ -23,8 +23,12 @@ enum {
 #define QC_PRINTF(a, b)
 #endif
 
-/* Records the message and returns code, so callers can `return qc_fail(...)`. */
-int qc_fail(int code, const char *fmt, ...) QC_PRINTF(2, 3);
+/* Records the message and returns code, so callers can `return qc_fail(...)`.
+ * A macro, so that the compiler sees the code a failure returns: where a
+ * callee is inlined, the caller's QC_TRY is then known to return before it
+ * reads an output the failing callee left unset. */
+#define qc_fail(code, ...) (qc_fail_message(__VA_ARGS__), (code))
+void qc_fail_message(const char *fmt, ...) QC_PRINTF(1, 2);
 /* Prefixes the current message with context ("node 'conv1': ..."), returns code. */
 int qc_fail_context(int code, const char *fmt, ...) QC_PRINTF(2, 3);
 const char *qc_last_error(void);

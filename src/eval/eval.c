@@ -14,8 +14,8 @@
 #include "../engine/engine.h"
 #include "../io/model_io.h"
 #include "../ir/graph.h"
-#include "../quant/calibrate.h"
 #include "qparams.h"
+#include "source.h"
 
 typedef struct eval_class {
   char *name;
@@ -414,7 +414,7 @@ static int cmp_layer(const void *x, const void *y) {
   return strcmp(a->name, b->name);
 }
 
-int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tensors, qc_eval_data *d,
+int qc_layer_errors(qc_model *fp32, const qc_layer_qparams *tensors, int n_tensors, qc_eval_data *d,
                     const qc_eval_opts *o, qc_layer_error **out, int *n_out) {
   *out = NULL;
   *n_out = 0;
@@ -432,11 +432,10 @@ int qc_layer_errors(qc_model *fp32, const qc_tensor_report *tensors, int n_tenso
   for (int i = 0; rc == QC_OK && i < n_tensors; i++) {
     layer_acc *la = &ctx.acc[i];
     la->value = qc_graph_find_value(g, tensors[i].name);
-    la->scale = tensors[i].scale;
-    la->zp = tensors[i].zero_point;
-    int is_u8 = strcmp(tensors[i].qtype, "uint8") == 0;
-    la->qmin = is_u8 ? 0 : -128;
-    la->qmax = is_u8 ? 255 : 127;
+    la->scale = tensors[i].qp.scale;
+    la->zp = tensors[i].qp.zero_point;
+    la->qmin = tensors[i].qp.qmin;
+    la->qmax = tensors[i].qp.qmax;
     if (la->value >= 0)
       ctx.acc_of_value[la->value] = i;
   }

@@ -7,12 +7,34 @@
 #ifndef QC_EVAL_H
 #define QC_EVAL_H
 
+#include <stdint.h>
+
 #include "../../calib/preprocess.h"
+#include "../../calib/qparams.h"
 #include "../../calib/source.h"
-#include "../report/report.h"
 
 struct qc_model;
 typedef struct qc_eval_data qc_eval_data;
+
+/* FP32 vs quantized on evaluation data (both run in qconvert's engine). */
+typedef struct qc_eval_result {
+  int labeled;              /* class subfolders gave labels */
+  int n_classes;
+  int64_t samples;
+  double fp32_top1, quant_top1; /* fractions; -1 when unlabeled */
+  double fp32_top5, quant_top5; /* -1 when unlabeled or fewer than 5 classes */
+  double agreement;         /* fraction of samples whose top-1 class agrees */
+  double output_sqnr_db;    /* min over outputs of 10 log10(sum ref^2 / sum (ref - q)^2) */
+  double cosine;            /* cosine similarity of all outputs, flattened */
+  double fp32_ms, quant_ms; /* mean milliseconds per sample */
+} qc_eval_result;
+
+/* Per-layer error: the SQNR of one quantized activation, fake-quantized with
+ * its chosen qparams, against its FP32 value. */
+typedef struct qc_layer_error {
+  char *name;
+  double sqnr_db;
+} qc_layer_error;
 
 typedef struct qc_eval_opts {
   int batch;
@@ -36,11 +58,17 @@ const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input)
 int qc_evaluate(struct qc_model *fp32, struct qc_model *quant, qc_eval_data *d, const qc_eval_opts *o,
                 qc_eval_result *res);
 
+/* One quantized activation: its name and the qparams of its QuantizeLinear. */
+typedef struct qc_layer_qparams {
+  const char *name;
+  qc_qparams qp;
+} qc_layer_qparams;
+
 /* Per-layer error: runs the FP32 model over the data and, for every tensor
- * in `tensors` (name, scale, zero_point, qtype), accumulates the SQNR of its
- * fake-quantized value. *out is sorted worst first; free with qc_layer_errors_free.
+ * in `tensors`, accumulates the SQNR of its fake-quantized value. *out is
+ * sorted worst first; free with qc_layer_errors_free.
  * Zero usable samples is the same error as for qc_evaluate. */
-int qc_layer_errors(struct qc_model *fp32, const qc_tensor_report *tensors, int n_tensors, qc_eval_data *d,
+int qc_layer_errors(struct qc_model *fp32, const qc_layer_qparams *tensors, int n_tensors, qc_eval_data *d,
                     const qc_eval_opts *o, qc_layer_error **out, int *n_out);
 void qc_layer_errors_free(qc_layer_error *e, int n);
 

@@ -8,7 +8,6 @@
 #include "../core/fileio.h"
 #include "../core/readfile.h"
 #include "../core/status.h"
-#include "../ir/graph.h"
 #include "onnx.pb-c.h"
 #include "tensor_proto.h"
 
@@ -142,7 +141,8 @@ static int check_proto_depth(const unsigned char *buf, size_t len, const char *p
   return QC_OK;
 }
 
-int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir, qc_model **out) {
+int qc_model_proto_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir,
+                               qc_model **out) {
   *out = NULL;
   if (len == 0)
     return qc_fail(QC_EINVAL, "%s: empty file, not an ONNX model", path);
@@ -165,20 +165,15 @@ int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path,
   m->path = strdup(path);
   m->dir = strdup(dir);
   if (!m->path || !m->dir) {
-    qc_model_free(m);
+    qc_model_proto_free(m);
     return qc_fail(QC_ENOMEM, "out of memory");
   }
   m->opset = qc_model_opset(m, "");
-  int rc = qc_graph_build(m, &m->graph);
-  if (rc < 0) {
-    qc_model_free(m);
-    return qc_fail_context(rc, "%s", path);
-  }
   *out = m;
   return QC_OK;
 }
 
-int qc_model_load(const char *path, qc_model **out) {
+int qc_model_proto_load(const char *path, qc_model **out) {
   *out = NULL;
   uint8_t *buf;
   size_t len;
@@ -189,16 +184,15 @@ int qc_model_load(const char *path, qc_model **out) {
     return qc_fail(QC_ENOMEM, "out of memory");
   }
   qc_dirname(path, dir, strlen(path) + 2);
-  int rc = qc_model_load_buffer(buf, len, path, dir, out);
+  int rc = qc_model_proto_load_buffer(buf, len, path, dir, out);
   free(buf);
   free(dir);
   return rc;
 }
 
-void qc_model_free(qc_model *m) {
+void qc_model_proto_free(qc_model *m) {
   if (!m)
     return;
-  qc_graph_free(m->graph);
   if (m->proto)
     onnx__model_proto__free_unpacked(m->proto, NULL);
   free(m->path);
@@ -232,10 +226,9 @@ static int inline_external(qc_model *m) {
   return QC_OK;
 }
 
-int qc_model_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len) {
+int qc_model_proto_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len) {
   *buf = NULL;
   *len = 0;
-  QC_TRY(qc_graph_sync(m->graph));
   if (flags & QC_SAVE_INLINE_EXTERNAL)
     QC_TRY(inline_external(m));
   size_t n = onnx__model_proto__get_packed_size(m->proto);
@@ -248,13 +241,4 @@ int qc_model_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len)
   *buf = b;
   *len = n;
   return QC_OK;
-}
-
-int qc_model_save(qc_model *m, const char *path, unsigned flags) {
-  unsigned char *buf;
-  size_t len;
-  QC_TRY(qc_model_pack(m, flags, &buf, &len));
-  int rc = qc_write_file_atomic(path, buf, len);
-  free(buf);
-  return rc;
 }

@@ -1,8 +1,10 @@
-/* Loading and saving ONNX models.
+/* Reading and writing ONNX model protos.
  *
  * The unpacked ModelProto is the single owner of all model data; the IR
  * (src/ir/graph.h) indexes it and rewrites it in place with malloc'd parts,
- * so anything a pass did not touch is written back exactly as read. */
+ * so anything a pass did not touch is written back exactly as read. This
+ * layer knows nothing of the IR: a model with its graph is loaded, freed and
+ * serialized by src/ir/model.h, which builds on the functions here. */
 #ifndef QC_MODEL_IO_H
 #define QC_MODEL_IO_H
 
@@ -20,21 +22,22 @@ typedef struct qc_model {
   struct qc_graph *graph;
 } qc_model;
 
-/* Reads and unpacks the model, builds the IR. Errors: missing/unreadable
- * file (QC_EIO), empty / not protobuf / not a model (QC_EINVAL). */
-int qc_model_load(const char *path, qc_model **out);
-void qc_model_free(qc_model *m);
-/* Builds a model from serialized bytes; path names it in messages and dir
+/* Reads and unpacks the model file; m->graph stays NULL. Errors: missing or
+ * unreadable file (QC_EIO), empty / not protobuf / not a model (QC_EINVAL). */
+int qc_model_proto_load(const char *path, qc_model **out);
+/* The same from serialized bytes; path names it in messages and dir
  * resolves external data. */
-int qc_model_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir, qc_model **out);
+int qc_model_proto_load_buffer(const unsigned char *buf, size_t len, const char *path, const char *dir,
+                               qc_model **out);
+/* Frees the proto and the model (its graph must be freed already). */
+void qc_model_proto_free(qc_model *m);
 
 enum {
   QC_SAVE_INLINE_EXTERNAL = 1, /* copy external tensor bytes into raw_data */
 };
-/* Serializes the model (after syncing the IR) to path atomically. */
-int qc_model_save(qc_model *m, const char *path, unsigned flags);
-/* Serialized bytes (after syncing the IR); caller frees. */
-int qc_model_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len);
+/* Serialized bytes of the proto as it stands (the IR synced into it first);
+ * caller frees. */
+int qc_model_proto_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len);
 
 /* Opset of a domain ("" and "ai.onnx" are the default domain); 0 if not imported. */
 int qc_model_opset(const qc_model *m, const char *domain);

@@ -85,23 +85,6 @@ static int observe_value(void *user, int node, int value, const qc_tensor *t) {
   return qc_stats_update(s, qc_f32(t), (size_t)t->numel);
 }
 
-int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor *inputs) {
-  for (int i = 0; i < ninputs; i++) {
-    const qc_tensor *first = &samples[i];
-    int64_t dims[QC_MAX_DIMS];
-    memcpy(dims, first->dims, sizeof dims);
-    dims[0] = count;
-    QC_TRY(qc_tensor_alloc(&inputs[i], first->dtype, first->ndim, dims));
-    for (int b = 0; b < count; b++) {
-      const qc_tensor *s = &samples[(size_t)b * (size_t)ninputs + (size_t)i];
-      if (s->nbytes != first->nbytes || s->dtype != first->dtype)
-        return qc_fail(QC_EINVAL, "samples for input %d differ in shape; use --batch 1", i);
-      memcpy((char *)inputs[i].data + (size_t)b * first->nbytes, s->data, first->nbytes);
-    }
-  }
-  return QC_OK;
-}
-
 /* Loads and runs batch `b` (sample indices [b*B, (b+1)*B)). */
 static int run_batch(qc_engine *e, qc_calib_source *src, const qc_graph *g, int batch_size, int64_t b,
                      int64_t total, worker *w) {

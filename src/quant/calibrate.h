@@ -37,10 +37,6 @@ int qc_calib_register_tensors(const struct qc_model *m, qc_stats_set *stats);
 int qc_calibrate(struct qc_model *m, struct qc_engine *e, qc_calib_source *src, const qc_calib_opts *opts,
                  qc_stats_set *stats, qc_calib_result *result);
 
-/* Stacks count samples (samples[b * ninputs + i]: input i of sample b, batch
- * dim 1) into one tensor per input with batch dim count. */
-int qc_stack_samples(const qc_tensor *samples, int count, int ninputs, qc_tensor *inputs);
-
 /* A string identifying the model's graph (for stats files): tensor names and
  * op types hashed. */
 void qc_model_fingerprint(const struct qc_model *m, char *buf, size_t n);

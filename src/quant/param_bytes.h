@@ -5,10 +5,19 @@
 #ifndef QC_PARAM_BYTES_H
 #define QC_PARAM_BYTES_H
 
-#include "../report/report.h"
+#include <stdint.h>
 
 struct qc_model;
 struct Onnx__TensorProto;
+
+/* Parameter bytes of one op type before and after quantization. */
+typedef struct qc_op_bytes {
+  char op_type[64];
+  int64_t params;          /* parameter elements owned by nodes of this type */
+  double fp32_bytes;
+  double quant_bytes;
+  int nodes, nodes_quantized;
+} qc_op_bytes;
 
 /* Calls fn for every parameter tensor of the model: each initializer and the
  * `value` tensor of each Constant node (exporters such as paddle2onnx keep

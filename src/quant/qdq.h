@@ -8,10 +8,19 @@
 #include "../../calib/observer.h"
 #include "../../calib/qparams.h"
 #include "../../calib/stats.h"
-#include "../report/report.h"
 
 struct qc_model;
 struct qc_graph;
+
+/* One calibrated activation tensor and the qparams chosen for it. */
+typedef struct qc_tensor_report {
+  char *name;
+  float rmin, rmax;     /* observer's range (before widening to include 0) */
+  float scale;
+  int32_t zero_point;
+  const char *qtype;    /* "uint8" or "int8" */
+  uint64_t nonfinite;   /* NaN/Inf values seen during calibration (excluded) */
+} qc_tensor_report;
 
 typedef struct qc_quant_opts {
   qc_observer_cfg observer;   /* activation range selection */

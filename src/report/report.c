@@ -276,6 +276,38 @@ void qc_report_print(FILE *f, const qc_quant_report *r) {
   qc_rb_free(&out);
 }
 
+void qc_report_print_compare(FILE *f, const qc_quant_report *r, const char *evaluated_on) {
+  fprintf(f, "qconvert compare: %s, %lld calibration samples (one pass, %.2f s), evaluated on %s\n", r->model_path,
+          (long long)r->calibration_samples, r->calibration_seconds, evaluated_on);
+  if (r->n_compare == 0)
+    return;
+  const qc_eval_result *ev = &r->compare[0].eval;
+  fprintf(f, "\n%-12s %10s %9s %10s %9s %9s  %s\n", "observer", "size", ev->labeled ? "top-1" : "SQNR(dB)", "agreement",
+          "drop", "out SQNR", "worst layer (SQNR dB)");
+  for (int i = 0; i < r->n_compare; i++) {
+    const qc_compare_entry *e = &r->compare[i];
+    char metric[32], drop[32];
+    if (e->eval.labeled) {
+      snprintf(metric, sizeof metric, "%.2f%%", 100 * e->eval.quant_top1);
+      snprintf(drop, sizeof drop, "%+.2f pt", 100 * (e->eval.quant_top1 - e->eval.fp32_top1));
+    } else {
+      snprintf(metric, sizeof metric, "%.1f", e->eval.output_sqnr_db);
+      snprintf(drop, sizeof drop, "%+.2f pt", 100 * (e->eval.agreement - 1));
+    }
+    fprintf(f, "%-12s %8.1f K %9s %9.2f%% %9s %8.1f  %s (%.1f)%s\n", e->observer, e->size_bytes / 1024, metric,
+            100 * e->eval.agreement, drop, e->eval.output_sqnr_db, e->worst_layer, e->worst_sqnr_db,
+            e->best ? "   <- best" : "");
+  }
+  if (ev->labeled)
+    fprintf(f, "%-12s %10s %8.2f%%   (%lld samples)\n", "fp32", "", 100 * ev->fp32_top1, (long long)ev->samples);
+  else
+    fprintf(f, "(%lld samples, no labels: ranked by output SQNR vs FP32)\n", (long long)ev->samples);
+  if (*r->output_path && *r->observer)
+    fprintf(f, "wrote the %s model to %s\n", r->observer, r->output_path);
+  fflush(f);
+}
+
+
 void qc_format_bytes(double bytes, char *out, size_t n) {
   static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
   if (!isfinite(bytes) || bytes < 0) {

@@ -1,50 +1,18 @@
 /* The quantization report: what the main job prints on stdout and writes
  * with --report FILE (format by extension: .json, .csv, .txt).
- * The driver fills a qc_quant_report; the writers only format it. */
+ * The pipeline fills a qc_quant_report (src/pipeline/report_build.c); the
+ * writers only format it. Its parts are the producers' own result types:
+ * qc_tensor_report (quant/qdq.h), qc_op_bytes (quant/param_bytes.h),
+ * qc_eval_result and qc_layer_error (eval/eval.h). */
 #ifndef QC_REPORT_H
 #define QC_REPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-/* One calibrated activation tensor and the qparams chosen for it. */
-typedef struct qc_tensor_report {
-  char *name;
-  float rmin, rmax;     /* observer's range (before widening to include 0) */
-  float scale;
-  int32_t zero_point;
-  const char *qtype;    /* "uint8" or "int8" */
-  uint64_t nonfinite;   /* NaN/Inf values seen during calibration (excluded) */
-} qc_tensor_report;
-
-/* Parameter bytes of one op type before and after quantization. */
-typedef struct qc_op_bytes {
-  char op_type[64];
-  int64_t params;          /* parameter elements owned by nodes of this type */
-  double fp32_bytes;
-  double quant_bytes;
-  int nodes, nodes_quantized;
-} qc_op_bytes;
-
-/* FP32 vs quantized on evaluation data (both run in qconvert's engine). */
-typedef struct qc_eval_result {
-  int labeled;              /* class subfolders gave labels */
-  int n_classes;
-  int64_t samples;
-  double fp32_top1, quant_top1; /* fractions; -1 when unlabeled */
-  double fp32_top5, quant_top5; /* -1 when unlabeled or fewer than 5 classes */
-  double agreement;         /* fraction of samples whose top-1 class agrees */
-  double output_sqnr_db;    /* min over outputs of 10 log10(sum ref^2 / sum (ref - q)^2) */
-  double cosine;            /* cosine similarity of all outputs, flattened */
-  double fp32_ms, quant_ms; /* mean milliseconds per sample */
-} qc_eval_result;
-
-/* Per-layer error: the SQNR of one quantized activation, fake-quantized with
- * its chosen qparams, against its FP32 value. */
-typedef struct qc_layer_error {
-  char *name;
-  double sqnr_db;
-} qc_layer_error;
+#include "../eval/eval.h"
+#include "../quant/param_bytes.h"
+#include "../quant/qdq.h"
 
 /* An activation histogram for the HTML report, with each observer's range. */
 typedef struct qc_hist_view {
@@ -103,6 +71,9 @@ void qc_format_bytes(double bytes, char *out, size_t n);
 
 /* Human summary on stdout (size table, counts, observer, samples, seconds). */
 void qc_report_print(FILE *f, const qc_quant_report *r);
+/* `qconvert compare`'s table: one row per observer, the best marked, and
+ * the model written. evaluated_on names the evaluation data. */
+void qc_report_print_compare(FILE *f, const qc_quant_report *r, const char *evaluated_on);
 /* Writes the report to path in the format named by its extension
  * (.json, .csv, .txt), atomically. Unknown extension: QC_EUSAGE. */
 int qc_report_write(const char *path, const qc_quant_report *r);

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "ir/graph.h"
 
 int main(int argc, char **argv) {

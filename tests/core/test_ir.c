@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "ir/graph.h"
 #include "onnx.pb-c.h"
 #include "ops/op.h"

@@ -10,6 +10,7 @@
 #include "engine/engine.h"
 #include "fuzz_common.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "ir/graph.h"
 #include "quant/qdq.h"
 #include "quant/simplify.h"

@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "quant/decompose.h"
 #include "quant/equalize.h"
 #include "quant/simplify.h"

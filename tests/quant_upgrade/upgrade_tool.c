@@ -5,6 +5,7 @@
 
 #include "core/status.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "quant/opset_upgrade.h"
 
 int main(int argc, char **argv) {

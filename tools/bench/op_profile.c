@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "io/model_io.h"
+#include "ir/model.h"
 #include "ir/graph.h"
 #include "onnx.pb-c.h"
 

@@ -10,15 +10,13 @@
  *      quantized again, least sensitive first, if the target still holds.
  * Each trial starts from the same simplified FP32 model and statistics, so
  * the result is deterministic. */
-#include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/status.h"
-#include "../io/model_io.h"
-#include "job.h"
+#include "../ir/model.h"
+#include "job_internal.h"
 
 typedef struct sensitivity {
   int node;
@@ -34,20 +32,18 @@ static int cmp_sensitivity(const void *x, const void *y) {
 
 /* Quantizes a fresh copy of the base model with a node mask; returns its
  * output SQNR, and the model itself when out != NULL. */
-static int trial(const job_args *a, const job_fallback_ctx *c, const unsigned char *mask, int n_mask, double *sqnr,
-                 qc_model **out, qc_quant_summary *sum_out) {
+static int trial(job_state *s, const unsigned char *mask, int n_mask, double *sqnr, qc_model **out,
+                 qc_quant_summary *sum_out) {
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   qc_eval_result ev;
-  qc_quant_opts q = a->q;
+  qc_quant_opts q = s->q;
   q.node_mask = mask;
   q.n_node_mask = n_mask;
-  qc_eval_opts eo = {.batch = 32, .nthreads = a->threads > 0 ? (int)a->threads : omp_get_num_procs(), .quiet = 1};
-  int rc = qc_model_load_buffer(c->base, c->base_len, a->model, c->dir, &mq);
+  qc_eval_opts eo = job_eval_opts(s->o);
+  int rc = job_quantize_copy(s, &q, &mq, &sum);
   if (rc == QC_OK)
-    rc = qc_pass_quantize(mq, c->stats, &q, &sum);
-  if (rc == QC_OK)
-    rc = qc_evaluate(c->fp32, mq, c->data, &eo, &ev);
+    rc = qc_evaluate(s->fp32, mq, s->data, &eo, &ev);
   if (rc == QC_OK) {
     *sqnr = ev.output_sqnr_db;
     if (out) {
@@ -72,9 +68,10 @@ static int add_note(qc_quant_summary *s, const char *text) {
   return QC_OK;
 }
 
-int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_quant_summary *summary) {
-  double sqnr;
-  qc_graph *base_graph = c->fp32->graph; /* same node ids as every trial's copy */
+int job_fallback(job_state *s) {
+  double sqnr, target = s->o->min_sqnr;
+  QC_TRY(job_open_reference(s));
+  qc_graph *base_graph = s->fp32->graph; /* same node ids as every trial's copy */
   int n_nodes = base_graph->n_nodes, rc;
   unsigned char *mask = malloc((size_t)n_nodes + 1);
   sensitivity *sens = calloc((size_t)n_nodes + 1, sizeof *sens);
@@ -84,7 +81,7 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
     return qc_fail(QC_ENOMEM, "out of memory");
   }
   memset(mask, 1, (size_t)n_nodes);
-  if ((rc = trial(a, c, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= a->min_sqnr)
+  if ((rc = trial(s, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= target)
     goto done;
   /* 1. Sensitivity of each compute node quantized alone. */
   int n_sens = 0;
@@ -95,7 +92,7 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;
     sens[n_sens].node = id;
-    rc = trial(a, c, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
+    rc = trial(s, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
     n_sens++;
   }
   if (rc < 0)
@@ -105,9 +102,9 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
   int kept = 0;
   double best = sqnr;
   memset(mask, 1, (size_t)n_nodes);
-  while (sqnr < a->min_sqnr && kept < (n_sens + 1) / 2 && rc == QC_OK) {
+  while (sqnr < target && kept < (n_sens + 1) / 2 && rc == QC_OK) {
     mask[sens[kept++].node] = 0;
-    rc = trial(a, c, mask, n_nodes, &sqnr, NULL, NULL);
+    rc = trial(s, mask, n_nodes, &sqnr, NULL, NULL);
     best = sqnr > best ? sqnr : best;
   }
   if (rc < 0)
@@ -115,10 +112,10 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
   /* 3. Sensitivities do not add up: quantize each kept node again, least
    * sensitive first, wherever the target still holds without it. */
   int pruned = 0;
-  for (int i = kept - 2; i >= 0 && sqnr >= a->min_sqnr && rc == QC_OK; i--) {
-    double s;
+  for (int i = kept - 2; i >= 0 && sqnr >= target && rc == QC_OK; i--) {
+    double without;
     mask[sens[i].node] = 1;
-    if ((rc = trial(a, c, mask, n_nodes, &s, NULL, NULL)) == QC_OK && s >= a->min_sqnr)
+    if ((rc = trial(s, mask, n_nodes, &without, NULL, NULL)) == QC_OK && without >= target)
       pruned++;
     else
       mask[sens[i].node] = 0;
@@ -127,16 +124,16 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
     goto done;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
-  if ((rc = trial(a, c, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
+  if ((rc = trial(s, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
     goto done;
-  qc_model_free(*m);
-  qc_quant_summary_free(summary);
-  *m = mq;
-  *summary = sum;
+  qc_model_free(s->m);
+  qc_quant_summary_free(&s->summary);
+  s->m = mq;
+  s->summary = sum;
   char note[1024];
   int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
-                     a->min_sqnr, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,
-                     sqnr >= a->min_sqnr ? "" : ", target not reached");
+                     target, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,
+                     sqnr >= target ? "" : ", target not reached");
   for (int i = 0, first = 1; i < kept && off < (int)sizeof note - 2; i++) {
     if (mask[sens[i].node])
       continue;
@@ -145,7 +142,7 @@ int job_fallback(const job_args *a, const job_fallback_ctx *c, qc_model **m, qc_
                     sens[i].sqnr_db);
     first = 0;
   }
-  rc = add_note(summary, note);
+  rc = add_note(&s->summary, note);
 done:
   free(mask);
   free(sens);

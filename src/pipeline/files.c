@@ -1,4 +1,4 @@
-/* Every file a job reads and every file it writes, in one place (job.h).
+/* Every file a job reads and every file it writes, in one place (job_internal.h).
  *
  * Destinations are checked and reserved (a temp file beside each) before the
  * model is even loaded; each time the job learns of more input files (the
@@ -14,7 +14,7 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "../io/tensor_proto.h"
-#include "job.h"
+#include "job_internal.h"
 #include "onnx.pb-c.h"
 
 /* ---- inputs ---- */
@@ -95,35 +95,37 @@ int job_files_add_eval(job_files *f, const qc_eval_data *d, int ninputs) {
 
 /* ---- destinations ---- */
 
-int job_files_open(const job_args *a, const char *output, job_files *f) {
+int job_files_open(const qc_job_options *o, const char *output, job_files *f) {
   memset(f, 0, sizeof *f);
   f->model_out = f->stats_out = -1;
   QC_TRY(qc_outputs_create(&f->outputs));
-  /* Inputs named on the command line; a --calib LIST.txt is one too (a
-   * directory is skipped). The model's own files come with job_files_add_model. */
-  const char *named[] = {a->model, a->model2, a->calib};
+  if (!(f->report_out = calloc((size_t)o->n_reports + 1, sizeof *f->report_out)))
+    return qc_fail(QC_ENOMEM, "out of memory");
+  /* Inputs named in the options; a --calib LIST.txt is one too (a directory
+   * is skipped). The model's own files come with job_files_add_model. */
+  const char *named[] = {o->model, o->model2, o->calib};
   for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
     QC_TRY(qc_file_set_add(&f->inputs, named[i]));
-  for (int i = 0; i < a->n_load_stats; i++)
-    QC_TRY(qc_file_set_add(&f->inputs, a->load_stats[i]));
+  for (int i = 0; i < o->n_load_stats; i++)
+    QC_TRY(qc_file_set_add(&f->inputs, o->load_stats[i]));
   if (output)
-    QC_TRY(qc_outputs_add(f->outputs, a->output ? "-o" : "output", output, &f->model_out));
-  for (int i = 0; i < a->n_reports; i++) {
-    if (!qc_report_format_supported(a->reports[i]))
+    QC_TRY(qc_outputs_add(f->outputs, o->output ? "-o" : "output", output, &f->model_out));
+  for (int i = 0; i < o->n_reports; i++) {
+    if (!qc_report_format_supported(o->reports[i]))
       return qc_fail(QC_EUSAGE, "--report %s: unknown report format (use .json, .csv, .txt, .html or .png)",
-                     a->reports[i]);
-    QC_TRY(qc_outputs_add(f->outputs, "--report", a->reports[i], &f->report_out[i]));
+                     o->reports[i]);
+    QC_TRY(qc_outputs_add(f->outputs, "--report", o->reports[i], &f->report_out[i]));
   }
-  if (a->save_stats)
-    QC_TRY(qc_outputs_add(f->outputs, "--save-stats", a->save_stats, &f->stats_out));
+  if (o->save_stats)
+    QC_TRY(qc_outputs_add(f->outputs, "--save-stats", o->save_stats, &f->stats_out));
   return qc_outputs_check_inputs(f->outputs, &f->inputs);
 }
 
-int job_files_write_reports(const job_args *a, job_files *f, const qc_quant_report *r) {
-  for (int i = 0; i < a->n_reports; i++) {
+int job_files_write_reports(const qc_job_options *o, job_files *f, const qc_quant_report *r) {
+  for (int i = 0; i < o->n_reports; i++) {
     char *data;
     size_t len;
-    QC_TRY(qc_report_render(a->reports[i], r, &data, &len));
+    QC_TRY(qc_report_render(o->reports[i], r, &data, &len));
     int rc = qc_outputs_write(f->outputs, f->report_out[i], data, len);
     free(data);
     QC_TRY(rc);
@@ -134,5 +136,7 @@ int job_files_write_reports(const job_args *a, job_files *f, const qc_quant_repo
 void job_files_close(job_files *f) {
   qc_outputs_free(f->outputs);
   qc_file_set_free(&f->inputs);
+  free(f->report_out);
   memset(f, 0, sizeof *f);
+  f->model_out = f->stats_out = -1;
 }

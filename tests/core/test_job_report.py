@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The JSON report of the main job, of --min-sqnr and of `compare` describes
+the files the run read and wrote, with one meaning everywhere (the reference is
+the files themselves, read with python3-onnx and numpy):
+
+  fp32_bytes / quantized_bytes   the input and output file sizes;
+  nodes_total / nodes_quantized  the output model's compute nodes (neither
+                                 QuantizeLinear nor DequantizeLinear) and those
+                                 reading a dequantized input;
+  ops                            parameter bytes per op type, which add up to
+                                 the input's and the output's initializer bytes.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from PIL import Image
+
+QC = os.environ["QCONVERT"]
+ROOT = os.environ["QC_SOURCE_ROOT"]
+failures = []
+
+
+def check(name, cond, detail=""):
+    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
+    if not cond:
+        failures.append(name)
+
+
+def model_facts(path):
+    """(initializer bytes, compute nodes, compute nodes reading a DequantizeLinear output)."""
+    m = onnx.load(path)
+    init = sum(numpy_helper.to_array(t).nbytes for t in m.graph.initializer)
+    producer = {o: n.op_type for n in m.graph.node for o in n.output}
+    compute = [n for n in m.graph.node if n.op_type not in ("QuantizeLinear", "DequantizeLinear")]
+    quantized = [n for n in compute if any(producer.get(i) == "DequantizeLinear" for i in n.input)]
+    return init, len(compute), len(quantized)
+
+
+def check_report(name, model, out, report):
+    j = json.load(open(report))
+    in_init = model_facts(model)[0]
+    out_init, total, quantized = model_facts(out)
+    check(name + ": fp32_bytes is the input file's size", j["fp32_bytes"] == os.path.getsize(model),
+          "%s vs %d" % (j["fp32_bytes"], os.path.getsize(model)))
+    check(name + ": quantized_bytes is the output file's size", j["quantized_bytes"] == os.path.getsize(out),
+          "%s vs %d" % (j["quantized_bytes"], os.path.getsize(out)))
+    check(name + ": node counts are the output's compute nodes",
+          (j["nodes_total"], j["nodes_quantized"]) == (total, quantized),
+          "%s vs %s" % ((j["nodes_total"], j["nodes_quantized"]), (total, quantized)))
+    check(name + ": ops add up to the input's and output's parameter bytes",
+          j["ops"] and sum(o["fp32_bytes"] for o in j["ops"]) == in_init
+          and sum(o["quantized_bytes"] for o in j["ops"]) == out_init,
+          "%d ops" % len(j["ops"]))
+    check(name + ": ops add up to the node counts",
+          sum(o["nodes"] for o in j["ops"]) == j["nodes_total"]
+          and sum(o["nodes_quantized"] for o in j["ops"]) == j["nodes_quantized"])
+
+
+def run(args):
+    r = subprocess.run([QC] + args + ["--quiet"], capture_output=True, text=True)
+    check("qconvert " + " ".join(args[:2]) + " ... runs", r.returncode == 0, r.stderr.strip())
+    return r.returncode == 0
+
+
+with tempfile.TemporaryDirectory() as d:
+    calib = os.path.join(d, "calib")
+    os.mkdir(calib)
+    rng = np.random.default_rng(1)
+    for i in range(16):  # smooth random images: enough to exercise calibration
+        img = (rng.random((7, 7)) * 255).astype(np.uint8)
+        Image.fromarray(img).resize((28, 28), Image.BILINEAR).save(os.path.join(calib, "%02d.png" % i))
+    for stem in ("fmnist_cnn", "fmnist_dwnet"):
+        model = os.path.join(ROOT, "demo", stem + ".onnx")
+        cases = [("main job", []), ("--min-sqnr", ["--min-sqnr", "80"]), ("compare", None)]
+        for name, extra in cases:
+            out, rep = os.path.join(d, "%s.%d.onnx" % (stem, len(name))), os.path.join(d, "%s.%d.json" % (stem, len(name)))
+            args = ([model] + extra) if extra is not None else ["compare", model, "--observers", "minmax,mse"]
+            if run(args + ["--calib", calib, "-o", out, "--report", rep]):
+                check_report("%s %s" % (stem, name), model, out, rep)
+
+print("%d failed" % len(failures))
+sys.exit(1 if failures else 0)
