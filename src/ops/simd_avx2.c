@@ -2,7 +2,6 @@
  * the portable kernels compiled for AVX2+FMA. Only called when the CPU has
  * both (see simd.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC target("avx2,fma")
 #include <immintrin.h>
 
 #include "simd.h"

@@ -2,7 +2,6 @@
  * vfmadd231ps per element and k) and the portable kernels compiled for
  * AVX-512. Only called when the CPU has AVX-512 F/BW/VL/DQ (see simd.c). */
 #if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 #include <immintrin.h>
 
 #include "simd.h"
