@@ -23,7 +23,10 @@ static inline float qc_vexpf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
+  /* NaN has no integer value: scale by 1 and let p carry the NaN. The shift
+   * is unsigned: n + 127 is in [1, 254] for every other x. */
+  n = n == n ? n : 0.0f;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return p * scale;
