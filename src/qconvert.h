@@ -60,6 +60,7 @@ typedef struct qconvert_options {
   const char *const *op_types; /* --op-types: quantize only these op types */
   int n_op_types;
   double min_sqnr;            /* --min-sqnr (qconvert_quantize): FP32 fallback target in dB; 0 = off */
+  double fallback_budget;     /* --fallback-budget: seconds the --min-sqnr search may take; 0 = no limit */
 
   /* Statistics */
   const char *save_stats;     /* --save-stats: NULL = none */

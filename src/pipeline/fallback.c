@@ -8,11 +8,16 @@
  *      target is met (at most half of the compute nodes);
  *   3. sensitivities do not add up, so each kept node but the last is
  *      quantized again, least sensitive first, if the target still holds.
- * Each trial starts from the same simplified FP32 model and statistics, so
- * the result is deterministic. */
+ * If the target is never reached, the kept set that measured best is used.
+ * Each trial starts from the same simplified FP32 model and statistics, and
+ * the engine is deterministic, so the result is a function of the model,
+ * data and options at any thread count. --fallback-budget SECONDS is the one
+ * exception, by request: when the clock runs out, the search stops where it
+ * is and keeps the best model found so far, with a warning. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/status.h"
 #include "../ir/model.h"
@@ -30,10 +35,34 @@ static int cmp_sensitivity(const void *x, const void *y) {
   return a->node - b->node;
 }
 
+/* One search: its clock (--fallback-budget), its trial count and the best
+ * SQNR so far, for the progress line. */
+typedef struct search {
+  job_state *s;
+  double start, budget; /* monotonic seconds; budget 0: none */
+  int trials, planned;  /* planned: the ranking's trials, for the progress line */
+  double best_db;
+  int out_of_time;
+} search;
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* True once the budget is spent: the search then stops where it is. */
+static int budget_spent(search *f) {
+  if (f->budget > 0 && !f->out_of_time && now_seconds() - f->start >= f->budget)
+    f->out_of_time = 1;
+  return f->out_of_time;
+}
+
 /* Quantizes a fresh copy of the base model with a node mask; returns its
  * output SQNR, and the model itself when out != NULL. */
-static int trial(job_state *s, const unsigned char *mask, int n_mask, double *sqnr, qc_model **out,
+static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr, qc_model **out,
                  qc_quant_summary *sum_out) {
+  job_state *s = f->s;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   qc_eval_result ev;
@@ -51,6 +80,13 @@ static int trial(job_state *s, const unsigned char *mask, int n_mask, double *sq
       *sum_out = sum;
       memset(&sum, 0, sizeof sum);
     }
+    f->trials++;
+    if (f->trials == 1 || ev.output_sqnr_db > f->best_db)
+      f->best_db = ev.output_sqnr_db;
+    if (s->o->progress)
+      fprintf(stderr, "\r--min-sqnr: trial %d%s%d, best output SQNR %.2f dB, %.0f s   ", f->trials,
+              f->trials <= f->planned ? " of ranking " : " (search), ranked ",
+              f->planned, f->best_db, now_seconds() - f->start);
   }
   qc_quant_summary_free(&sum);
   qc_model_free(mq);
@@ -70,6 +106,7 @@ static int add_note(qc_quant_summary *s, const char *text) {
 
 int job_fallback(job_state *s) {
   double sqnr, target = s->o->min_sqnr;
+  search f = {.s = s, .start = now_seconds(), .budget = s->o->fallback_budget};
   QC_TRY(job_open_reference(s));
   qc_graph *base_graph = s->fp32->graph; /* same node ids as every trial's copy */
   int n_nodes = base_graph->n_nodes, rc;
@@ -80,42 +117,55 @@ int job_fallback(job_state *s) {
     free(sens);
     return qc_fail(QC_ENOMEM, "out of memory");
   }
+  for (int k = 0; k < base_graph->n_order; k++)
+    f.planned += qc_qdq_node_is_compute(base_graph, base_graph->order[k]);
+  f.planned++; /* the all-quantized model */
   memset(mask, 1, (size_t)n_nodes);
-  if ((rc = trial(s, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= target)
+  if ((rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= target)
     goto done;
-  /* 1. Sensitivity of each compute node quantized alone. */
+  /* 1. Sensitivity of each compute node quantized alone. Out of time here,
+   * nothing is ranked and the model stays fully quantized. */
   int n_sens = 0;
-  for (int k = 0; k < base_graph->n_order && rc == QC_OK; k++) {
+  for (int k = 0; k < base_graph->n_order && rc == QC_OK && !budget_spent(&f); k++) {
     int id = base_graph->order[k];
     if (!qc_qdq_node_is_compute(base_graph, id))
       continue;
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;
     sens[n_sens].node = id;
-    rc = trial(s, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
+    rc = trial(&f, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
     n_sens++;
   }
   if (rc < 0)
     goto done;
+  if (f.out_of_time)
+    n_sens = 0;
   qsort(sens, (size_t)n_sens, sizeof *sens, cmp_sensitivity);
-  /* 2. Keep the most sensitive nodes in FP32 until the target holds. */
-  int kept = 0;
+  /* 2. Keep the most sensitive nodes in FP32 until the target holds. Out of
+   * time here, the kept set is the one that measured best so far. */
+  int kept = 0, best_kept = 0;
   double best = sqnr;
   memset(mask, 1, (size_t)n_nodes);
-  while (sqnr < target && kept < (n_sens + 1) / 2 && rc == QC_OK) {
+  while (sqnr < target && kept < (n_sens + 1) / 2 && rc == QC_OK && !budget_spent(&f)) {
     mask[sens[kept++].node] = 0;
-    rc = trial(s, mask, n_nodes, &sqnr, NULL, NULL);
-    best = sqnr > best ? sqnr : best;
+    rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL);
+    if (sqnr > best)
+      best = sqnr, best_kept = kept;
   }
   if (rc < 0)
     goto done;
+  if (sqnr < target && kept != best_kept) {
+    for (int i = best_kept; i < kept; i++)
+      mask[sens[i].node] = 1;
+    kept = best_kept;
+  }
   /* 3. Sensitivities do not add up: quantize each kept node again, least
    * sensitive first, wherever the target still holds without it. */
   int pruned = 0;
-  for (int i = kept - 2; i >= 0 && sqnr >= target && rc == QC_OK; i--) {
+  for (int i = kept - 2; i >= 0 && sqnr >= target && rc == QC_OK && !budget_spent(&f); i--) {
     double without;
     mask[sens[i].node] = 1;
-    if ((rc = trial(s, mask, n_nodes, &without, NULL, NULL)) == QC_OK && without >= target)
+    if ((rc = trial(&f, mask, n_nodes, &without, NULL, NULL)) == QC_OK && without >= target)
       pruned++;
     else
       mask[sens[i].node] = 0;
@@ -124,7 +174,7 @@ int job_fallback(job_state *s) {
     goto done;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
-  if ((rc = trial(s, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
+  if ((rc = trial(&f, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
     goto done;
   qc_model_free(s->m);
   qc_quant_summary_free(&s->summary);
@@ -143,7 +193,15 @@ int job_fallback(job_state *s) {
     first = 0;
   }
   rc = add_note(&s->summary, note);
+  if (rc == QC_OK && f.out_of_time) {
+    snprintf(note, sizeof note, "--fallback-budget %g s ran out after %d trials (%s): the model is the best found "
+             "so far, and another machine may find another", s->o->fallback_budget, f.trials,
+             n_sens ? "ranking done, search cut short" : "ranking cut short, nothing kept in FP32");
+    rc = add_note(&s->summary, note);
+  }
 done:
+  if (s->o->progress && f.trials)
+    fputc('\n', stderr);
   free(mask);
   free(sens);
   return rc;

@@ -26,6 +26,12 @@ int qc_job_check_min_sqnr(double db, const char *given) {
   return QC_OK;
 }
 
+int qc_job_check_fallback_budget(double seconds, const char *given) {
+  if (!(seconds > 0 && seconds <= 1e7))
+    return qc_fail(QC_EUSAGE, "--fallback-budget: expected seconds in (0, 1e7], got '%s'", given);
+  return QC_OK;
+}
+
 int qc_job_check_op_type(const char *op_type) {
   if (!qc_qdq_op_supported(op_type))
     return qc_fail(QC_EUSAGE, "--op-types: '%s' cannot be quantized (supported: %s)", op_type,
@@ -87,6 +93,11 @@ int qc_job_options_check(const qc_job_options *o) {
   snprintf(given, sizeof given, "%g", o->min_sqnr);
   if (o->min_sqnr != 0)
     QC_TRY(qc_job_check_min_sqnr(o->min_sqnr, given));
+  snprintf(given, sizeof given, "%g", o->fallback_budget);
+  if (o->fallback_budget != 0)
+    QC_TRY(qc_job_check_fallback_budget(o->fallback_budget, given));
+  if (o->fallback_budget != 0 && o->min_sqnr == 0)
+    return qc_fail(QC_EUSAGE, "--fallback-budget: needs --min-sqnr (it bounds that search)");
   QC_TRY(check_range("--batch", o->batch, 1, QC_JOB_MAX_BATCH));
   QC_TRY(check_range("--threads", o->threads, 0, QC_JOB_MAX_THREADS));
   QC_TRY(check_range("--calib-count", o->calib_count, 0, 1L << 40));

@@ -43,6 +43,7 @@ typedef struct qc_job_options {
   const char *const *op_types; /* op types to quantize (none: every supported one) */
   int n_op_types;
   double min_sqnr; /* quantize: keep sensitive nodes in FP32 until this output SQNR (dB); 0: off */
+  double fallback_budget; /* quantize: wall-clock seconds the min_sqnr search may take; 0: no limit */
 
   /* What to write. */
   const char *output; /* quantize: NULL = MODEL.int8.onnx; compare: the best model, NULL = none */
@@ -66,6 +67,7 @@ void qc_job_options_default(qc_job_options *o);
  * is the value as the user wrote it, for the message. QC_EUSAGE when bad. */
 int qc_job_check_percentile(double percentile, const char *given);
 int qc_job_check_min_sqnr(double db, const char *given);
+int qc_job_check_fallback_budget(double seconds, const char *given);
 int qc_job_check_op_type(const char *op_type);
 /* "1x3x224x224": positive decimal dimensions joined by single 'x's. */
 int qc_job_parse_dims(const char *s, int64_t *dims, int *ndim);

@@ -102,6 +102,8 @@ int main(int argc, char **argv) {
       ok = split(&op_types, v);
     else if (strcmp(k, "--min-sqnr") == 0)
       o.min_sqnr = atof(v);
+    else if (strcmp(k, "--fallback-budget") == 0)
+      o.fallback_budget = atof(v);
     else if (strcmp(k, "--save-stats") == 0)
       o.save_stats = v;
     else if (strcmp(k, "--load-stats") == 0)

@@ -105,7 +105,8 @@ with tempfile.TemporaryDirectory() as d:
                  "--report", "@r.csv"],
                 outputs=("out.onnx", "r.json", "r.txt", "r.csv", "stdout"))
     same_as_cli("min-sqnr with eval", d,
-                ["--calib", calib, "--eval", evald, "--min-sqnr", "80", "--report", "@r.json"],
+                ["--calib", calib, "--eval", evald, "--min-sqnr", "80", "--fallback-budget", "1e6",
+                 "--report", "@r.json"],
                 outputs=("out.onnx", "r.json", "stdout"))
     same_as_cli("int8, per-tensor, observer, counts", d,
                 ["--calib", calib, "--activation-type", "int8", "--per-tensor", "--no-equalize",
@@ -140,6 +141,10 @@ with tempfile.TemporaryDirectory() as d:
     refused("bad preprocessing value", [MODEL, x, "--calib", calib, "--color", "purple"], ["color=purple"])
     refused("bad input shape", [MODEL, x, "--calib", calib, "--input-shape", "1x1xx28"], ["1x1xx28"])
     refused("min-sqnr out of range", [MODEL, x, "--calib", calib, "--min-sqnr", "300"], ["--min-sqnr", "300"])
+    refused("fallback-budget without min-sqnr", [MODEL, x, "--calib", calib, "--fallback-budget", "10"],
+            ["--fallback-budget", "--min-sqnr"])
+    refused("fallback-budget not positive", [MODEL, x, "--calib", calib, "--min-sqnr", "30",
+                                             "--fallback-budget", "-5"], ["--fallback-budget"])
     refused("compare with one observer", [MODEL, x, "--calib", calib, "--observer", "mse"], ["options.observer"],
             compare=True)
     refused("unknown report format", [MODEL, x, "--calib", calib, "--report", os.path.join(d, "r.xyz")], ["r.xyz"])

@@ -84,5 +84,24 @@ with tempfile.TemporaryDirectory() as d:
             if run(args + ["--calib", calib, "-o", out, "--report", rep]):
                 check_report("%s %s" % (stem, name), model, out, rep)
 
+    # --fallback-budget: a budget that cannot run out changes nothing; one that is spent after the
+    # first trial keeps nothing in FP32 (the main job's model) and says so.
+    model = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
+    outs = {}
+    for tag, extra in (("plain", []), ("sqnr", ["--min-sqnr", "80"]),
+                       ("roomy", ["--min-sqnr", "80", "--fallback-budget", "1e6"]),
+                       ("spent", ["--min-sqnr", "80", "--fallback-budget", "1e-6"])):
+        out, rep = os.path.join(d, "budget_%s.onnx" % tag), os.path.join(d, "budget_%s.json" % tag)
+        if run([model] + extra + ["--calib", calib, "-o", out, "--report", rep]):
+            outs[tag] = (open(out, "rb").read(), json.load(open(rep))["warnings"])
+    if len(outs) == 4:
+        kept = [w for w in outs["sqnr"][1] if w.startswith("--min-sqnr") and " kept " in w]
+        check("--min-sqnr 80 keeps nodes in FP32 on fmnist_cnn", kept and " kept 0 " not in kept[0], str(kept))
+        check("--fallback-budget 1e6 gives the model of no budget", outs["roomy"][0] == outs["sqnr"][0])
+        spent = [w for w in outs["spent"][1] if w.startswith("--fallback-budget")]
+        check("--fallback-budget 1e-6 warns that it ran out before ranking",
+              len(spent) == 1 and "ran out after 1 trials" in spent[0] and "nothing kept" in spent[0], str(spent))
+        check("--fallback-budget 1e-6 gives the main job's model", outs["spent"][0] == outs["plain"][0])
+
 print("%d failed" % len(failures))
 sys.exit(1 if failures else 0)

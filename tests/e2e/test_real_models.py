@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The real-model accuracy suite: six pretrained models from npm, quantized with the defaults.
 
-    test_real_models.py [suite [MODEL...] | minsqnr]   (meson: e2e_real_models, e2e_real_models_minsqnr)
+    test_real_models.py [MODEL...]   (meson: e2e_real_models)
 
-suite: PP-OCRv4 det and rec, PP-OCR mobile cls, M-LSD 512 tiny and large, BlazeFace front
+PP-OCRv4 det and rec, PP-OCR mobile cls, M-LSD 512 tiny and large, BlazeFace front
 (.deps/models, tools/fetch_deps.sh). Each is quantized as a new user would, `qconvert MODEL
 --calib DIR` with only the model's preprocessing options (no --min-sqnr, no --exclude), on
 calibration PNGs from realdata.py (photos, LFW faces and text rendered with ImageMagick), and
@@ -20,8 +20,7 @@ next to its floor (FP32 against FP32 on input + U(-0.5, 0.5) pixel noise). Check
   * FP32 does its task on the evaluation data (faces found, lines read, ...), so the data is
     what it should be;
   * every output SQNR and task metric is at least its guard in GUARDS.
-minsqnr: BlazeFace with --min-sqnr 25 tuned on other faces (check_blazeface_minsqnr, kept as
-it was; its redesign will replace it).
+--min-sqnr on BlazeFace is tests/e2e/test_minsqnr.py.
 Needs .deps (onnxruntime-node and the models), scikit-image data and ImageMagick; exits 77
 otherwise. The same measurement on more data: tools/bench/bench_accuracy.py.
 """
@@ -29,9 +28,7 @@ import json
 import os
 import sys
 
-import numpy as np
 import onnx
-from PIL import Image
 
 import accuracy as A
 import e2e_util as U
@@ -109,12 +106,9 @@ FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProt
 
 
 def main():
-    mode = sys.argv[1] if len(sys.argv) > 1 else "suite"
-    keys = sys.argv[2:] or list(A.SPECS)
-    if mode not in ("suite", "minsqnr") or not set(keys) <= set(A.SPECS):
-        sys.exit(f"usage: {sys.argv[0]} [suite [MODEL...] | minsqnr]; models: {' '.join(A.SPECS)}")
-    if mode == "minsqnr":
-        keys = ["blazeface"]
+    keys = sys.argv[1:] or list(A.SPECS)
+    if not set(keys) <= set(A.SPECS):
+        sys.exit(f"usage: {sys.argv[0]} [MODEL...]; models: {' '.join(A.SPECS)}")
     for k in keys:
         if not os.path.isfile(A.model_path(A.SPECS[k])):
             U.skip(f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)")
@@ -123,12 +117,9 @@ def main():
     if why:
         U.skip(why)
     with U.tempdir("qc_e2e_real_") as tmp:
-        if mode == "minsqnr":
-            check_blazeface_minsqnr(tmp)
-        else:
-            results = [r for r in (check_model(tmp, k) for k in keys) if r]
-            print()
-            print(A.table(results))
+        results = [r for r in (check_model(tmp, k) for k in keys) if r]
+        print()
+        print(A.table(results))
     U.finish()
 
 
@@ -198,97 +189,6 @@ def check_ort_graph(key, optimized):
     U.check(all(v <= allowed.get(k, 0) for k, v in floats.items()),
             f"{key}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/BatchNormalization beyond "
             f"{allowed or 'none'} ({floats or 'none'}; {sum(hist.values())} nodes)")
-
-
-# ---- BlazeFace --min-sqnr (as it was; to be replaced by its redesign) -----------------------
-# Data of its own: scikit-image's 19 photos split alternately into 10 calibration and 9
-# evaluation photos, plus LFW faces for calibration, --min-sqnr tuning and evaluation. Must meet:
-# every output SQNR >= 20 dB, float Conv only for the nodes it kept in FP32, face/no-face
-# decisions as FP32.
-
-MINSQNR_PHOTOS = sorted(["astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png",
-                         "clock_motion.png", "coffee.png", "coins.png", "grass.png", "gravel.png",
-                         "hubble_deep_field.jpg", "ihc.png", "moon.png", "motorcycle_left.png",
-                         "motorcycle_right.png", "page.png", "retina.jpg", "rocket.jpg", "text.png"])
-MINSQNR_FACES = dict(calib=range(0, 20), val=range(30, 50), eval=range(50, 80))
-MIN_SQNR_DB = 20.0
-MAX_DECISION_FLIPS = 1  # of 39 evaluation images
-
-
-def minsqnr_image(name):
-    """A scikit-image photo, or "lfw:I": LFW image I (grey, 25x25), as RGB."""
-    if name.startswith("lfw:"):
-        return Image.fromarray(R.face(int(name[4:]))).convert("RGB")
-    return Image.fromarray(R.photo(name))
-
-
-def minsqnr_pngs(names, d):
-    os.makedirs(d)
-    for f in names:
-        minsqnr_image(f).save(os.path.join(d, os.path.splitext(f.replace(":", "_"))[0] + ".png"))
-    return d
-
-
-def check_blazeface_minsqnr(tmp):
-    name, inp = "blazeface_minsqnr", "input:0"
-    faces = {k: [f"lfw:{i}" for i in v] for k, v in MINSQNR_FACES.items()}
-    data = dict(calib=MINSQNR_PHOTOS[0::2] + faces["calib"], val=faces["val"],
-                eval=MINSQNR_PHOTOS[1::2] + faces["eval"])
-    calib = minsqnr_pngs(data["calib"], os.path.join(tmp, name + "_calib"))
-    val = minsqnr_pngs(data["val"], os.path.join(tmp, name + "_val"))
-    out, rep = os.path.join(tmp, name + ".int8.onnx"), os.path.join(tmp, name + ".json")
-    r = U.qconvert(U.BLAZEFACE, "--calib", calib, "--scale", "1", "--mean", "127.5", "--std", "127.5",
-                   "--min-sqnr", "25", "--eval", val, "-o", out, "--report", rep, "--quiet", check_rc=False)
-    if not U.check(r.returncode == 0 and os.path.isfile(rep), f"{name}: quantize with --report: rc "
-                   f"{r.returncode} {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}"):
-        return
-    kept_fp32 = 0
-    with open(rep) as f:
-        j = json.load(f)
-    for w in j["warnings"]:  # "--min-sqnr 25.0: kept N most sensitive nodes in FP32 ..."
-        if w.startswith("--min-sqnr") and " kept " in w:
-            kept_fp32 = int(w.split(" kept ")[1].split()[0])
-    stale = [w for w in j["warnings"] if "no usable calibration statistics" in w]
-    U.check(not stale, f"{name}: every float tensor to quantize was calibrated {stale}")
-    U.check(j["calibration_samples"] == len(data["calib"]),
-            f"{name}: report says {j['calibration_samples']} calibration samples, not {len(data['calib'])}")
-    print(f"info {name}: {kept_fp32} of {j['nodes_total']} nodes kept in FP32 by --min-sqnr")
-    print(f"info {name}: file {os.path.getsize(U.BLAZEFACE)} -> {os.path.getsize(out)} bytes")
-    ok, err = U.checker_ok(out)
-    U.check(ok, f"{name}: onnx.checker full_check {err}")
-    U.check(U.op_histogram(out).get("BatchNormalization", 0) == 0, f"{name}: BatchNormalization folded")
-    xs = [{inp: A.blazeface_input(np.asarray(minsqnr_image(f).resize((128, 128), Image.BILINEAR),
-                                             np.float64))} for f in data["eval"]]
-    opt = os.path.join(tmp, name + ".ort_opt.onnx")
-    try:
-        ref, _ = U.ort_run_batch(U.BLAZEFACE, xs, os.path.join(tmp, name + "_fp32"))
-        got, _ = U.ort_run_batch(out, xs, os.path.join(tmp, name + "_int8"), optimized_model=opt)
-    except RuntimeError as e:
-        U.check(False, f"{name}: {e}")
-        return
-    ohist = U.op_histogram(opt)
-    floats = {k: v for k, v in ohist.items() if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
-    U.check(sum(floats.values()) <= kept_fp32,
-            f"{name}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/BatchNormalization "
-            f"beyond the {kept_fp32} nodes --min-sqnr kept in FP32 ({floats or 'none'}; {sum(ohist.values())} nodes)")
-    for k, (a, b) in enumerate(zip(ref, got)):
-        s = U.sqnr_db(a, b)
-        worst = min(U.sqnr_db(a[i], b[i]) for i in range(len(a)))
-        U.check(a.shape == b.shape and s >= MIN_SQNR_DB,
-                f"{name}: output {k} {list(a.shape)} SQNR {s:.2f} dB over {len(xs)} photos "
-                f"(worst photo {worst:.2f} dB, need >= {MIN_SQNR_DB})")
-
-    def decide(outs):  # outputs 0 and 1 are the score logits of the two anchor grids
-        return np.concatenate([outs[0].reshape(len(xs), -1), outs[1].reshape(len(xs), -1)], axis=1).max(1) > 0
-    fp32, int8 = decide(ref), decide(got)
-    is_face = np.array([n.startswith("lfw:") for n in data["eval"]])
-    U.check(fp32[is_face].mean() >= 0.9, f"{name}: FP32 finds a face in {fp32[is_face].sum()} of "
-            f"{is_face.sum()} LFW faces (the evaluation data is not what it should be)")
-    flips = [n for n, a, b in zip(data["eval"], fp32, int8) if a != b]
-    print(f"info {name}: face found in {int(fp32.sum())} (FP32) / {int(int8.sum())} (INT8) of "
-          f"{len(xs)} photos; decisions differ on {flips or 'none'}")
-    U.check(len(flips) <= MAX_DECISION_FLIPS, f"{name}: INT8 face/no-face decision differs from "
-            f"FP32 on {len(flips)} photos {flips} (at most {MAX_DECISION_FLIPS})")
 
 
 if __name__ == "__main__":
