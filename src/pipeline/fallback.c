@@ -172,6 +172,7 @@ int job_fallback(job_state *s) {
   }
   if (rc < 0)
     goto done;
+  int searched = f.trials; /* before the trial that builds the final model */
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   if ((rc = trial(&f, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
@@ -194,8 +195,8 @@ int job_fallback(job_state *s) {
   }
   rc = add_note(&s->summary, note);
   if (rc == QC_OK && f.out_of_time) {
-    snprintf(note, sizeof note, "--fallback-budget %g s ran out after %d trials (%s): the model is the best found "
-             "so far, and another machine may find another", s->o->fallback_budget, f.trials,
+    snprintf(note, sizeof note, "--fallback-budget %g s ran out after %d trial%s (%s): the model is the best found "
+             "so far, and another machine may find another", s->o->fallback_budget, searched, searched == 1 ? "" : "s",
              n_sens ? "ranking done, search cut short" : "ranking cut short, nothing kept in FP32");
     rc = add_note(&s->summary, note);
   }

@@ -100,7 +100,7 @@ with tempfile.TemporaryDirectory() as d:
         check("--fallback-budget 1e6 gives the model of no budget", outs["roomy"][0] == outs["sqnr"][0])
         spent = [w for w in outs["spent"][1] if w.startswith("--fallback-budget")]
         check("--fallback-budget 1e-6 warns that it ran out before ranking",
-              len(spent) == 1 and "ran out after 1 trials" in spent[0] and "nothing kept" in spent[0], str(spent))
+              len(spent) == 1 and "ran out after 1 trial " in spent[0] and "nothing kept" in spent[0], str(spent))
         check("--fallback-budget 1e-6 gives the main job's model", outs["spent"][0] == outs["plain"][0])
 
 print("%d failed" % len(failures))
