@@ -18,11 +18,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+import qc_test as T
+
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
 DEMO = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
 ONLY = sys.argv[1:]  # optional case-name substrings, for debugging
-passed, failed = [], []
 rows = []  # (case, expected, observed, ok) for the final table
 
 
@@ -59,13 +60,11 @@ def report(name, problems, r, expected=None):
                             else "exit 2, one error line, nothing written")
     rows.append((name, expected, observed(r) if not problems else "; ".join(problems)[:90], not problems))
     if problems:
-        failed.append(name)
-        print("FAIL %s: %s\n     exit %s, stderr: %s" % (name, "; ".join(problems), r.returncode if r else "-",
-                                                          (r.stderr.strip()[:600] if r else "")))
+        T.check(False, name, ": %s\n     exit %s, stderr: %s" % ("; ".join(problems), r.returncode if r else "-",
+                                                              (r.stderr.strip()[:600] if r else "")))
     else:
-        passed.append(name)
         err = [l for l in r.stderr.splitlines() if l.startswith("qconvert: error:")] if r else []
-        print("ok   %s%s" % (name, ("  [" + err[0][:150] + "]") if err else ""))
+        T.check(True, name, ("  [" + err[0][:150] + "]") if err else "")
 
 
 def wanted(name):
@@ -169,7 +168,7 @@ def print_table():
     print("\n%-*s  %-42s  %s" % (w, "case", "expected", "observed"))
     for name, exp, obs, ok in rows:
         print("%-*s  %-42s  %s%s" % (w, name, exp[:42], "" if ok else "FAIL: ", obs))
-    print("%d cases, %d handled as expected, %d not" % (len(rows), len(passed), len(failed)))
+    print("%d cases, %d handled as expected, %d not" % (len(rows), T.passed, len(T.failures)))
 
 
 def run_catalogue(modules):
@@ -184,7 +183,4 @@ def run_catalogue(modules):
     finally:
         shutil.rmtree(top, ignore_errors=True)
     print_table()
-    print("%d passed, %d failed" % (len(passed), len(failed)))
-    if failed:
-        print("failed: " + ", ".join(failed))
-    sys.exit(1 if failed else 0)
+    T.finish()

@@ -8,13 +8,12 @@ usage error for a missing --data. Exit 0 pass, 1 fail, 77 skip (no ORT)."""
 import math
 import os
 import shutil
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CNN, check, close_count, export_flat, export_labeled, finish, load_dir, load_json,  # noqa: E402
-                    ort_run, qc, reference_metrics, require_ort, tmpdir)
+from common import (CNN, close_count, export_flat, export_labeled, load_dir, ort_outputs, qc,
+                    reference_metrics)
+from qc_test import check, finish, load_json, mkdtemp, require_ort
 
 EVAL_KEYS = ["samples", "labeled", "classes", "fp32_top1", "quant_top1", "fp32_top5", "quant_top5", "agreement",
              "output_sqnr_db", "cosine", "fp32_ms", "quant_ms"]
@@ -76,7 +75,7 @@ def compare_eval(tag, ev, ref, n_classes, labeled, quant):
 
 def main():
     require_ort()
-    work = tmpdir("qc-eval-metrics-")
+    work = mkdtemp("qc-eval-metrics-")
     try:
         cal = export_flat(os.path.join(work, "cal"), 200, "train")
         lab = export_labeled(os.path.join(work, "lab"), 300, "t10k")
@@ -88,8 +87,8 @@ def main():
         # 1. Integer class folders 0..9.
         x, y, names = load_dir(lab, labeled=True)
         check(len(names) == 10 and x.shape[0] == 300, f"test data: {x.shape[0]} images in {len(names)} classes")
-        ref_f = ort_run(CNN, x, os.path.join(work, "ort_f"))
-        ref_q = ort_run(q8, x, os.path.join(work, "ort_q"))
+        ref_f = ort_outputs(CNN, x, os.path.join(work, "ort_f"))
+        ref_q = ort_outputs(q8, x, os.path.join(work, "ort_q"))
         ref = reference_metrics(ref_f, ref_q, y, 10)
         print(f"reference: fp32 top-1 {ref['fp32_top1_count']}/300, int8 top-1 {ref['quant_top1_count']}/300, "
               f"agreement {ref['agree_count']}/300, SQNR {ref['output_sqnr_db']:.2f} dB")
@@ -121,8 +120,8 @@ def main():
             shutil.copytree(os.path.join(lab, str(k)), os.path.join(named, sorted_names[k]))
         x3, y3, n3 = load_dir(named, labeled=True)
         check(n3 == sorted_names, "named: reference sees sorted names")
-        r3 = reference_metrics(ort_run(CNN, x3, os.path.join(work, "ort_f3")),
-                               ort_run(q8, x3, os.path.join(work, "ort_q3")), y3, 10)
+        r3 = reference_metrics(ort_outputs(CNN, x3, os.path.join(work, "ort_f3")),
+                               ort_outputs(q8, x3, os.path.join(work, "ort_q3")), y3, 10)
         check(r3["fp32_top1_count"] == ref["fp32_top1_count"], "named: reference top-1 matches the integer layout")
         ev = run_eval(work, "named", [CNN, q8], named)
         if ev:
@@ -149,8 +148,8 @@ def main():
             for f in sorted(os.listdir(os.path.join(lab, c))):
                 shutil.copy(os.path.join(lab, c, f), os.path.join(flat, f"{c}_{f}"))
         x5, _, _ = load_dir(flat, labeled=False)
-        r5 = reference_metrics(ort_run(CNN, x5, os.path.join(work, "ort_f5")),
-                               ort_run(q8, x5, os.path.join(work, "ort_q5")), None, 0)
+        r5 = reference_metrics(ort_outputs(CNN, x5, os.path.join(work, "ort_f5")),
+                               ort_outputs(q8, x5, os.path.join(work, "ort_q5")), None, 0)
         ev = run_eval(work, "flat", [CNN, q8], flat)
         if ev:
             compare_eval("flat", ev, r5, 0, False, True)

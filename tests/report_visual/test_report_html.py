@@ -9,7 +9,8 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 
-from common import check, finish, path, write_reports
+from common import path, write_reports
+from qc_test import check, finish
 
 TOOL = sys.argv[1]
 SECTIONS = ["summary", "sizes", "layers", "histograms", "tensors", "warnings"]

@@ -9,7 +9,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from common import check, finish, path, write_reports
+from common import path, write_reports
+from qc_test import check, finish
 
 TOOL = sys.argv[1]
 # Colours from src/report/report_png.c.
