@@ -35,6 +35,7 @@ from PIL import Image
 
 import accuracy as A
 import e2e_util as U
+import qc_test as T
 import realdata as R
 
 # Samples per model (calibration, evaluation), sized so the suite fits CI (docs/accuracy.md).
@@ -117,19 +118,19 @@ def main():
         keys = ["blazeface"]
     for k in keys:
         if not os.path.isfile(A.model_path(A.SPECS[k])):
-            U.skip(f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)")
-    U.require_ort()
+            T.skip(f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)")
+    T.require_ort()
     why = R.missing()
     if why:
-        U.skip(why)
-    with U.tempdir("qc_e2e_real_") as tmp:
+        T.skip(why)
+    with T.tempdir("qc_e2e_real_") as tmp:
         if mode == "minsqnr":
             check_blazeface_minsqnr(tmp)
         else:
             results = [r for r in (check_model(tmp, k) for k in keys) if r]
             print()
             print(A.table(results))
-    U.finish()
+    T.finish()
 
 
 def check_model(tmp, key):
@@ -140,7 +141,7 @@ def check_model(tmp, key):
     out, rep = os.path.join(tmp, key + ".int8.onnx"), os.path.join(tmp, key + ".json")
     r = A.quantize(spec, calib, out, report=rep)
     last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    if not U.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
+    if not T.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
                    f"{key}: quantize with --report: rc {r.returncode} {last}"):
         return None
     check_structure(key, out, rep, n_calib)
@@ -149,19 +150,19 @@ def check_model(tmp, key):
     try:
         res = A.evaluate(spec, out, samples, os.path.join(tmp, key + "_ort"), optimized_model=opt)
     except RuntimeError as e:
-        U.check(False, f"{key}: onnxruntime runs FP32 and INT8: {e}")
+        T.check(False, f"{key}: onnxruntime runs FP32 and INT8: {e}")
         return None
     check_ort_graph(key, opt)
     for what, value, need in res.sanity:
-        U.check(value >= need, f"{key}: FP32 on the evaluation data: {what} {value:.3f} "
+        T.check(value >= need, f"{key}: FP32 on the evaluation data: {what} {value:.3f} "
                 f"(need >= {need}; else the data is not what the model is made for)")
     guards = GUARDS[key]
     for row in res.rows:
-        U.check(row.sqnr >= guards[row.output], f"{key}: output {row.output} SQNR {row.sqnr:.2f} dB "
+        T.check(row.sqnr >= guards[row.output], f"{key}: output {row.output} SQNR {row.sqnr:.2f} dB "
                 f"over {n_eval} samples (floor {row.floor_sqnr:.2f}; guard >= {guards[row.output]})")
     for (name, value), (_, floor) in zip(res.metrics, res.floor_metrics):
         bad = value > guards[name] if name in LOWER_IS_BETTER else value < guards[name]
-        U.check(not bad, f"{key}: {name} {value:.3f} (floor {floor:.3f}; guard "
+        T.check(not bad, f"{key}: {name} {value:.3f} (floor {floor:.3f}; guard "
                 f"{'<=' if name in LOWER_IS_BETTER else '>='} {guards[name]})")
     return res
 
@@ -174,19 +175,19 @@ def check_structure(key, out, rep, n_calib):
     stale = [w.split("'")[1] for w in j["warnings"] if "no usable calibration statistics" in w]
     types = U.value_elem_types(path) if stale else {}
     floats = [t for t in stale if types.get(t, onnx.TensorProto.FLOAT) in FLOAT_TYPES]
-    U.check(not floats, f"{key}: every float tensor to quantize was calibrated {floats}")
+    T.check(not floats, f"{key}: every float tensor to quantize was calibrated {floats}")
     wrong = len(stale) - len(floats)
-    U.check(wrong <= want.get("int_warnings", 0), f"{key}: {wrong} warnings name integer tensors as "
+    T.check(wrong <= want.get("int_warnings", 0), f"{key}: {wrong} warnings name integer tensors as "
             f"uncalibrated ({want.get('int_warnings', 0)} allowed; shape arithmetic is no activation)")
-    U.check(j["calibration_samples"] == n_calib,
+    T.check(j["calibration_samples"] == n_calib,
             f"{key}: report counts {j['calibration_samples']} calibration samples of {n_calib}")
     ratio = os.path.getsize(path) / os.path.getsize(out)
-    U.check(ratio >= want["min_file_ratio"], f"{key}: file {os.path.getsize(path)} -> "
+    T.check(ratio >= want["min_file_ratio"], f"{key}: file {os.path.getsize(path)} -> "
             f"{os.path.getsize(out)} bytes, {ratio:.2f}x smaller (need >= {want['min_file_ratio']})")
-    ok, err = U.checker_ok(out)
-    U.check(ok, f"{key}: onnx.checker full_check {err}")
+    ok, err = T.checker_ok(out)
+    T.check(ok, f"{key}: onnx.checker full_check {err}")
     bn = U.op_histogram(out).get("BatchNormalization", 0)
-    U.check(bn <= want.get("batchnorm", 0), f"{key}: BatchNormalization folded ({bn} left, "
+    T.check(bn <= want.get("batchnorm", 0), f"{key}: BatchNormalization folded ({bn} left, "
             f"{want.get('batchnorm', 0)} allowed; FP32 has {U.op_histogram(path).get('BatchNormalization', 0)})")
 
 
@@ -195,7 +196,7 @@ def check_ort_graph(key, optimized):
     hist = U.op_histogram(optimized)
     floats = {k: v for k, v in hist.items() if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
     allowed = STRUCTURE[key].get("float_ops", {})
-    U.check(all(v <= allowed.get(k, 0) for k, v in floats.items()),
+    T.check(all(v <= allowed.get(k, 0) for k, v in floats.items()),
             f"{key}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/BatchNormalization beyond "
             f"{allowed or 'none'} ({floats or 'none'}; {sum(hist.values())} nodes)")
 
@@ -237,9 +238,9 @@ def check_blazeface_minsqnr(tmp):
     calib = minsqnr_pngs(data["calib"], os.path.join(tmp, name + "_calib"))
     val = minsqnr_pngs(data["val"], os.path.join(tmp, name + "_val"))
     out, rep = os.path.join(tmp, name + ".int8.onnx"), os.path.join(tmp, name + ".json")
-    r = U.qconvert(U.BLAZEFACE, "--calib", calib, "--scale", "1", "--mean", "127.5", "--std", "127.5",
+    r = T.qconvert(U.BLAZEFACE, "--calib", calib, "--scale", "1", "--mean", "127.5", "--std", "127.5",
                    "--min-sqnr", "25", "--eval", val, "-o", out, "--report", rep, "--quiet", check_rc=False)
-    if not U.check(r.returncode == 0 and os.path.isfile(rep), f"{name}: quantize with --report: rc "
+    if not T.check(r.returncode == 0 and os.path.isfile(rep), f"{name}: quantize with --report: rc "
                    f"{r.returncode} {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''}"):
         return
     kept_fp32 = 0
@@ -249,32 +250,32 @@ def check_blazeface_minsqnr(tmp):
         if w.startswith("--min-sqnr") and " kept " in w:
             kept_fp32 = int(w.split(" kept ")[1].split()[0])
     stale = [w for w in j["warnings"] if "no usable calibration statistics" in w]
-    U.check(not stale, f"{name}: every float tensor to quantize was calibrated {stale}")
-    U.check(j["calibration_samples"] == len(data["calib"]),
+    T.check(not stale, f"{name}: every float tensor to quantize was calibrated {stale}")
+    T.check(j["calibration_samples"] == len(data["calib"]),
             f"{name}: report says {j['calibration_samples']} calibration samples, not {len(data['calib'])}")
     print(f"info {name}: {kept_fp32} of {j['nodes_total']} nodes kept in FP32 by --min-sqnr")
     print(f"info {name}: file {os.path.getsize(U.BLAZEFACE)} -> {os.path.getsize(out)} bytes")
-    ok, err = U.checker_ok(out)
-    U.check(ok, f"{name}: onnx.checker full_check {err}")
-    U.check(U.op_histogram(out).get("BatchNormalization", 0) == 0, f"{name}: BatchNormalization folded")
+    ok, err = T.checker_ok(out)
+    T.check(ok, f"{name}: onnx.checker full_check {err}")
+    T.check(U.op_histogram(out).get("BatchNormalization", 0) == 0, f"{name}: BatchNormalization folded")
     xs = [{inp: A.blazeface_input(np.asarray(minsqnr_image(f).resize((128, 128), Image.BILINEAR),
                                              np.float64))} for f in data["eval"]]
     opt = os.path.join(tmp, name + ".ort_opt.onnx")
     try:
-        ref, _ = U.ort_run_batch(U.BLAZEFACE, xs, os.path.join(tmp, name + "_fp32"))
-        got, _ = U.ort_run_batch(out, xs, os.path.join(tmp, name + "_int8"), optimized_model=opt)
+        ref, _ = T.ort_run_batch(U.BLAZEFACE, xs, os.path.join(tmp, name + "_fp32"))
+        got, _ = T.ort_run_batch(out, xs, os.path.join(tmp, name + "_int8"), optimized_model=opt)
     except RuntimeError as e:
-        U.check(False, f"{name}: {e}")
+        T.check(False, f"{name}: {e}")
         return
     ohist = U.op_histogram(opt)
     floats = {k: v for k, v in ohist.items() if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
-    U.check(sum(floats.values()) <= kept_fp32,
+    T.check(sum(floats.values()) <= kept_fp32,
             f"{name}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/BatchNormalization "
             f"beyond the {kept_fp32} nodes --min-sqnr kept in FP32 ({floats or 'none'}; {sum(ohist.values())} nodes)")
     for k, (a, b) in enumerate(zip(ref, got)):
-        s = U.sqnr_db(a, b)
-        worst = min(U.sqnr_db(a[i], b[i]) for i in range(len(a)))
-        U.check(a.shape == b.shape and s >= MIN_SQNR_DB,
+        s = T.sqnr_db(a, b)
+        worst = min(T.sqnr_db(a[i], b[i]) for i in range(len(a)))
+        T.check(a.shape == b.shape and s >= MIN_SQNR_DB,
                 f"{name}: output {k} {list(a.shape)} SQNR {s:.2f} dB over {len(xs)} photos "
                 f"(worst photo {worst:.2f} dB, need >= {MIN_SQNR_DB})")
 
@@ -282,12 +283,12 @@ def check_blazeface_minsqnr(tmp):
         return np.concatenate([outs[0].reshape(len(xs), -1), outs[1].reshape(len(xs), -1)], axis=1).max(1) > 0
     fp32, int8 = decide(ref), decide(got)
     is_face = np.array([n.startswith("lfw:") for n in data["eval"]])
-    U.check(fp32[is_face].mean() >= 0.9, f"{name}: FP32 finds a face in {fp32[is_face].sum()} of "
+    T.check(fp32[is_face].mean() >= 0.9, f"{name}: FP32 finds a face in {fp32[is_face].sum()} of "
             f"{is_face.sum()} LFW faces (the evaluation data is not what it should be)")
     flips = [n for n, a, b in zip(data["eval"], fp32, int8) if a != b]
     print(f"info {name}: face found in {int(fp32.sum())} (FP32) / {int(int8.sum())} (INT8) of "
           f"{len(xs)} photos; decisions differ on {flips or 'none'}")
-    U.check(len(flips) <= MAX_DECISION_FLIPS, f"{name}: INT8 face/no-face decision differs from "
+    T.check(len(flips) <= MAX_DECISION_FLIPS, f"{name}: INT8 face/no-face decision differs from "
             f"FP32 on {len(flips)} photos {flips} (at most {MAX_DECISION_FLIPS})")
 
 
