@@ -6,12 +6,14 @@
  *   CHECK(cond, "got %d", v);           FAIL file:line: cond: got 7
  *   CHECK_OK(call);                     FAIL file:line: call: <qc_last_error()>
  *   return qc_test_finish("ir");        ir: 60 passed, 0 failed
+ * The helper tools next to the tests end a failed run with qc_tool_fail.
  */
 #ifndef QC_TEST_H
 #define QC_TEST_H
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/status.h"
 
@@ -54,6 +56,26 @@ __attribute__((unused)) static int qc_test_finish(const char *name) {
   int passed = qc_test_checks - qc_test_failures;
   fprintf(qc_test_failures ? stderr : stdout, "%s: %d passed, %d failed\n", name, passed, qc_test_failures);
   return qc_test_failures ? 1 : 0;
+}
+
+/* A helper tool's exit after a failed status: prints "<prefix>: <error>" and
+ * returns the CLI's exit code for the status. */
+__attribute__((unused)) static int qc_tool_fail(const char *prefix, int rc) {
+  fprintf(stderr, "%s: %s\n", prefix, qc_last_error());
+  return qc_exit_code(rc);
+}
+
+/* Splits a helper tool's "key=value" argument: key (NUL-terminated, at most
+ * key_size - 1 bytes) and *value (pointing into arg); QC_EUSAGE otherwise. */
+__attribute__((unused)) static int qc_tool_key_value(const char *arg, char *key, size_t key_size,
+                                                     const char **value) {
+  const char *eq = strchr(arg, '=');
+  if (!eq || (size_t)(eq - arg) >= key_size)
+    return qc_fail(QC_EUSAGE, "expected key=value, got '%s'", arg);
+  memcpy(key, arg, (size_t)(eq - arg));
+  key[eq - arg] = 0;
+  *value = eq + 1;
+  return QC_OK;
 }
 
 #endif
