@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from qc_test import MODELS, check, finish, mkdtemp, ort_run, require_ort
+from qc_test import MODELS, check, checker_ok, finish, mkdtemp, ort_run, require_ort
 
 QC = os.environ["QCONVERT"]
 SRC = os.environ["QC_SOURCE_ROOT"]
@@ -107,11 +107,8 @@ def verify(name, m, tmp, numpy_ref=None, shapes=None, expect_ops=None, old_runs=
         return None
     rewritten = json.loads(r.stdout)["nodes_rewritten"]
     out = onnx.load(dst)
-    try:
-        onnx.checker.check_model(out, full_check=True)
-        check(True, name + ": checker full_check")
-    except Exception as e:  # noqa: BLE001 - report any checker failure
-        check(False, name + ": checker full_check", str(e).splitlines()[0])
+    ok, err = checker_ok(out)
+    check(ok, name + ": checker full_check", err)
     opsets = {o.domain: o.version for o in out.opset_import}
     check(opsets.get("", opsets.get("ai.onnx")) == 13, name + ": opset_import is 13", str(opsets))
     for op, n in (expect_ops or {}).items():

@@ -18,5 +18,13 @@ def write_reports(tool):
     return out
 
 
+def check_rerun_identical(tool, outdir, ext):
+    """Deterministic: a second run of the tool writes the same bytes for every report."""
+    again = write_reports(tool)
+    for stem in ["quant", "compare", "unlabeled"]:
+        same = T.file_bytes(path(outdir, stem, ext)) == T.file_bytes(path(again, stem, ext))
+        T.check(same, f"{stem}{ext}: identical across runs")
+
+
 def path(outdir, stem, ext):
     return os.path.join(outdir, stem + ext)
