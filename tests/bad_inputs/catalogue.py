@@ -37,6 +37,20 @@ def run(args, timeout=120, **kw):
     return subprocess.run([QC] + args, capture_output=True, text=True, timeout=timeout, env=env, **kw)
 
 
+def signal_and_wait(p, sig, send=True):
+    """Sends sig to the running qconvert p (when send) and waits up to 60 s; one that hangs is
+    killed and says so on stderr. Returns its CompletedProcess."""
+    if send:
+        p.send_signal(sig)
+    try:
+        so, se = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, se = p.communicate()
+        se += "\n(hung after %s)" % sig.name
+    return subprocess.CompletedProcess(p.args, p.returncode, so, se)
+
+
 def is_warning(line):
     return line.startswith("warning:") or line.startswith("qconvert: warning:")
 
@@ -160,6 +174,14 @@ def pngs(d, n, size=(28, 28), mode="L", seed=0):
     for i in range(n):
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(os.path.join(d, "img%04d.png" % i))
     return d
+
+
+def demo_fixture(top, n_calib=8):
+    """A module's starting point: n_calib random PNGs in top/calib and a copy of the demo model
+    as top/model.onnx (the cases may modify it). Returns (calib dir, model path)."""
+    model = os.path.join(top, "model.onnx")
+    shutil.copy(DEMO, model)
+    return pngs(os.path.join(top, "calib"), n_calib), model
 
 
 def print_table():

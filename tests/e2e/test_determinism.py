@@ -55,16 +55,25 @@ def ema_value(st, seg):
     return weighted + (1.0 - st["ema_constant"]) ** n * first
 
 
-def compare_stats(a, b, what):
+def read_stats_pair(a, b, what):
+    """Both stats files, parsed and checked to hold the same tensors; None if one does not parse."""
     try:
         sa, sb = U.read_stats(a), U.read_stats(b)
     except (OSError, ValueError) as e:
         T.check(False, f"{what}: stats parse: {e}")
+        return None
+    T.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
+    return sa, sb
+
+
+def compare_stats(a, b, what):
+    pair = read_stats_pair(a, b, what)
+    if pair is None:
         return
+    sa, sb = pair
     exact_keys = ("count", "nonfinite", "zeros", "samples", "min", "max", "ema_constant",
                   "hist_exp", "hist_first", "counts")
     bad_exact, worst_ema = [], 0.0
-    T.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
     for name in sa.keys() & sb.keys():
         if name.startswith("__"):
             continue
@@ -83,12 +92,10 @@ def compare_stats(a, b, what):
 
 def compare_stats_close(a, b, what):
     """Batch-size comparison: the engine's last bits may differ, the observers may not."""
-    try:
-        sa, sb = U.read_stats(a), U.read_stats(b)
-    except (OSError, ValueError) as e:
-        T.check(False, f"{what}: stats parse: {e}")
+    pair = read_stats_pair(a, b, what)
+    if pair is None:
         return
-    T.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
+    sa, sb = pair
     bad = []
     for name in sa.keys() & sb.keys():
         if name.startswith("__"):

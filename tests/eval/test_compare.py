@@ -18,7 +18,7 @@ from onnx import numpy_helper
 
 from common import (CNN, close_count, export_flat, export_labeled, load_dir, ort_outputs, qc,
                     reference_metrics)
-from qc_test import check, finish, load_json, mkdtemp, require_ort
+from qc_test import check, finish, load_json, require_ort, tempdir
 
 ALL = ["minmax", "ema", "percentile", "entropy", "mse"]
 N_CAL = 200
@@ -72,8 +72,7 @@ def initializers(path):
 
 def main():
     require_ort()
-    work = mkdtemp("qc-compare-")
-    try:
+    with tempdir("qc-compare-") as work:
         cal = export_flat(os.path.join(work, "cal"), N_CAL, "train")
         lab = export_labeled(os.path.join(work, "lab"), 300, "t10k")
         x, y, _ = load_dir(lab, labeled=True)
@@ -202,8 +201,6 @@ def main():
         p = qc("compare", CNN, "--calib", cal, "--observers", "minmax,bogus", expect=2, what="unknown observer")
         p = qc("compare", CNN, expect=2, what="compare without --calib")
         p = qc("compare", CNN, "--calib", cal, "-o", CNN, expect=2, what="compare -o MODEL (refuses to overwrite)")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

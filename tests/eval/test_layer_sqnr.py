@@ -8,14 +8,13 @@ numpy with the JSON `tensors` scale/zero_point, SQNR over the same eval data.
 Runs uint8 (default, mse observer) and int8 symmetric (minmax observer).
 Exit 0 pass, 1 fail, 77 skip (no ORT)."""
 import os
-import shutil
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from common import CNN, export_flat, export_labeled, load_dir, ort_outputs, qc
-from qc_test import check, finish, load_json, mkdtemp, require_ort
+from qc_test import check, finish, load_json, require_ort, tempdir
 
 TOL_DB = 0.2
 
@@ -91,15 +90,12 @@ def check_run(work, tag, cal, evald, x, extra_args):
 
 def main():
     require_ort()
-    work = mkdtemp("qc-layer-sqnr-")
-    try:
+    with tempdir("qc-layer-sqnr-") as work:
         cal = export_flat(os.path.join(work, "cal"), 200, "train")
         evald = export_labeled(os.path.join(work, "eval"), 300, "t10k")
         x, _, _ = load_dir(evald, labeled=True)
         check_run(work, "uint8_mse", cal, evald, x, [])
         check_run(work, "int8_minmax", cal, evald, x, ["--activation-type", "int8", "--observer", "minmax"])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
