@@ -1,6 +1,6 @@
 /* The op registry: one table, sorted by (op_type, since_version).
  * Dispatch picks the highest since_version <= the model's opset.
- * tests/test_registry.c checks the ordering. */
+ * tests/ops/test_registry.c checks the ordering and the lookup. */
 #include <string.h>
 
 #include "kernels.h"

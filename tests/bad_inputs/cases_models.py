@@ -11,14 +11,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from catalogue import (DEMO, QC, conv_model, expect_error, expect_success, pngs, report, save_model, sha,
-                       tmp_leftovers, wanted)
+from catalogue import (DEMO, QC, conv_model, demo_fixture, expect_error, expect_success, pngs, report,
+                       save_model, sha, signal_and_wait, tmp_leftovers, wanted)
 
 
 def cases(top):
-    calib = pngs(os.path.join(top, "calib"), 8)
-    model = os.path.join(top, "model.onnx")
-    shutil.copy(DEMO, model)
+    calib, model = demo_fixture(top)
     out = os.path.join(top, "out.onnx")
 
     # -- models
@@ -169,14 +167,7 @@ def cases(top):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=dict(os.environ, OMP_NUM_THREADS="1"))
         time.sleep(1.0)
-        p.send_signal(signal.SIGINT)
-        try:
-            so, se = p.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            so, se = p.communicate()
-            se += "\n(hung after SIGINT)"
-        r = subprocess.CompletedProcess(p.args, p.returncode, so, se)
+        r = signal_and_wait(p, signal.SIGINT)
         problems = []
         if p.returncode != 130:
             problems.append("exit %d, want 130 (finished before the signal?)" % p.returncode)
@@ -186,6 +177,6 @@ def cases(top):
             problems.append("temp files left: %r" % tmp_leftovers(top))
         if sha(model) != before:
             problems.append("input model changed")
-        if len([l for l in se.splitlines() if l.startswith("qconvert: error:")]) != 1:
+        if len([l for l in r.stderr.splitlines() if l.startswith("qconvert: error:")]) != 1:
             problems.append("want one 'qconvert: error:' line")
         report("signal: SIGINT during calibration", problems, r, "exit 130, one error line, nothing written")

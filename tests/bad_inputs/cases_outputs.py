@@ -18,8 +18,8 @@ import time
 
 import onnx
 
-from catalogue import (DEMO, QC, ROOT, conv_model, expect_error, pngs, report, run, sha, tmp_leftovers,
-                       wanted)
+from catalogue import (DEMO, QC, ROOT, conv_model, demo_fixture, expect_error, pngs, report, run, sha,
+                       signal_and_wait, tmp_leftovers, wanted)
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from e2e_util import read_stats  # noqa: E402
@@ -133,9 +133,7 @@ def subdir(top, name):
 
 
 def cases(top):
-    calib = pngs(os.path.join(top, "calib"), 8)
-    model = os.path.join(top, "model.onnx")
-    shutil.copy(DEMO, model)
+    calib, model = demo_fixture(top)
     out = os.path.join(top, "out.onnx")
     base = [model, "--calib", calib, "--quiet", "--threads", "1"]
 
@@ -438,15 +436,7 @@ def signal_during_write(top, calib, model):
     while p.poll() is None and not blocked:
         blocked = wchan(p.pid) == "wait_for_partner"  # the FIFO's open waits for a reader
         time.sleep(0.005)
-    if blocked:
-        p.send_signal(signal.SIGTERM)
-    try:
-        so, se = p.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        so, se = p.communicate()
-        se += "\n(hung after SIGTERM)"
-    r = subprocess.CompletedProcess(p.args, p.returncode, so, se)
+    r = signal_and_wait(p, signal.SIGTERM, send=blocked)
     problems = [] if blocked else ["never waited on the FIFO (replaced or not reached)"]
     problems += contract(r, 130, before=before, absent=[rep, st], dirs=[d])
     report(name, problems, r, "exit 130, one error line, nothing written")

@@ -5,10 +5,9 @@ activations stayed float, with only a warning per tensor. Statistics that cover 
 model's activations are an error; a file missing some tensors still works, with a warning each
 (tests/e2e/test_relu_absorption.py checks that those Relus still clip)."""
 import os
-import shutil
 import struct
 
-from catalogue import DEMO, expect_error, expect_success, pngs, run
+from catalogue import demo_fixture, expect_error, expect_success, run
 
 HEADER = struct.Struct("<8sIII")  # magic, version, histogram bins, fingerprint length
 
@@ -41,9 +40,7 @@ def with_records(saved, path, keep):
 
 
 def cases(top):
-    calib = pngs(os.path.join(top, "calib"), 8)
-    model = os.path.join(top, "model.onnx")
-    shutil.copy(DEMO, model)
+    calib, model = demo_fixture(top)
     saved = os.path.join(top, "demo.stats")
     r = run([model, "--calib", calib, "-o", os.path.join(top, "saved.onnx"), "--quiet", "--threads", "1",
              "--save-stats", saved])

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from catalogue import (DEMO, conv_model, expect_error, expect_success, is_warning, pngs, report, run,
+from catalogue import (conv_model, demo_fixture, expect_error, expect_success, is_warning, pngs, report, run,
                        save_model, wanted)
 
 
@@ -69,21 +69,16 @@ def npys(d, n, value=0.5):
     return d
 
 def cases(top):
-    calib = pngs(os.path.join(top, "calib"), 4)
-    model = os.path.join(top, "model.onnx")
-    shutil.copy(DEMO, model)
+    calib, model = demo_fixture(top, 4)
     out = os.path.join(top, "out.onnx")
     runs = os.path.join(top, "run-out")
 
     # -- 9. readers refuse non-regular files up front, without blocking
-    fifo_npy = os.path.join(top, "fifo.npy")
-    os.mkfifo(fifo_npy)
-    expect_cli_error("reader: run --input, a FIFO .npy", ["run", model, "--input", fifo_npy, "--output-dir", runs],
-                     ["fifo.npy", "FIFO"], timeout=10)
-    fifo_pb = os.path.join(top, "fifo.pb")
-    os.mkfifo(fifo_pb)
-    expect_cli_error("reader: run --input, a FIFO .pb", ["run", model, "--input", fifo_pb, "--output-dir", runs],
-                     ["fifo.pb", "FIFO"], timeout=10)
+    for name in ("fifo.npy", "fifo.pb"):
+        fifo = os.path.join(top, name)
+        os.mkfifo(fifo)
+        expect_cli_error("reader: run --input, a FIFO " + name[len("fifo"):],
+                         ["run", model, "--input", fifo, "--output-dir", runs], [name, "FIFO"], timeout=10)
     dev = os.path.join(top, "zero.npy")
     os.symlink("/dev/zero", dev)
     expect_cli_error("reader: run --input, a character device (/dev/zero)",

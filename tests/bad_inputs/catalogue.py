@@ -18,11 +18,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
+import qc_test as T
+
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
 DEMO = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
 ONLY = sys.argv[1:]  # optional case-name substrings, for debugging
-passed, failed = [], []
 rows = []  # (case, expected, observed, ok) for the final table
 
 
@@ -34,6 +35,20 @@ def sha(path):
 def run(args, timeout=120, **kw):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([QC] + args, capture_output=True, text=True, timeout=timeout, env=env, **kw)
+
+
+def signal_and_wait(p, sig, send=True):
+    """Sends sig to the running qconvert p (when send) and waits up to 60 s; one that hangs is
+    killed and says so on stderr. Returns its CompletedProcess."""
+    if send:
+        p.send_signal(sig)
+    try:
+        so, se = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, se = p.communicate()
+        se += "\n(hung after %s)" % sig.name
+    return subprocess.CompletedProcess(p.args, p.returncode, so, se)
 
 
 def is_warning(line):
@@ -59,13 +74,11 @@ def report(name, problems, r, expected=None):
                             else "exit 2, one error line, nothing written")
     rows.append((name, expected, observed(r) if not problems else "; ".join(problems)[:90], not problems))
     if problems:
-        failed.append(name)
-        print("FAIL %s: %s\n     exit %s, stderr: %s" % (name, "; ".join(problems), r.returncode if r else "-",
-                                                          (r.stderr.strip()[:600] if r else "")))
+        T.check(False, name, ": %s\n     exit %s, stderr: %s" % ("; ".join(problems), r.returncode if r else "-",
+                                                              (r.stderr.strip()[:600] if r else "")))
     else:
-        passed.append(name)
         err = [l for l in r.stderr.splitlines() if l.startswith("qconvert: error:")] if r else []
-        print("ok   %s%s" % (name, ("  [" + err[0][:150] + "]") if err else ""))
+        T.check(True, name, ("  [" + err[0][:150] + "]") if err else "")
 
 
 def wanted(name):
@@ -163,13 +176,21 @@ def pngs(d, n, size=(28, 28), mode="L", seed=0):
     return d
 
 
+def demo_fixture(top, n_calib=8):
+    """A module's starting point: n_calib random PNGs in top/calib and a copy of the demo model
+    as top/model.onnx (the cases may modify it). Returns (calib dir, model path)."""
+    model = os.path.join(top, "model.onnx")
+    shutil.copy(DEMO, model)
+    return pngs(os.path.join(top, "calib"), n_calib), model
+
+
 def print_table():
     """The catalogue as a table: case, expected outcome, observed outcome."""
     w = max([len(r[0]) for r in rows] + [4])
     print("\n%-*s  %-42s  %s" % (w, "case", "expected", "observed"))
     for name, exp, obs, ok in rows:
         print("%-*s  %-42s  %s%s" % (w, name, exp[:42], "" if ok else "FAIL: ", obs))
-    print("%d cases, %d handled as expected, %d not" % (len(rows), len(passed), len(failed)))
+    print("%d cases, %d handled as expected, %d not" % (len(rows), T.passed, len(T.failures)))
 
 
 def run_catalogue(modules):
@@ -184,7 +205,4 @@ def run_catalogue(modules):
     finally:
         shutil.rmtree(top, ignore_errors=True)
     print_table()
-    print("%d passed, %d failed" % (len(passed), len(failed)))
-    if failed:
-        print("failed: " + ", ".join(failed))
-    sys.exit(1 if failed else 0)
+    T.finish()

@@ -7,17 +7,17 @@ error and, where the point is "no allocation before validation", the child's
 peak RSS. Prints one line per case and "N passed, N failed"."""
 import os
 import resource
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
+
+import qc_test as T
 
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
@@ -29,7 +29,6 @@ RSS_CAP_MB = 400  # generous: the binary and its libraries need ~60 MB
 SANITIZED = b"libasan" in subprocess.run(["ldd", QC], capture_output=True).stdout or \
     os.environ.get("QC_SANITIZED") == "1"
 AS_CAP = 0 if SANITIZED else 1 << 30
-passed, failed = [], []
 
 
 def run(args, env=None, timeout=120):
@@ -57,7 +56,7 @@ def run(args, env=None, timeout=120):
     return r, rss
 
 
-def check(name, r, rss, code, needles=(), rss_cap=RSS_CAP_MB, one_error=True):
+def expect(name, r, rss, code, needles=(), rss_cap=RSS_CAP_MB, one_error=True):
     problems = []
     if r.returncode != code:
         problems.append("exit %d, want %d" % (r.returncode, code))
@@ -71,11 +70,9 @@ def check(name, r, rss, code, needles=(), rss_cap=RSS_CAP_MB, one_error=True):
     if rss > rss_cap:
         problems.append("peak RSS %d MB > %d MB" % (rss, rss_cap))
     if problems:
-        failed.append(name)
-        print("FAIL %s: %s\n     stderr: %s" % (name, "; ".join(problems), r.stderr.strip()[:400]))
+        T.check(False, name, ": %s\n     stderr: %s" % ("; ".join(problems), r.stderr.strip()[:400]))
     else:
-        passed.append(name)
-        print("ok   %s (rss %d MB)  %s" % (name, rss, (errs[0][:140] if errs else "")))
+        T.check(True, name, "(rss %d MB)  %s" % (rss, (errs[0][:140] if errs else "")))
 
 
 def varint(n):
@@ -107,13 +104,9 @@ def nested_if_model(depth):
 
 
 def main():
-    d = tempfile.mkdtemp(prefix="qc-limits-")
-    try:
+    with T.tempdir("qc-limits-") as d:
         cases(d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-    print("%d passed, %d failed" % (len(passed), len(failed)))
-    sys.exit(1 if failed else 0)
+    T.finish()
 
 
 def cases(d):
@@ -121,11 +114,11 @@ def cases(d):
     deep = os.path.join(d, "deep.onnx")
     open(deep, "wb").write(nested_if_model(3000))
     r, rss = run(["inspect", deep])
-    check("nesting: 3000 nested If subgraphs refused", r, rss, 2, ["nested more than"])
+    expect("nesting: 3000 nested If subgraphs refused", r, rss, 2, ["nested more than"])
     shallow = os.path.join(d, "shallow.onnx")
     open(shallow, "wb").write(nested_if_model(20))
     r, rss = run(["inspect", shallow])
-    check("nesting: 20 nested If subgraphs load", r, rss, 0)
+    expect("nesting: 20 nested If subgraphs load", r, rss, 0)
 
     # 2. a TensorProto declaring 1 GiB with 4 bytes of raw_data: error, nothing allocated
     x = np.zeros((1, 1, 28, 28), np.float32)
@@ -139,15 +132,15 @@ def cases(d):
     outdir = os.path.join(d, "run-out")
     os.makedirs(outdir)
     r, rss = run(["run", DEMO, "--input", pb, "--output-dir", outdir])
-    check("tensor .pb: 1 GiB shape, 4 bytes of data", r, rss, 2, ["big.pb", "raw_data"])
+    expect("tensor .pb: 1 GiB shape, 4 bytes of data", r, rss, 2, ["big.pb", "raw_data"])
     big.dims[:] = [1 << 40]
     open(pb, "wb").write(big.SerializeToString())
     r, rss = run(["run", DEMO, "--input", pb, "--output-dir", outdir])
-    check("tensor .pb: 4 TiB shape refused by the byte cap", r, rss, 2, ["size limit"])
+    expect("tensor .pb: 4 TiB shape refused by the byte cap", r, rss, 2, ["size limit"])
     big.dims[:] = [1 << 31, 1 << 31, 1 << 31]
     open(pb, "wb").write(big.SerializeToString())
     r, rss = run(["run", DEMO, "--input", pb, "--output-dir", outdir])
-    check("tensor .pb: element count overflowing int64", r, rss, 2, ["overflow"])
+    expect("tensor .pb: element count overflowing int64", r, rss, 2, ["overflow"])
 
     # 3. model initializer: 1 GiB declared, external file of 16 bytes
     m = onnx.load(DEMO)
@@ -166,7 +159,7 @@ def cases(d):
     xnpy = os.path.join(d, "x.npy")
     np.save(xnpy, x)
     r, rss = run(["run", em, "--input", xnpy, "--output-dir", outdir])
-    check("external data: 1 GiB declared, 16-byte file", r, rss, 2, ["too short"])
+    expect("external data: 1 GiB declared, 16-byte file", r, rss, 2, ["too short"])
 
     # a FIFO shipped as external data (tarballs can hold FIFOs): refused, not waited on
     fifo_dir = os.path.join(d, "fifo-model")
@@ -176,10 +169,9 @@ def cases(d):
     onnx.save(m, fm)
     try:
         r, rss = run(["run", fm, "--input", xnpy, "--output-dir", outdir], timeout=30)
-        check("external data: a FIFO", r, rss, 2, ["not a regular file"])
+        expect("external data: a FIFO", r, rss, 2, ["not a regular file"])
     except subprocess.TimeoutExpired:
-        failed.append("external data: a FIFO")
-        print("FAIL external data: a FIFO: qconvert hung opening it")
+        T.check(False, "external data: a FIFO", ": qconvert hung opening it")
 
     # 4. .npy header declaring a huge array over a tiny file
     hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (268435456,), }"
@@ -187,7 +179,7 @@ def cases(d):
     npy = os.path.join(d, "huge.npy")
     open(npy, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode() + bytes(64))
     r, rss = run(["run", DEMO, "--input", npy, "--output-dir", outdir])
-    check(".npy: 1 GiB declared, 64 bytes present", r, rss, 2, ["huge.npy"])
+    expect(".npy: 1 GiB declared, 64 bytes present", r, rss, 2, ["huge.npy"])
 
     # 5. PNG declaring 30000x30000 RGB in 100 bytes: skipped with a warning, no 2.7 GB allocation
     calib = os.path.join(d, "calib")
@@ -201,18 +193,18 @@ def cases(d):
             chunk(b"IDAT", zlib.compress(bytes(1000))) + chunk(b"IEND", b""))
     open(os.path.join(calib, "bomb.png"), "wb").write(bomb)
     r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "q.onnx"), "--quiet", "--threads", "1"])
-    check("png: 30000x30000 declared in %d bytes (skipped, warned)" % len(bomb), r, rss, 0, ["bomb.png"])
+    expect("png: 30000x30000 declared in %d bytes (skipped, warned)" % len(bomb), r, rss, 0, ["bomb.png"])
 
     # 6. QCONVERT_MAX_TENSOR_BYTES caps tensors; a bad value is a warning
     for val in ["1K", "1024"]:
         r, rss = run(["run", DEMO, "--input", xnpy, "--output-dir", outdir], env={"QCONVERT_MAX_TENSOR_BYTES": val})
-        check("QCONVERT_MAX_TENSOR_BYTES=%s refuses a 3136-byte input" % val, r, rss, 2,
+        expect("QCONVERT_MAX_TENSOR_BYTES=%s refuses a 3136-byte input" % val, r, rss, 2,
               ["QCONVERT_MAX_TENSOR_BYTES", "1024 bytes"])
     r, rss = run(["run", DEMO, "--input", xnpy, "--output-dir", outdir], env={"QCONVERT_MAX_TENSOR_BYTES": "8M"})
-    check("QCONVERT_MAX_TENSOR_BYTES=8M allows it (largest demo tensor: 1.6 MB of weights)", r, rss, 0)
+    expect("QCONVERT_MAX_TENSOR_BYTES=8M allows it (largest demo tensor: 1.6 MB of weights)", r, rss, 0)
     for bad in ["abc", "0", "-5", "1X", "99999999999999999999999"]:
         r, rss = run(["run", DEMO, "--input", xnpy, "--output-dir", outdir], env={"QCONVERT_MAX_TENSOR_BYTES": bad})
-        check("QCONVERT_MAX_TENSOR_BYTES=%s warns, default used" % bad, r, rss, 0,
+        expect("QCONVERT_MAX_TENSOR_BYTES=%s warns, default used" % bad, r, rss, 0,
               ["warning: ignoring QCONVERT_MAX_TENSOR_BYTES"])
 
     # 7. a stats file with more tensor records than the cap (each costs ~32 KiB in memory and the
@@ -237,7 +229,7 @@ def cases(d):
         open(many, "wb").write(bytes(body) + struct.pack("<Q", h))
         r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "s2.onnx"), "--quiet", "--load-stats", many],
                      timeout=60)
-        check("stats: 20000 tensor records refused", r, rss, 2, ["many.stats", "exceed the limit"])
+        expect("stats: 20000 tensor records refused", r, rss, 2, ["many.stats", "exceed the limit"])
         # the count field claiming more records than the bytes can hold
         body[20 + fp_len:24 + fp_len] = struct.pack("<I", 16000)
         body = body[:24 + fp_len + 1000]
@@ -246,9 +238,9 @@ def cases(d):
             h = ((h ^ c) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
         open(many, "wb").write(bytes(body) + struct.pack("<Q", h))
         r, rss = run([DEMO, "--calib", calib, "-o", os.path.join(d, "s3.onnx"), "--quiet", "--load-stats", many])
-        check("stats: record count larger than the file", r, rss, 2, ["many.stats", "truncated"])
+        expect("stats: record count larger than the file", r, rss, 2, ["many.stats", "truncated"])
     else:
-        check("stats: --save-stats for the fixture", r, rss, 0)
+        expect("stats: --save-stats for the fixture", r, rss, 0)
 
     # 8. preprocessing option values that used to be accepted wrongly
     opts_model = DEMO
@@ -256,7 +248,7 @@ def cases(d):
                          (["--scale", "1e300"], "outside the float range"),
                          (["--std", "1e-300"], "outside the float range")]:
         r, rss = run([opts_model, "--calib", calib, "-o", os.path.join(d, "o.onnx"), "--quiet"] + args)
-        check("option %s %s..." % (args[0], args[1][:12]), r, rss, 2, [needle])
+        expect("option %s %s..." % (args[0], args[1][:12]), r, rss, 2, [needle])
 
 
 if __name__ == "__main__":

@@ -5,8 +5,7 @@
 
 #include "core/status.h"
 #include "preprocess.h"
-
-static int failures;
+#include "qc_test.h"
 
 static void expect(const char *key, const char *value, int ok) {
   qc_preprocess_opts o;
@@ -15,7 +14,7 @@ static void expect(const char *key, const char *value, int ok) {
   int good = ok ? rc == QC_OK : rc == QC_EUSAGE;
   printf("%s %s=%.40s%s -> %s\n", good ? "ok  " : "FAIL", key, value, strlen(value) > 40 ? "..." : "",
          rc == QC_OK ? "accepted" : qc_last_error());
-  failures += !good;
+  CHECK(good, "%s=%.40s", key, value);
 }
 
 static void expect_size(const char *value, int h, int w) {
@@ -24,23 +23,22 @@ static void expect_size(const char *value, int h, int w) {
   int rc = qc_preprocess_set_option(&o, "size", value);
   int good = rc == QC_OK && o.height == h && o.width == w;
   printf("%s size=%s -> %dx%d\n", good ? "ok  " : "FAIL", value, o.height, o.width);
-  failures += !good;
+  CHECK(good, "size=%s", value);
 }
 
 static void expect_resolve(const char *key, const char *value, qc_dtype dt, int ok) {
   qc_preprocess_opts o;
   memset(&o, 0, sizeof o);
-  if (qc_preprocess_set_option(&o, key, value) != QC_OK) {
-    printf("FAIL %s=%s not even parsed: %s\n", key, value, qc_last_error());
-    failures++;
+  int parsed = qc_preprocess_set_option(&o, key, value) == QC_OK;
+  CHECK(parsed, "%s=%s not even parsed: %s", key, value, qc_last_error());
+  if (!parsed)
     return;
-  }
   qc_input_spec spec = {.name = "x", .dtype = dt, .ndim = 4, .dims = {1, 3, 8, 8}};
   qc_preprocess_cfg cfg;
   int rc = qc_preprocess_resolve(&o, &spec, &cfg);
   int good = ok ? rc == QC_OK : rc == QC_EUSAGE;
   printf("%s resolve %s=%s (%s) -> %s\n", good ? "ok  " : "FAIL", key, value, qc_dtype_name(dt), rc == QC_OK ? "ok" : qc_last_error());
-  failures += !good;
+  CHECK(good, "resolve %s=%s", key, value);
 }
 
 int main(void) {
@@ -83,6 +81,5 @@ int main(void) {
   expect_resolve("std", "1e-5", QC_DT_FLOAT, 1);   /* values up to 1e5: fine in float */
   expect_resolve("std", "1e-5", QC_DT_FLOAT16, 0); /* ... but above float16's 65504 */
   expect_resolve("std", "0.229", QC_DT_FLOAT16, 1);
-  printf("%d failures\n", failures);
-  return failures ? 1 : 0;
+  return qc_test_finish("option_parsing");
 }

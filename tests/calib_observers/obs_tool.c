@@ -18,6 +18,7 @@
 #include "observer.h"
 #include "qparams.h"
 #include "stats.h"
+#include "qc_test.h"
 
 /* Minimal .npy reader: little-endian float32, C order. */
 static int read_npy(const uint8_t *d, size_t n, const float **values, size_t *count,
@@ -195,9 +196,7 @@ int main(int argc, char **argv) {
   if (rc == QC_OK)
     rc = report(s, percentile, with_hist);
   qc_stats_set_free(&set);
-  if (rc < 0) {
-    fprintf(stderr, "obs_tool: %s\n", qc_last_error());
-    return qc_exit_code(rc);
-  }
+  if (rc < 0)
+    return qc_tool_fail("obs_tool", rc);
   return 0;
 }

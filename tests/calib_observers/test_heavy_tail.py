@@ -2,17 +2,11 @@
 quantization MSE (numpy fake-quant of the data with each range's qparams)
 well below minmax's. See docs/observers.md for why the outliers are rare
 (at 1e-4 outlier mass, keeping the outliers IS the MSE-optimal choice)."""
-import os
-import sys
-import tempfile
 
 import numpy as np
 
-sys.dont_write_bytecode = True  # keep the source tree clean
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common as C  # noqa: E402
-
-failures = []
+import common as C
+from qc_test import check, finish, tempdir
 
 
 def ratios(tmp, name, arr):
@@ -31,13 +25,12 @@ def ratios(tmp, name, arr):
 def expect(res, name, observers, bound, schemes=C.SCHEMES):
     for s in schemes:
         for o in observers:
-            if not res[s][o] < bound:
-                failures.append(f"{name}/{s}/{o}: MSE ratio {res[s][o]:.3f} >= {bound}")
+            check(res[s][o] < bound, f"{name}/{s}/{o}: MSE ratio {res[s][o]:.3f} < {bound}")
 
 
 def main():
     rng = np.random.default_rng(2024)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempdir("qc_obs_") as tmp:
         def gauss_outliers(sigma):
             x = rng.standard_normal((200, 5000)).astype(np.float32)
             idx = rng.choice(x.size, 2, replace=False)
@@ -62,10 +55,8 @@ def main():
         expect(r, "relu_30sigma", ["percentile", "entropy", "mse"], 0.5, ["int8sym"])
         # mse minimises a histogram model of this error: never clearly worse than minmax.
         expect(r, "relu_30sigma", ["mse"], 1.01)
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    finish("heavy_tail")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,22 +3,11 @@ histogram, EMA, percentile / entropy / mse ranges, qparams; and chunking
 invariance (1 vs 4 vs 7 segments, save/load of halves)."""
 import math
 import os
-import sys
-import tempfile
 
 import numpy as np
 
-sys.dont_write_bytecode = True  # keep the source tree clean
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common as C  # noqa: E402
-
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+import common as C
+from qc_test import check, finish, tempdir
 
 
 def datasets(rng):
@@ -104,7 +93,7 @@ def strip_ema(out):
 
 def main():
     rng = np.random.default_rng(1234)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempdir("qc_obs_") as tmp:
         for name, arr in datasets(rng).items():
             path = C.write_npy(tmp, name, arr)
             out = C.run_tool("--hist", path)
@@ -138,12 +127,8 @@ def main():
             check(loaded["hist"] == out["hist"] and loaded["count"] == out["count"],
                   f"{name}: loaded histogram differs")
             print(f"{name}: checked")
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        return 1
-    print("ok")
-    return 0
+    finish("observer_reference")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -11,17 +11,7 @@
 #include "observer.h"
 #include "qparams.h"
 #include "stats.h"
-
-static int failures;
-#define CHECK(cond, ...)                                    \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      failures++;                                           \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-      fprintf(stderr, __VA_ARGS__);                         \
-      fprintf(stderr, " [%s]\n", qc_last_error());          \
-    }                                                       \
-  } while (0)
+#include "qc_test.h"
 
 static uint64_t rng_state = 88172645463325252ull;
 static double uniform(void) {
@@ -287,10 +277,5 @@ int main(int argc, char **argv) {
   test_merge();
   test_stats_file(dir);
   test_channels();
-  if (failures) {
-    fprintf(stderr, "%d failure(s)\n", failures);
-    return 1;
-  }
-  printf("ok\n");
-  return 0;
+  return qc_test_finish("observers_unit");
 }

@@ -1,45 +1,15 @@
-"""Shared helpers for the calib_sources tests: tool runners and a tiny PNG
-writer (zlib + struct) that covers every colour type and bit depth."""
-import atexit
+"""Domain helpers for the calib_sources tests: the helper tools meson passes
+(argv[1], argv[2]) and a tiny PNG writer (zlib + struct) that covers every
+colour type and bit depth. The harness is tests/lib/qc_test.py."""
 import os
-import shutil
 import struct
-import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
 
 PREPROCESS_TOOL = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PREPROCESS_TOOL")
 SOURCE_TOOL = sys.argv[2] if len(sys.argv) > 2 else os.environ.get("SOURCE_TOOL")
-SKIMAGE_DATA = "/usr/lib/python3/dist-packages/skimage/data"
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
-def finish(name):
-    if failures:
-        print(f"{name}: {len(failures)} failure(s)")
-        sys.exit(1)
-    print(f"{name}: all passed")
-
-
-def run(tool, *args):
-    p = subprocess.run([tool, *map(str, args)], capture_output=True, text=True)
-    return p.returncode, p.stdout, p.stderr
-
-
-def tmpdir():
-    d = tempfile.mkdtemp(prefix="qc_calib_")
-    atexit.register(shutil.rmtree, d, True)
-    return d
 
 
 def _chunk(tag, data):

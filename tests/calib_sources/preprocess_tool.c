@@ -12,6 +12,7 @@
 #include "npy.h"
 #include "png_image.h"
 #include "preprocess.h"
+#include "qc_test.h"
 
 static int parse_shape(const char *s, qc_input_spec *in) {
   char *end;
@@ -55,12 +56,9 @@ static int run(int argc, char **argv) {
     qc_preprocess_opts opts = {0};
     for (int i = 6; i < argc; i++) {
       char key[64];
-      const char *eq = strchr(argv[i], '=');
-      if (!eq || (size_t)(eq - argv[i]) >= sizeof key)
-        return qc_fail(QC_EUSAGE, "expected key=value, got '%s'", argv[i]);
-      memcpy(key, argv[i], (size_t)(eq - argv[i]));
-      key[eq - argv[i]] = 0;
-      QC_TRY(qc_preprocess_set_option(&opts, key, eq + 1));
+      const char *value;
+      QC_TRY(qc_tool_key_value(argv[i], key, sizeof key, &value));
+      QC_TRY(qc_preprocess_set_option(&opts, key, value));
     }
     qc_preprocess_cfg cfg;
     QC_TRY(qc_preprocess_resolve(&opts, &in, &cfg));
@@ -81,9 +79,5 @@ static int run(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   int rc = run(argc, argv);
-  if (rc < 0) {
-    fprintf(stderr, "error: %s\n", qc_last_error());
-    return qc_exit_code(rc);
-  }
-  return 0;
+  return rc < 0 ? qc_tool_fail("error", rc) : 0;
 }

@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "npy.h"
+#include "qc_test.h"
 #include "source.h"
 
 #define MAX_INPUTS 8
@@ -37,13 +38,10 @@ static int run(int argc, char **argv) {
       ninputs++;
     } else {
       char key[64];
-      const char *eq = strchr(argv[i], '=');
-      if (!eq || (size_t)(eq - argv[i]) >= sizeof key)
-        return qc_fail(QC_EUSAGE, "expected key=value, got '%s'", argv[i]);
-      memcpy(key, argv[i], (size_t)(eq - argv[i]));
-      key[eq - argv[i]] = 0;
+      const char *value;
+      QC_TRY(qc_tool_key_value(argv[i], key, sizeof key, &value));
       for (int k = 0; k < MAX_INPUTS; k++)
-        QC_TRY(qc_preprocess_set_option(&pre[k], key, eq + 1));
+        QC_TRY(qc_preprocess_set_option(&pre[k], key, value));
     }
   }
   qc_source_opts opts = {.path = argv[1], .count = atoll(argv[2]), .preprocess = pre, .warn = stdout, .quiet = quiet};
@@ -95,9 +93,5 @@ static int run(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   int rc = run(argc, argv);
-  if (rc < 0) {
-    fprintf(stderr, "error: %s\n", qc_last_error());
-    return qc_exit_code(rc);
-  }
-  return 0;
+  return rc < 0 ? qc_tool_fail("error", rc) : 0;
 }

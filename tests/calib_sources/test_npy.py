@@ -7,9 +7,10 @@ import struct
 
 import numpy as np
 
-from calib_util import PREPROCESS_TOOL, check, finish, run, tmpdir
+from calib_util import PREPROCESS_TOOL
+from qc_test import check, finish, mkdtemp, run
 
-d = tmpdir()
+d = mkdtemp("qc_calib_")
 rng = np.random.default_rng(2)
 
 

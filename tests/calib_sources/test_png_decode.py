@@ -12,10 +12,11 @@ from PIL import Image
 
 warnings.simplefilter("ignore")
 
-from calib_util import PREPROCESS_TOOL, check, finish, run, tmpdir, write_png
+from calib_util import PREPROCESS_TOOL, write_png
+from qc_test import check, finish, mkdtemp, run
 
 rng = np.random.default_rng(1)
-d = tmpdir()
+d = mkdtemp("qc_calib_")
 H, W = 13, 17  # odd sizes exercise partial bytes for 1/2/4-bit rows
 
 

@@ -8,10 +8,11 @@ import warnings
 import numpy as np
 from PIL import Image
 
-from calib_util import PREPROCESS_TOOL, SKIMAGE_DATA, check, finish, run, tmpdir, write_png
+from calib_util import PREPROCESS_TOOL, write_png
+from qc_test import SKIMAGE_DATA, check, finish, mkdtemp, run
 
 warnings.simplefilter("ignore")
-d = tmpdir()
+d = mkdtemp("qc_calib_")
 TOL_PIXELS = 1e-3  # float32 rounding of values ~1; PIL-exact resampling otherwise
 
 

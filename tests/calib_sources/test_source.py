@@ -10,11 +10,12 @@ import numpy as np
 from onnx import numpy_helper
 from PIL import Image
 
-from calib_util import SOURCE_TOOL, check, finish, run, tmpdir, write_png
+from calib_util import SOURCE_TOOL
+from qc_test import check, finish, mkdtemp, run
 
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(3)
-root = tmpdir()
+root = mkdtemp("qc_calib_")
 
 
 def png(path, h=20, w=30):

@@ -10,24 +10,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 from PIL import Image
+
+from qc_test import check, finish
 
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
 BUILD = os.environ["QC_BUILD_ROOT"]
 TOOL = os.path.join(BUILD, "tests", "core", "api_tool")
 MODEL = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
-failures = []
-
-
-def check(name, cond, detail=""):
-    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
-    if not cond:
-        failures.append(name)
 
 
 def masked(path):
@@ -68,7 +62,7 @@ def same_as_cli(name, d, options, compare=False, outputs=("out.onnx",)):
             cmd = [QC] + (["compare"] if compare else []) + [MODEL, "-o", out] + opts + ["--quiet"]
         r = run(cmd, os.path.join(top, "stdout"))
         runs[side] = top
-        check("%s: %s runs" % (name, side), r.returncode == 0, r.stderr.strip()[-300:])
+        check(r.returncode == 0, "%s: %s runs" % (name, side), r.stderr.strip()[-300:])
     a, c = runs["api"], runs["cli"]
     for f in outputs:
         pa, pc = os.path.join(a, f), os.path.join(c, f)
@@ -82,7 +76,7 @@ def same_as_cli(name, d, options, compare=False, outputs=("out.onnx",)):
             elif ma is not None:
                 ma, mc = ma.replace(a, "DIR"), mc.replace(c, "DIR")
             same = ma is not None and ma == mc
-        check("%s: API %s == CLI %s" % (name, f, f), same)
+        check(same, "%s: API %s == CLI %s" % (name, f, f))
     return a, c
 
 
@@ -125,12 +119,12 @@ with tempfile.TemporaryDirectory() as d:
     local = os.path.join(d, "local.onnx")
     open(local, "wb").write(open(MODEL, "rb").read())
     r = run([TOOL, local, "-", "--calib", calib])
-    check("NULL output -> MODEL.int8.onnx", r.returncode == 0 and os.path.exists(os.path.join(d, "local.int8.onnx")),
+    check(r.returncode == 0 and os.path.exists(os.path.join(d, "local.int8.onnx")), "NULL output -> MODEL.int8.onnx",
           r.stderr.strip())
 
     def refused(name, args, words, compare=False):
         r = run([TOOL] + (["compare"] if compare else []) + args)
-        check(name + " -> exit 2", r.returncode == 2 and all(w in r.stderr for w in words), r.stderr.strip())
+        check(r.returncode == 2 and all(w in r.stderr for w in words), name + " -> exit 2", r.stderr.strip())
 
     x = os.path.join(d, "x.onnx")
     refused("bad observer", [MODEL, x, "--calib", calib, "--observer", "nosuch"], ["nosuch"])
@@ -148,19 +142,19 @@ with tempfile.TemporaryDirectory() as d:
     refused("compare with one observer", [MODEL, x, "--calib", calib, "--observer", "mse"], ["options.observer"],
             compare=True)
     refused("unknown report format", [MODEL, x, "--calib", calib, "--report", os.path.join(d, "r.xyz")], ["r.xyz"])
-    check("no output after a refused run", not os.path.exists(x))
+    check(not os.path.exists(x), "no output after a refused run")
 
     # meson install into a staging dir, then compile a consumer with pkg-config.
     dest = os.path.join(d, "stage")
     r = subprocess.run(["meson", "install", "-C", BUILD, "--destdir", dest, "--no-rebuild", "--quiet"],
                        capture_output=True, text=True)
-    check("meson install", r.returncode == 0, r.stderr.strip()[-300:])
+    check(r.returncode == 0, "meson install", r.stderr.strip()[-300:])
     pcs = glob.glob(os.path.join(dest, "**", "qconvert.pc"), recursive=True)
     hdrs = glob.glob(os.path.join(dest, "**", "qconvert.h"), recursive=True)
     libs = glob.glob(os.path.join(dest, "**", "libqconvert.so"), recursive=True)
-    check("installs qconvert.pc, qconvert.h, libqconvert.so", pcs and hdrs and libs, str((pcs, hdrs, libs)))
-    check("does not install the internal library", not glob.glob(os.path.join(dest, "**", "*internal*"),
-                                                                    recursive=True))
+    check(pcs and hdrs and libs, "installs qconvert.pc, qconvert.h, libqconvert.so", str((pcs, hdrs, libs)))
+    check(not glob.glob(os.path.join(dest, "**", "*internal*"),
+                                                                    recursive=True), "does not install the internal library")
     if pcs and hdrs and libs:
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]), PKG_CONFIG_SYSROOT_DIR=dest)
         flags = subprocess.run(["pkg-config", "--cflags", "--libs", "qconvert"], capture_output=True, text=True,
@@ -168,15 +162,14 @@ with tempfile.TemporaryDirectory() as d:
         src = os.path.join(ROOT, "tests", "core", "api_tool.c")
         exe = os.path.join(d, "consumer")
         r = subprocess.run(["cc", src, "-o", exe] + flags, capture_output=True, text=True)
-        check("consumer compiles against the installed header via pkg-config", r.returncode == 0, r.stderr[-300:])
+        check(r.returncode == 0, "consumer compiles against the installed header via pkg-config", r.stderr[-300:])
         if r.returncode == 0:
             lib_dir = os.path.dirname(libs[0])
             out = os.path.join(d, "consumer.onnx")
             r = subprocess.run([exe, MODEL, out, "--calib", calib], capture_output=True, text=True,
                                env=dict(os.environ, LD_LIBRARY_PATH=lib_dir))
             cli = os.path.join(d, "defaults", "cli", "out.onnx")
-            check("consumer runs", r.returncode == 0 and os.path.exists(out)
-                  and open(out, "rb").read() == open(cli, "rb").read(), r.stderr.strip())
+            check(r.returncode == 0 and os.path.exists(out)
+                  and open(out, "rb").read() == open(cli, "rb").read(), "consumer runs", r.stderr.strip())
 
-print("%d failed" % len(failures))
-sys.exit(1 if failures else 0)
+finish("public_api")

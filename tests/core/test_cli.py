@@ -2,13 +2,12 @@
 """CLI contract: help/version, unknown options named, bad models exit 2 with one line."""
 import os
 import subprocess
-import sys
-import tempfile
+
+from qc_test import check, finish, tempdir
 
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
 DEMO = os.path.join(ROOT, "demo", "fmnist_cnn.onnx")
-failures = []
 
 
 def run(*args):
@@ -23,12 +22,10 @@ def expect(name, r, code, stderr_has=None, one_line=True):
         ok = ok and len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("qconvert: error: ")
     if r.returncode < 0:
         ok = False  # killed by a signal: a crash
-    print("%s %s (exit %d) %s" % ("ok  " if ok else "FAIL", name, r.returncode, r.stderr.strip()[:160]))
-    if not ok:
-        failures.append(name)
+    check(ok, name, "(exit %d) %s" % (r.returncode, r.stderr.strip()[:160]))
 
 
-with tempfile.TemporaryDirectory() as d:
+with tempdir("qc_cli_") as d:
     empty = os.path.join(d, "empty.onnx")
     open(empty, "wb").close()
     rnd = os.path.join(d, "random.onnx")
@@ -43,17 +40,14 @@ with tempfile.TemporaryDirectory() as d:
 
     r = run("--help")
     expect("--help", r, 0, one_line=False)
-    if "usage" not in r.stdout:
-        failures.append("--help prints usage")
+    check("usage" in r.stdout, "--help prints usage")
     r = run("--version")
     expect("--version", r, 0, one_line=False)
-    if not r.stdout.startswith("qconvert "):
-        failures.append("--version output")
+    check(r.stdout.startswith("qconvert "), "--version output")
     for sub in ["inspect", "run"]:
         r = run(sub, "--help")
         expect(sub + " --help", r, 0, one_line=False)
-        if "usage: qconvert " + sub not in r.stdout:
-            failures.append(sub + " --help text")
+        check("usage: qconvert " + sub in r.stdout, sub + " --help text")
     expect("no arguments", run(), 2, one_line=False)
 
     for cmd in (["inspect"], ["run", "--output-dir", d, "--input", "x.npy"], ["--calib", d]):
@@ -73,14 +67,9 @@ with tempfile.TemporaryDirectory() as d:
     expect("inspect demo", r, 0, one_line=False)
     for needle in ["producer:", "ir_version:", "opsets:", "ai.onnx 13", "input", "[N, 1, 28, 28]",
                    "BatchNormalization", "parameters:", "external data: no"]:
-        if needle not in r.stdout:
-            failures.append("inspect output lacks %r" % needle)
+        check(needle in r.stdout, "inspect output has %r" % needle)
     # no stray temp files in the directory after failures
     leftovers = [f for f in os.listdir(d) if ".tmp" in f]
-    if leftovers:
-        failures.append("temp files left: %s" % leftovers)
+    check(not leftovers, "no temp files left: %s" % leftovers)
 
-print("%d failed" % len(failures))
-for f in failures:
-    print("FAIL", f)
-sys.exit(1 if failures else 0)
+finish("cli_errors")

@@ -4,22 +4,16 @@ directory; inspect reports them; --inline round trip keeps values; locations
 that escape the directory are refused with exit 2."""
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from qc_test import check, finish
+
 QC = os.environ["QCONVERT"]
 TOOL = os.path.join(os.environ["QC_BUILD_ROOT"], "tests", "core", "qc_roundtrip")
-failures = []
-
-
-def check(name, cond, detail=""):
-    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
-    if not cond:
-        failures.append(name)
 
 
 def make_model(path, location):
@@ -40,16 +34,16 @@ with tempfile.TemporaryDirectory() as d:
     path = os.path.join(sub, "ext.onnx")
     w = make_model(path, "weights.bin")
     r = subprocess.run([QC, "inspect", path], capture_output=True, text=True)
-    check("inspect external model", r.returncode == 0 and "external data: yes" in r.stdout, r.stderr)
+    check(r.returncode == 0 and "external data: yes" in r.stdout, "inspect external model", r.stderr)
     out = os.path.join(d, "out")
     os.mkdir(out)
     r = subprocess.run([TOOL, "--inline", out, path], capture_output=True, text=True)
-    check("inline round trip runs", r.returncode == 0, r.stdout + r.stderr)
+    check(r.returncode == 0, "inline round trip runs", r.stdout + r.stderr)
     if r.returncode == 0:
         m2 = onnx.load(os.path.join(out, "0000.onnx"))
         t = m2.graph.initializer[0]
-        check("inlined tensor has no external reference", t.data_location == TensorProto.DEFAULT)
-        check("inlined values equal", np.array_equal(numpy_helper.to_array(t), w))
+        check(t.data_location == TensorProto.DEFAULT, "inlined tensor has no external reference")
+        check(np.array_equal(numpy_helper.to_array(t), w), "inlined values equal")
     # A location with '..' must be refused.
     m = onnx.load(path, load_external_data=False)
     for bad in ["../weights.bin", "/etc/passwd", "a/../../weights.bin"]:
@@ -59,7 +53,7 @@ with tempfile.TemporaryDirectory() as d:
         badpath = os.path.join(sub, "bad.onnx")
         onnx.save_model(m, badpath)
         r = subprocess.run([TOOL, "--inline", out, badpath], capture_output=True, text=True)
-        check("refuses location %r" % bad, r.returncode != 0 and ("escapes" in r.stdout or "absolute" in r.stdout),
+        check(r.returncode != 0 and ("escapes" in r.stdout or "absolute" in r.stdout), "refuses location %r" % bad,
               r.stdout.strip())
     # A symlink inside the directory pointing outside must be refused too.
     outside = os.path.join(d, "outside.bin")
@@ -71,7 +65,6 @@ with tempfile.TemporaryDirectory() as d:
             e.value = "link.bin"
     onnx.save_model(m, os.path.join(sub, "link.onnx"))
     r = subprocess.run([TOOL, "--inline", out, os.path.join(sub, "link.onnx")], capture_output=True, text=True)
-    check("refuses symlink escaping the directory", r.returncode != 0 and "outside" in r.stdout, r.stdout.strip())
+    check(r.returncode != 0 and "outside" in r.stdout, "refuses symlink escaping the directory", r.stdout.strip())
 
-print("%d failed" % len(failures))
-sys.exit(1 if failures else 0)
+finish("external_data")

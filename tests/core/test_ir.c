@@ -12,23 +12,7 @@
 #include "ir/graph.h"
 #include "onnx.pb-c.h"
 #include "ops/op.h"
-
-static int failures;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
-#define CHECK_OK(expr)                                                \
-  do {                                                                \
-    int rc_ = (expr);                                                 \
-    if (rc_ < 0) {                                                    \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, qc_last_error()); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
+#include "qc_test.h"
 
 static const char *MODEL = "/usr/share/libonnx-testdata/data/node/test_conv_with_strides_padding/model.onnx";
 
@@ -152,9 +136,5 @@ int main(void) {
   CHECK(nis == 3 && isv[2] == 3);
   CHECK(qc_attr_int(&k, "s", 0, &iv) == QC_EINVAL); /* wrong type */
   qc_model_free(m);
-  if (failures)
-    fprintf(stderr, "%d check(s) failed\n", failures);
-  else
-    printf("ir unit tests passed\n");
-  return failures ? 1 : 0;
+  return qc_test_finish("ir");
 }

@@ -13,7 +13,6 @@ the files themselves, read with python3-onnx and numpy):
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -21,15 +20,10 @@ import onnx
 from onnx import numpy_helper
 from PIL import Image
 
+from qc_test import check, finish
+
 QC = os.environ["QCONVERT"]
 ROOT = os.environ["QC_SOURCE_ROOT"]
-failures = []
-
-
-def check(name, cond, detail=""):
-    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
-    if not cond:
-        failures.append(name)
 
 
 def model_facts(path):
@@ -46,25 +40,25 @@ def check_report(name, model, out, report):
     j = json.load(open(report))
     in_init = model_facts(model)[0]
     out_init, total, quantized = model_facts(out)
-    check(name + ": fp32_bytes is the input file's size", j["fp32_bytes"] == os.path.getsize(model),
+    check(j["fp32_bytes"] == os.path.getsize(model), name + ": fp32_bytes is the input file's size",
           "%s vs %d" % (j["fp32_bytes"], os.path.getsize(model)))
-    check(name + ": quantized_bytes is the output file's size", j["quantized_bytes"] == os.path.getsize(out),
+    check(j["quantized_bytes"] == os.path.getsize(out), name + ": quantized_bytes is the output file's size",
           "%s vs %d" % (j["quantized_bytes"], os.path.getsize(out)))
-    check(name + ": node counts are the output's compute nodes",
-          (j["nodes_total"], j["nodes_quantized"]) == (total, quantized),
+    check((j["nodes_total"], j["nodes_quantized"]) == (total, quantized),
+          name + ": node counts are the output's compute nodes",
           "%s vs %s" % ((j["nodes_total"], j["nodes_quantized"]), (total, quantized)))
-    check(name + ": ops add up to the input's and output's parameter bytes",
-          j["ops"] and sum(o["fp32_bytes"] for o in j["ops"]) == in_init
+    check(j["ops"] and sum(o["fp32_bytes"] for o in j["ops"]) == in_init
           and sum(o["quantized_bytes"] for o in j["ops"]) == out_init,
+          name + ": ops add up to the input's and output's parameter bytes",
           "%d ops" % len(j["ops"]))
-    check(name + ": ops add up to the node counts",
-          sum(o["nodes"] for o in j["ops"]) == j["nodes_total"]
-          and sum(o["nodes_quantized"] for o in j["ops"]) == j["nodes_quantized"])
+    check(sum(o["nodes"] for o in j["ops"]) == j["nodes_total"]
+          and sum(o["nodes_quantized"] for o in j["ops"]) == j["nodes_quantized"],
+          name + ": ops add up to the node counts")
 
 
 def run(args):
     r = subprocess.run([QC] + args + ["--quiet"], capture_output=True, text=True)
-    check("qconvert " + " ".join(args[:2]) + " ... runs", r.returncode == 0, r.stderr.strip())
+    check(r.returncode == 0, "qconvert " + " ".join(args[:2]) + " ... runs", r.stderr.strip())
     return r.returncode == 0
 
 
@@ -103,5 +97,4 @@ with tempfile.TemporaryDirectory() as d:
               len(spent) == 1 and "ran out after 1 trial " in spent[0] and "nothing kept" in spent[0], str(spent))
         check("--fallback-budget 1e-6 gives the main job's model", outs["spent"][0] == outs["plain"][0])
 
-print("%d failed" % len(failures))
-sys.exit(1 if failures else 0)
+finish("job_report")

@@ -6,39 +6,19 @@
 
 Exit 0 = pass, 1 = fail, 77 = skipped (meson's skip code).
 """
-import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
 
-SRC = os.environ.get("QC_SOURCE_ROOT",
-                     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-DEMO = os.path.join(SRC, "demo")
-DATA = "/usr/share/datasets/fashion-mnist"
+import qc_test as T
+from qc_test import DEMO, check, read_idx
+
+DATA = T.FMNIST
 MODELS = ["fmnist_cnn", "fmnist_resnet", "fmnist_dwnet"]
-SKIP = 77
-
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
-
-
-def read_idx(path):
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, int(np.prod(dims)), 4 + 4 * ndim).reshape(dims)
 
 
 def load_meta(name):
@@ -50,11 +30,8 @@ def test_models():
     for name in MODELS:
         path = os.path.join(DEMO, name + ".onnx")
         m = onnx.load(path)
-        try:
-            onnx.checker.check_model(m, full_check=True)
-            check(True, f"{name}: onnx.checker full_check")
-        except Exception as e:  # noqa: BLE001 - report any checker error
-            check(False, f"{name}: onnx.checker full_check: {e}")
+        ok, err = T.checker_ok(m)
+        check(ok, f"{name}: onnx.checker full_check", err)
         ops = {n.op_type for n in m.graph.node}
         opset = next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
         meta = load_meta(name)
@@ -78,7 +55,7 @@ def test_idx2png(exe):
 
     imgs = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
     labels = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz")
-    with tempfile.TemporaryDirectory() as tmp:
+    with T.tempdir("qc_demo_") as tmp:
         out = os.path.join(tmp, "flat", "sub")  # parents are created
         r = subprocess.run([exe, f"{DATA}/t10k-images-idx3-ubyte.gz", out,
                             "--count", "20", "--start", "9990"], capture_output=True, text=True)
@@ -127,14 +104,10 @@ def test_idx2png(exe):
 
 
 def test_ort():
-    node = shutil.which("node")
-    node_dir = os.path.join(SRC, ".deps", "node", "node_modules", "onnxruntime-node")
-    if not node or not os.path.isdir(node_dir):
-        print(f"SKIP: needs node and {node_dir} (run tools/fetch_deps.sh)")
-        sys.exit(SKIP)
+    T.require_ort()
     imgs = read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz")
     labels = read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz")
-    with tempfile.TemporaryDirectory() as tmp:
+    with T.tempdir("qc_demo_") as tmp:
         for name in MODELS:
             meta = load_meta(name)
             n = meta["subset"]
@@ -142,15 +115,12 @@ def test_ort():
             # Same preprocessing as training: pixel/255, NCHW.
             np.save(x, (imgs[:n].astype(np.float32) / 255.0)[:, None])
             out = os.path.join(tmp, name)
-            r = subprocess.run([node, os.path.join(SRC, "tools", "ort_run.mjs"),
-                                os.path.join(DEMO, name + ".onnx"), "--input", f"input={x}",
-                                "--output-dir", out, "--threads", "1"],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                check(False, f"{name}: ort_run failed: {r.stderr.strip()}")
+            try:
+                outs, info = T.ort_run(os.path.join(DEMO, name + ".onnx"), {"input": x}, out)
+            except RuntimeError as e:
+                check(False, f"{name}: {e}")
                 continue
-            info = json.loads(r.stdout.strip().splitlines()[-1])
-            logits = np.load(os.path.join(out, "output_0.npy"))
+            logits = outs[0]
             acc = float((logits.argmax(1) == labels[:n]).mean())
             check(info["outputs"] == ["logits"] and logits.shape == (n, 10),
                   f"{name}: ORT output {info['outputs']} {logits.shape}")
@@ -167,9 +137,7 @@ def main():
         test_ort()
     else:
         sys.exit(__doc__)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
+    T.finish("demo_" + part)
 
 
 if __name__ == "__main__":

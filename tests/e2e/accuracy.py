@@ -13,10 +13,10 @@ import os
 
 import numpy as np
 
-import e2e_util as U
+import qc_test as T
 import realdata as R
 
-MODELS_DIR = os.path.join(U.DEPS, "models")
+MODELS_DIR = os.path.join(T.DEPS, "models")
 FLOOR_SEED = 20240601
 
 
@@ -264,19 +264,19 @@ def quantize(spec, calib_dir, out, extra_args=(), report=None):
     args = [model_path(spec), "--calib", calib_dir, *spec.args, *extra_args, "-o", out, "--quiet"]
     if report:
         args += ["--report", report]
-    return U.qconvert(*args, check_rc=False, timeout=7200)
+    return T.qconvert(*args, check_rc=False, timeout=7200)
 
 
 def evaluate(spec, quantized, samples, workdir, threads=2, optimized_model=None):
     """FP32, FP32 on noisy input, and the quantized model in onnxruntime over the samples
     (optimized_model: where ORT saves the quantized model's optimized graph)."""
     xs = inputs(spec, samples)
-    fp32, info = U.ort_run_batch(model_path(spec), xs, os.path.join(workdir, "fp32"), threads)
-    noisy, _ = U.ort_run_batch(model_path(spec), inputs(spec, samples, FLOOR_SEED),
+    fp32, info = T.ort_run_batch(model_path(spec), xs, os.path.join(workdir, "fp32"), threads)
+    noisy, _ = T.ort_run_batch(model_path(spec), inputs(spec, samples, FLOOR_SEED),
                                os.path.join(workdir, "floor"), threads)
-    int8, _ = U.ort_run_batch(quantized, xs, os.path.join(workdir, "int8"), threads,
+    int8, _ = T.ort_run_batch(quantized, xs, os.path.join(workdir, "int8"), threads,
                               optimized_model=optimized_model)
-    rows = [Row(spec.key, name, U.sqnr_db(a, b), U.sqnr_db(a, c))
+    rows = [Row(spec.key, name, T.sqnr_db(a, b), T.sqnr_db(a, c))
             for name, a, b, c in zip(info["outputs"], fp32, int8, noisy)]
     return Result(spec.key, rows, spec.metric(fp32, int8, samples), spec.metric(fp32, noisy, samples),
                   spec.sanity(fp32, samples), fp32, int8, samples)

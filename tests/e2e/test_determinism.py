@@ -25,6 +25,7 @@ import shutil
 import numpy as np
 
 import e2e_util as U
+import qc_test as T
 
 N_CALIB = 300
 HIST_OBSERVERS = ["mse", "minmax", "percentile", "entropy"]
@@ -34,17 +35,17 @@ EMA_RTOL = 1e-9
 
 
 def quantize(model, out, *args):
-    r = U.qconvert(model, "-o", out, "--quiet", *args)
+    r = T.qconvert(model, "-o", out, "--quiet", *args)
     ok = r.returncode == 0 and os.path.isfile(out)
     if not ok:  # successes are implied by the comparisons that follow
-        U.check(False, f"qconvert {os.path.basename(model)} {' '.join(map(str, args))}: "
+        T.check(False, f"qconvert {os.path.basename(model)} {' '.join(map(str, args))}: "
                 f"rc {r.returncode} {r.stderr.strip()[:200]}")
     return ok
 
 
 def same_bytes(a, b, what):
-    ok = os.path.isfile(a) and os.path.isfile(b) and U.file_bytes(a) == U.file_bytes(b)
-    U.check(ok, f"{what}: byte-identical ({os.path.basename(a)} vs {os.path.basename(b)})")
+    ok = os.path.isfile(a) and os.path.isfile(b) and T.file_bytes(a) == T.file_bytes(b)
+    T.check(ok, f"{what}: byte-identical ({os.path.basename(a)} vs {os.path.basename(b)})")
     return ok
 
 
@@ -54,16 +55,25 @@ def ema_value(st, seg):
     return weighted + (1.0 - st["ema_constant"]) ** n * first
 
 
-def compare_stats(a, b, what):
+def read_stats_pair(a, b, what):
+    """Both stats files, parsed and checked to hold the same tensors; None if one does not parse."""
     try:
         sa, sb = U.read_stats(a), U.read_stats(b)
     except (OSError, ValueError) as e:
-        U.check(False, f"{what}: stats parse: {e}")
+        T.check(False, f"{what}: stats parse: {e}")
+        return None
+    T.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
+    return sa, sb
+
+
+def compare_stats(a, b, what):
+    pair = read_stats_pair(a, b, what)
+    if pair is None:
         return
+    sa, sb = pair
     exact_keys = ("count", "nonfinite", "zeros", "samples", "min", "max", "ema_constant",
                   "hist_exp", "hist_first", "counts")
     bad_exact, worst_ema = [], 0.0
-    U.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
     for name in sa.keys() & sb.keys():
         if name.startswith("__"):
             continue
@@ -74,20 +84,18 @@ def compare_stats(a, b, what):
             if x[seg][0] != y[seg][0]:
                 bad_exact.append(f"{name}.{seg}.n")
             worst_ema = max(worst_ema, abs(ema_value(x, seg) - ema_value(y, seg)) / span)
-    U.check(not bad_exact, f"{what}: counts/min/max/histograms identical "
+    T.check(not bad_exact, f"{what}: counts/min/max/histograms identical "
             f"{bad_exact[:4] if bad_exact else ''}")
-    U.check(worst_ema <= EMA_RTOL, f"{what}: EMA values agree within {EMA_RTOL:g} of the "
+    T.check(worst_ema <= EMA_RTOL, f"{what}: EMA values agree within {EMA_RTOL:g} of the "
             f"tensor's span (worst {worst_ema:.2e})")
 
 
 def compare_stats_close(a, b, what):
     """Batch-size comparison: the engine's last bits may differ, the observers may not."""
-    try:
-        sa, sb = U.read_stats(a), U.read_stats(b)
-    except (OSError, ValueError) as e:
-        U.check(False, f"{what}: stats parse: {e}")
+    pair = read_stats_pair(a, b, what)
+    if pair is None:
         return
-    U.check(sa.keys() == sb.keys(), f"{what}: same tensors ({len(sa) - 2})")
+    sa, sb = pair
     bad = []
     for name in sa.keys() & sb.keys():
         if name.startswith("__"):
@@ -105,7 +113,7 @@ def compare_stats_close(a, b, what):
         for seg in ("ema_min", "ema_max"):
             if abs(ema_value(x, seg) - ema_value(y, seg)) > 1e-6 * span:
                 bad.append(f"{name}.{seg}")
-    U.check(not bad, f"{what}: counts equal, min/max/histograms/EMA within tolerance {bad[:4] if bad else ''}")
+    T.check(not bad, f"{what}: counts equal, min/max/histograms/EMA within tolerance {bad[:4] if bad else ''}")
 
 
 def qparams(model):
@@ -127,16 +135,16 @@ def close_models(a, b, what, rtol=1e-6, zp_tol=0):
             worst = max(worst, float(d.max(initial=0)))
         zp_diff = [k for k in za
                    if np.abs(za[k].astype(np.int64) - zb[k].astype(np.int64)).max(initial=0) > zp_tol]
-    U.check(ok and worst <= rtol and not zp_diff,
+    T.check(ok and worst <= rtol and not zp_diff,
             f"{what}: {len(sa)} scales within {rtol:g} relative (worst {worst:.2e}), "
             f"zero points within {zp_tol} {zp_diff[:3] if zp_diff else ''}")
 
 
 def main():
     U.require_fmnist()
-    cnn = os.path.join(U.DEMO, "fmnist_cnn.onnx")
-    resnet = os.path.join(U.DEMO, "fmnist_resnet.onnx")
-    with U.tempdir("qc_e2e_det_") as tmp:
+    cnn = os.path.join(T.DEMO, "fmnist_cnn.onnx")
+    resnet = os.path.join(T.DEMO, "fmnist_resnet.onnx")
+    with T.tempdir("qc_e2e_det_") as tmp:
         calib = U.export_fmnist_pngs(os.path.join(tmp, "calib"), N_CALIB, split="train")
         files = sorted(os.path.join(calib, f) for f in os.listdir(calib))
         half = len(files) // 2
@@ -206,10 +214,10 @@ def main():
             a_only = t(mname + "_a_only.onnx")
             quantize(model, a_only, "--load-stats", t(f"{mname}_mse_list_a.stats"),
                      "--observer", "mse")
-            U.check(os.path.isfile(a_only) and U.file_bytes(a_only) !=
-                    U.file_bytes(t(f"{mname}_mse_single.onnx")),
+            T.check(os.path.isfile(a_only) and T.file_bytes(a_only) !=
+                    T.file_bytes(t(f"{mname}_mse_single.onnx")),
                     f"{mname}: one half alone gives a different model (the merge is not vacuous)")
-    U.finish()
+    T.finish()
 
 
 if __name__ == "__main__":

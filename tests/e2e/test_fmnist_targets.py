@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 
 import e2e_util as U
+import qc_test as T
 
 CALIB_COUNT = 300
 MAX_TOP1_DROP = 0.005
@@ -56,51 +57,51 @@ def weight_floor_bytes(model):
 
 def main():
     U.require_fmnist()
-    U.require_ort()
-    with U.tempdir("qc_e2e_fmnist_") as tmp:
+    T.require_ort()
+    with T.tempdir("qc_e2e_fmnist_") as tmp:
         calib = U.export_fmnist_pngs(os.path.join(tmp, "calib"), CALIB_COUNT, split="train")
         n_calib = len(os.listdir(calib))
-        U.check(n_calib == CALIB_COUNT, f"exported {n_calib} calibration PNGs")
+        T.check(n_calib == CALIB_COUNT, f"exported {n_calib} calibration PNGs")
         x, labels = U.fmnist_test_npy(os.path.join(tmp, "test.npy"))
         rows = []
         for path in U.demo_models():
             name = os.path.splitext(os.path.basename(path))[0]
             out = os.path.join(tmp, name + ".int8.onnx")
             rep = os.path.join(tmp, name + ".json")
-            r = U.qconvert(path, "--calib", calib, "-o", out, "--report", rep, "--quiet")
-            if not U.check(r.returncode == 0 and os.path.isfile(out),
+            r = T.qconvert(path, "--calib", calib, "-o", out, "--report", rep, "--quiet")
+            if not T.check(r.returncode == 0 and os.path.isfile(out),
                            f"{name}: quantize rc {r.returncode} {r.stderr.strip()[:200]}"):
                 continue
-            ok, err = U.checker_ok(out)
-            U.check(ok, f"{name}: onnx.checker full_check {err}")
+            ok, err = T.checker_ok(out)
+            T.check(ok, f"{name}: onnx.checker full_check {err}")
 
             # Accuracy on the full test set, FP32 vs INT8, both in ORT.
             opt = os.path.join(tmp, name + ".ort_opt.onnx")
             try:
-                (lf,), _ = U.ort_run(path, {"input": x}, os.path.join(tmp, name + "_fp32"),
+                (lf,), _ = T.ort_run(path, {"input": x}, os.path.join(tmp, name + "_fp32"),
                                      threads=2)
-                (lq,), _ = U.ort_run(out, {"input": x}, os.path.join(tmp, name + "_int8"),
+                (lq,), _ = T.ort_run(out, {"input": x}, os.path.join(tmp, name + "_int8"),
                                      threads=2, optimized_model=opt)
             except RuntimeError as e:
-                U.check(False, f"{name}: {e}")
+                T.check(False, f"{name}: {e}")
                 continue
             acc_f = float((lf.argmax(1) == labels).mean())
             acc_q = float((lq.argmax(1) == labels).mean())
             agree = float((lf.argmax(1) == lq.argmax(1)).mean())
-            meta = json.load(open(os.path.join(U.DEMO, name + ".json")))
-            U.check(abs(acc_f - meta["test_accuracy"]) <= 0.005,
+            meta = json.load(open(os.path.join(T.DEMO, name + ".json")))
+            T.check(abs(acc_f - meta["test_accuracy"]) <= 0.005,
                     f"{name}: FP32 ORT top-1 {acc_f:.4f} vs recorded {meta['test_accuracy']:.4f}")
-            U.check(acc_f - acc_q <= MAX_TOP1_DROP,
+            T.check(acc_f - acc_q <= MAX_TOP1_DROP,
                     f"{name}: INT8 top-1 {acc_q:.4f} vs FP32 {acc_f:.4f} "
                     f"(drop {100 * (acc_f - acc_q):+.2f} pt, limit {100 * MAX_TOP1_DROP} pt; "
-                    f"agreement {agree:.4f}, output SQNR {U.sqnr_db(lf, lq):.1f} dB)")
+                    f"agreement {agree:.4f}, output SQNR {T.sqnr_db(lf, lq):.1f} dB)")
 
             # Parameter bytes, computed independently.
             mf, mq = onnx.load(path), onnx.load(out)
             pf, pq = U.param_bytes(mf), U.param_bytes(mq)
             floor = pf / weight_floor_bytes(mf)
             need = MIN_RATIO
-            U.check(pf / pq >= need,
+            T.check(pf / pq >= need,
                     f"{name}: parameter bytes {pf} -> {pq} = {pf / pq:.3f}x "
                     f"(need >= {need:.3f}; QDQ floor {floor:.3f}x)")
 
@@ -108,16 +109,16 @@ def main():
             sf, sq = os.path.getsize(path), os.path.getsize(out)
             try:
                 j = json.load(open(rep))
-                U.check(j["fp32_bytes"] == sf and j["quantized_bytes"] == sq
+                T.check(j["fp32_bytes"] == sf and j["quantized_bytes"] == sq
                         and abs(j["size_ratio"] - sf / sq) < 1e-3,
                         f"{name}: report sizes {j['fp32_bytes']}/{j['quantized_bytes']} "
                         f"ratio {j['size_ratio']:.4f} == files {sf}/{sq} {sf / sq:.4f}")
             except (OSError, ValueError, KeyError) as e:
-                U.check(False, f"{name}: report {rep}: {e}")
-            U.check(sf / sq >= MIN_RATIO, f"{name}: file-size ratio {sf / sq:.3f} >= {MIN_RATIO}")
+                T.check(False, f"{name}: report {rep}: {e}")
+            T.check(sf / sq >= MIN_RATIO, f"{name}: file-size ratio {sf / sq:.3f} >= {MIN_RATIO}")
 
             # ORT fused everything into integer kernels.
-            if U.check(os.path.isfile(opt), f"{name}: ORT wrote the optimized model"):
+            if T.check(os.path.isfile(opt), f"{name}: ORT wrote the optimized model"):
                 hist = U.op_histogram(opt)
                 print(f"info {name}: ORT-optimized ops: "
                       + ", ".join(f"{k}={v}" for k, v in sorted(hist.items())))
@@ -125,7 +126,7 @@ def main():
                 qlin = sum(v for k, v in hist.items()
                            if k.split(".")[-1] in ("QLinearConv", "QGemm", "QLinearMatMul",
                                                    "MatMulInteger", "ConvInteger"))
-                U.check(not floats and qlin > 0,
+                T.check(not floats and qlin > 0,
                         f"{name}: optimized graph float compute ops {floats or 'none'}, "
                         f"{qlin} integer compute ops")
             rows.append((name, acc_f, acc_q, pf / pq, sf / sq))
@@ -133,7 +134,7 @@ def main():
         print(f"\n{'model':16} {'fp32 top1':>9} {'int8 top1':>9} {'param x':>8} {'file x':>7}")
         for name, a, b, pr, fr in rows:
             print(f"{name:16} {a:9.4f} {b:9.4f} {pr:8.3f} {fr:7.3f}")
-    U.finish()
+    T.finish()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from PIL import Image
 
 import accuracy as A
 import e2e_util as U
+import qc_test as T
 import realdata as R
 
 PHOTOS = sorted(["astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png",
@@ -67,11 +68,11 @@ def split():
 
 def quantize(tmp, tag, calib, val, threads):
     out, rep = os.path.join(tmp, tag + ".int8.onnx"), os.path.join(tmp, tag + ".json")
-    r = U.qconvert(U.BLAZEFACE, "--calib", calib, "--scale", "1", "--mean", "127.5", "--std", "127.5",
+    r = T.qconvert(U.BLAZEFACE, "--calib", calib, "--scale", "1", "--mean", "127.5", "--std", "127.5",
                    "--min-sqnr", str(TARGET_DB), "--eval", val, "--threads", str(threads), "-o", out,
                    "--report", rep, "--quiet", check_rc=False)
     last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    if not U.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
+    if not T.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
                    f"{tag}: quantize with --min-sqnr {TARGET_DB}: rc {r.returncode} {last}"):
         return None, None
     with open(rep) as f:
@@ -86,14 +87,14 @@ def fallback_note(report):
 
 def main():
     if not os.path.isfile(U.BLAZEFACE):
-        U.skip(f"{U.BLAZEFACE} is missing (run tools/fetch_deps.sh)")
-    U.require_ort()
+        T.skip(f"{U.BLAZEFACE} is missing (run tools/fetch_deps.sh)")
+    T.require_ort()
     why = R.missing()
     if why:
-        U.skip(why)
-    with U.tempdir("qc_e2e_minsqnr_") as tmp:
+        T.skip(why)
+    with T.tempdir("qc_e2e_minsqnr_") as tmp:
         check(tmp)
-    U.finish()
+    T.finish()
 
 
 def check(tmp):
@@ -105,22 +106,22 @@ def check(tmp):
     if not out or not out2:
         return
     with open(out, "rb") as f1, open(out2, "rb") as f2:
-        U.check(f1.read() == f2.read(), f"{name}: --threads 1 and 2 give byte-identical models")
+        T.check(f1.read() == f2.read(), f"{name}: --threads 1 and 2 give byte-identical models")
 
     note = fallback_note(rep)
     kept = int(note.split(" kept ")[1].split()[0]) if note else 0
     print(f"info {name}: {note or 'no fallback note'}")
     tuned = rep.get("eval", {}).get("output_sqnr_db")
-    U.check(note and "target not reached" not in note and tuned is not None and tuned >= TARGET_DB,
+    T.check(note and "target not reached" not in note and tuned is not None and tuned >= TARGET_DB,
             f"{name}: output SQNR on the tuning data {tuned} dB meets --min-sqnr {TARGET_DB} "
             f"with {kept} nodes kept in FP32")
-    U.check(rep["calibration_samples"] == len(data["calib"]),
+    T.check(rep["calibration_samples"] == len(data["calib"]),
             f"{name}: report counts {rep['calibration_samples']} of {len(data['calib'])} calibration samples")
     stale = [w for w in rep["warnings"] if "no usable calibration statistics" in w]
-    U.check(not stale, f"{name}: every float tensor to quantize was calibrated {stale}")
-    ok, err = U.checker_ok(out)
-    U.check(ok, f"{name}: onnx.checker full_check {err}")
-    U.check(U.op_histogram(out).get("BatchNormalization", 0) == 0, f"{name}: BatchNormalization folded")
+    T.check(not stale, f"{name}: every float tensor to quantize was calibrated {stale}")
+    ok, err = T.checker_ok(out)
+    T.check(ok, f"{name}: onnx.checker full_check {err}")
+    T.check(U.op_histogram(out).get("BatchNormalization", 0) == 0, f"{name}: BatchNormalization folded")
     print(f"info {name}: file {os.path.getsize(U.BLAZEFACE)} -> {os.path.getsize(out)} bytes")
     check_unseen(tmp, name, out, kept, data["eval"] + data["photos"])
 
@@ -130,37 +131,37 @@ def check_unseen(tmp, name, out, kept, names):
           for f in names]
     opt = os.path.join(tmp, "int8.ort_opt.onnx")
     try:
-        ref, _ = U.ort_run_batch(U.BLAZEFACE, xs, os.path.join(tmp, "ort_fp32"))
-        got, _ = U.ort_run_batch(out, xs, os.path.join(tmp, "ort_int8"), optimized_model=opt)
+        ref, _ = T.ort_run_batch(U.BLAZEFACE, xs, os.path.join(tmp, "ort_fp32"))
+        got, _ = T.ort_run_batch(out, xs, os.path.join(tmp, "ort_int8"), optimized_model=opt)
     except RuntimeError as e:
-        U.check(False, f"{name}: {e}")
+        T.check(False, f"{name}: {e}")
         return
     hist = U.op_histogram(opt)
     floats = {k: v for k, v in hist.items() if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
-    U.check(sum(floats.values()) <= kept, f"{name}: ORT-optimized INT8 graph has no float "
+    T.check(sum(floats.values()) <= kept, f"{name}: ORT-optimized INT8 graph has no float "
             f"Conv/Gemm/MatMul/BatchNormalization beyond the {kept} kept nodes ({floats or 'none'})")
     is_face = np.array([f.startswith("lfw:") for f in names])
     for k, (a, b) in enumerate(zip(ref, got)):
         a, b = a[is_face], b[is_face]
-        s = U.sqnr_db(a, b)
-        worst = min(U.sqnr_db(a[i], b[i]) for i in range(len(a)))
-        U.check(a.shape == b.shape and s >= MIN_EVAL_SQNR_DB,
+        s = T.sqnr_db(a, b)
+        worst = min(T.sqnr_db(a[i], b[i]) for i in range(len(a)))
+        T.check(a.shape == b.shape and s >= MIN_EVAL_SQNR_DB,
                 f"{name}: output {k} {list(a.shape)} SQNR {s:.2f} dB on {len(a)} unseen faces "
                 f"(worst face {worst:.2f} dB; need >= {MIN_EVAL_SQNR_DB})")
-        photo_db = U.sqnr_db(ref[k][~is_face], got[k][~is_face])
+        photo_db = T.sqnr_db(ref[k][~is_face], got[k][~is_face])
         print(f"info {name}: output {k} SQNR {photo_db:.2f} dB on {int((~is_face).sum())} unseen photos")
 
     def decide(outs):  # outputs 0 and 1 are the score logits of the two anchor grids
         n = len(xs)
         return np.concatenate([outs[0].reshape(n, -1), outs[1].reshape(n, -1)], axis=1).max(1) > 0
     fp32, int8 = decide(ref), decide(got)
-    U.check(fp32[is_face].mean() >= 0.9, f"{name}: FP32 finds a face in {fp32[is_face].sum()} of "
+    T.check(fp32[is_face].mean() >= 0.9, f"{name}: FP32 finds a face in {fp32[is_face].sum()} of "
             f"{is_face.sum()} LFW faces (the evaluation data is not what it should be)")
     flips = [f for f, a, b in zip(names, fp32, int8) if a != b]
     print(f"info {name}: face found in {int(fp32.sum())} (FP32) / {int(int8.sum())} (INT8) of "
           f"{len(xs)} images; decisions differ on {flips or 'none'}")
     face_flips = [f for f in flips if f.startswith("lfw:")]
-    U.check(not face_flips and len(flips) <= MAX_DECISION_FLIPS,
+    T.check(not face_flips and len(flips) <= MAX_DECISION_FLIPS,
             f"{name}: INT8 face/no-face decisions equal FP32's on every face and all but "
             f"{MAX_DECISION_FLIPS} photos (differ on {flips})")
 

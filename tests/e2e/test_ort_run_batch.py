@@ -18,18 +18,18 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-import e2e_util as U
+import qc_test as T
 
 
 def run(*args):
-    return subprocess.run(["node", U.ORT_RUN, *map(str, args)], capture_output=True, text=True)
+    return subprocess.run(["node", T.ORT_RUN, *map(str, args)], capture_output=True, text=True)
 
 
 def main():
-    U.require_ort()
-    cnn = os.path.join(U.DEMO, "fmnist_cnn.onnx")
+    T.require_ort()
+    cnn = os.path.join(T.DEMO, "fmnist_cnn.onnx")
     rng = np.random.default_rng(7)
-    with U.tempdir("qc_e2e_ortbatch_") as tmp:
+    with T.tempdir("qc_e2e_ortbatch_") as tmp:
         xs = [rng.random((1, 1, 28, 28), dtype=np.float32) for _ in range(4)]
         for k, x in enumerate(xs):
             np.save(os.path.join(tmp, f"x{k}.npy"), x)
@@ -38,16 +38,16 @@ def main():
             f.write("# samples\ninput=x0.npy\n\ninput=" + os.path.join(tmp, "x1.npy") +
                     "\ninput=x2.npy\ninput=x3.npy\n")
         r = run(cnn, "--inputs-list", listing, "--output-dir", os.path.join(tmp, "batch"))
-        if not U.check(r.returncode == 0, f"batch run of the demo CNN: rc {r.returncode} {r.stderr.strip()}"):
-            U.finish()
+        if not T.check(r.returncode == 0, f"batch run of the demo CNN: rc {r.returncode} {r.stderr.strip()}"):
+            T.finish()
         info = json.loads(r.stdout.strip().splitlines()[-1])
-        U.check(info.get("samples") == 4 and info["outputs"] == ["logits"], f"JSON line {info}")
+        T.check(info.get("samples") == 4 and info["outputs"] == ["logits"], f"JSON line {info}")
         for k in range(4):
             one = os.path.join(tmp, f"one{k}")
             r1 = run(cnn, "--input", f"input={tmp}/x{k}.npy", "--output-dir", one)
             a = np.load(os.path.join(one, "output_0.npy")) if r1.returncode == 0 else None
             b = np.load(os.path.join(tmp, "batch", str(k), "output_0.npy"))
-            U.check(a is not None and a.tobytes() == b.tobytes() and a.shape == b.shape,
+            T.check(a is not None and a.tobytes() == b.tobytes() and a.shape == b.shape,
                     f"sample {k}: batch output equals a run of its own")
 
         a, b = rng.random((2, 3), dtype=np.float32), rng.random((2, 3), dtype=np.float32)
@@ -65,7 +65,7 @@ def main():
             f.write("b=b.npy\ta=a.npy\na=b.npy\tb=b.npy\n")
         r = run(add_path, "--inputs-list", two, "--output-dir", os.path.join(tmp, "add"))
         ok = r.returncode == 0
-        U.check(ok and np.array_equal(np.load(os.path.join(tmp, "add", "0", "output_0.npy")), a + b)
+        T.check(ok and np.array_equal(np.load(os.path.join(tmp, "add", "0", "output_0.npy")), a + b)
                 and np.array_equal(np.load(os.path.join(tmp, "add", "1", "output_0.npy")), b + b),
                 f"two inputs per line, tab-separated: outputs are a + b and b + b ({r.stderr.strip()})")
 
@@ -77,7 +77,7 @@ def main():
             shutil.rmtree(out, ignore_errors=True)
             r = run(cnn, "--inputs-list", path, "--output-dir", out, *extra)
             err = r.stderr.strip()
-            U.check(r.returncode == expect_rc and expect_text in err and len(err.splitlines()) == 1
+            T.check(r.returncode == expect_rc and expect_text in err and len(err.splitlines()) == 1
                     and not os.path.exists(out),
                     f"{content.strip()!r} {' '.join(extra)}: rc {r.returncode} (want {expect_rc}), "
                     f"one line naming {expect_text!r}, no output: {err!r}")
@@ -86,7 +86,7 @@ def main():
         bad("input=x0.npy\nx1.npy\n", 2, "bad.txt:2: expected NAME=FILE.npy")
         bad("input=x0.npy\nimage=x1.npy\n", 1, "sample 1: model has no input 'image'")
         bad("# nothing\n\n", 2, "bad.txt: no samples")
-    U.finish()
+    T.finish()
 
 
 if __name__ == "__main__":

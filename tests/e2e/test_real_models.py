@@ -32,6 +32,7 @@ import onnx
 
 import accuracy as A
 import e2e_util as U
+import qc_test as T
 import realdata as R
 
 # Samples per model (calibration, evaluation), sized so the suite fits CI (docs/accuracy.md).
@@ -111,16 +112,16 @@ def main():
         sys.exit(f"usage: {sys.argv[0]} [MODEL...]; models: {' '.join(A.SPECS)}")
     for k in keys:
         if not os.path.isfile(A.model_path(A.SPECS[k])):
-            U.skip(f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)")
-    U.require_ort()
+            T.skip(f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)")
+    T.require_ort()
     why = R.missing()
     if why:
-        U.skip(why)
-    with U.tempdir("qc_e2e_real_") as tmp:
+        T.skip(why)
+    with T.tempdir("qc_e2e_real_") as tmp:
         results = [r for r in (check_model(tmp, k) for k in keys) if r]
         print()
         print(A.table(results))
-    U.finish()
+    T.finish()
 
 
 def check_model(tmp, key):
@@ -131,7 +132,7 @@ def check_model(tmp, key):
     out, rep = os.path.join(tmp, key + ".int8.onnx"), os.path.join(tmp, key + ".json")
     r = A.quantize(spec, calib, out, report=rep)
     last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    if not U.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
+    if not T.check(r.returncode == 0 and os.path.isfile(out) and os.path.isfile(rep),
                    f"{key}: quantize with --report: rc {r.returncode} {last}"):
         return None
     check_structure(key, out, rep, n_calib)
@@ -140,19 +141,19 @@ def check_model(tmp, key):
     try:
         res = A.evaluate(spec, out, samples, os.path.join(tmp, key + "_ort"), optimized_model=opt)
     except RuntimeError as e:
-        U.check(False, f"{key}: onnxruntime runs FP32 and INT8: {e}")
+        T.check(False, f"{key}: onnxruntime runs FP32 and INT8: {e}")
         return None
     check_ort_graph(key, opt)
     for what, value, need in res.sanity:
-        U.check(value >= need, f"{key}: FP32 on the evaluation data: {what} {value:.3f} "
+        T.check(value >= need, f"{key}: FP32 on the evaluation data: {what} {value:.3f} "
                 f"(need >= {need}; else the data is not what the model is made for)")
     guards = GUARDS[key]
     for row in res.rows:
-        U.check(row.sqnr >= guards[row.output], f"{key}: output {row.output} SQNR {row.sqnr:.2f} dB "
+        T.check(row.sqnr >= guards[row.output], f"{key}: output {row.output} SQNR {row.sqnr:.2f} dB "
                 f"over {n_eval} samples (floor {row.floor_sqnr:.2f}; guard >= {guards[row.output]})")
     for (name, value), (_, floor) in zip(res.metrics, res.floor_metrics):
         bad = value > guards[name] if name in LOWER_IS_BETTER else value < guards[name]
-        U.check(not bad, f"{key}: {name} {value:.3f} (floor {floor:.3f}; guard "
+        T.check(not bad, f"{key}: {name} {value:.3f} (floor {floor:.3f}; guard "
                 f"{'<=' if name in LOWER_IS_BETTER else '>='} {guards[name]})")
     return res
 
@@ -165,19 +166,19 @@ def check_structure(key, out, rep, n_calib):
     stale = [w.split("'")[1] for w in j["warnings"] if "no usable calibration statistics" in w]
     types = U.value_elem_types(path) if stale else {}
     floats = [t for t in stale if types.get(t, onnx.TensorProto.FLOAT) in FLOAT_TYPES]
-    U.check(not floats, f"{key}: every float tensor to quantize was calibrated {floats}")
+    T.check(not floats, f"{key}: every float tensor to quantize was calibrated {floats}")
     wrong = len(stale) - len(floats)
-    U.check(wrong <= want.get("int_warnings", 0), f"{key}: {wrong} warnings name integer tensors as "
+    T.check(wrong <= want.get("int_warnings", 0), f"{key}: {wrong} warnings name integer tensors as "
             f"uncalibrated ({want.get('int_warnings', 0)} allowed; shape arithmetic is no activation)")
-    U.check(j["calibration_samples"] == n_calib,
+    T.check(j["calibration_samples"] == n_calib,
             f"{key}: report counts {j['calibration_samples']} calibration samples of {n_calib}")
     ratio = os.path.getsize(path) / os.path.getsize(out)
-    U.check(ratio >= want["min_file_ratio"], f"{key}: file {os.path.getsize(path)} -> "
+    T.check(ratio >= want["min_file_ratio"], f"{key}: file {os.path.getsize(path)} -> "
             f"{os.path.getsize(out)} bytes, {ratio:.2f}x smaller (need >= {want['min_file_ratio']})")
-    ok, err = U.checker_ok(out)
-    U.check(ok, f"{key}: onnx.checker full_check {err}")
+    ok, err = T.checker_ok(out)
+    T.check(ok, f"{key}: onnx.checker full_check {err}")
     bn = U.op_histogram(out).get("BatchNormalization", 0)
-    U.check(bn <= want.get("batchnorm", 0), f"{key}: BatchNormalization folded ({bn} left, "
+    T.check(bn <= want.get("batchnorm", 0), f"{key}: BatchNormalization folded ({bn} left, "
             f"{want.get('batchnorm', 0)} allowed; FP32 has {U.op_histogram(path).get('BatchNormalization', 0)})")
 
 
@@ -186,7 +187,7 @@ def check_ort_graph(key, optimized):
     hist = U.op_histogram(optimized)
     floats = {k: v for k, v in hist.items() if k.split(".")[-1] in U.FLOAT_COMPUTE_OPS | {"BatchNormalization"}}
     allowed = STRUCTURE[key].get("float_ops", {})
-    U.check(all(v <= allowed.get(k, 0) for k, v in floats.items()),
+    T.check(all(v <= allowed.get(k, 0) for k, v in floats.items()),
             f"{key}: ORT-optimized INT8 graph has no float Conv/Gemm/MatMul/BatchNormalization beyond "
             f"{allowed or 'none'} ({floats or 'none'}; {sum(hist.values())} nodes)")
 

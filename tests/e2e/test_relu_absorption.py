@@ -37,6 +37,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import e2e_util as U
+import qc_test as T
 
 rng = np.random.default_rng(11)
 C = 8
@@ -185,7 +186,7 @@ def m_relu_clip_chain():
 
 def demo_cut():
     """The demo CNN with its last Gemm removed: the fc1 Relu produces the graph output."""
-    m = onnx.load(os.path.join(U.DEMO, "fmnist_cnn.onnx"))
+    m = onnx.load(os.path.join(T.DEMO, "fmnist_cnn.onnx"))
     relu_node = [n for n in m.graph.node if n.op_type == "Relu"][-1]
     keep = list(m.graph.node)[:list(m.graph.node).index(relu_node) + 1]
     del m.graph.node[:]
@@ -256,12 +257,12 @@ def check_replacements(tag, src, q):
             qn = prod.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
         else:
             qn = next((m for m in q.graph.node if m.op_type == "QuantizeLinear" and m.input[0] == out), None)
-        if not U.check(qn is not None and qn.op_type == "QuantizeLinear",
+        if not T.check(qn is not None and qn.op_type == "QuantizeLinear",
                        f"{tag}: removed {n.op_type} '{n.name}' is replaced by a QuantizeLinear on '{out}'"):
             continue
         scale, zp = inits[qn.input[1]], inits[qn.input[2]]
         top = (255.0 - float(zp)) * float(scale)
-        U.check(zp.dtype == np.uint8 and int(zp) == 0 and hi is not None and top <= hi * (1 + 1e-6),
+        T.check(zp.dtype == np.uint8 and int(zp) == 0 and hi is not None and top <= hi * (1 + 1e-6),
                 f"{tag}: that QuantizeLinear clips at {n.op_type}'s bounds: zero point {zp!r}, "
                 f"range [0, {top:.6g}] within [0, {hi}]")
     return len(removed)
@@ -282,7 +283,7 @@ def check_clipped(tag, name, got, lo, hi, x, q):
     if hi == "0.5*max(x)":  # the run-time max reads x through its Q/DQ
         hi = 0.5 * float(seen_input(q, x).max())
     lo_got, hi_got = float(got.min()), float(got.max())
-    return U.check(lo_got >= lo and hi_got <= hi * (1 + 1e-6),
+    return T.check(lo_got >= lo and hi_got <= hi * (1 + 1e-6),
                    f"{tag}: INT8 output '{name}' stays within [{lo}, {hi:.6g}] as FP32 clips it: "
                    f"[{lo_got:.6g}, {hi_got:.6g}] on {os.path.basename(x)}")
 
@@ -291,29 +292,29 @@ def run_case(tmp, tag, model, clipped, args, calib, xs, min_removed=None, expect
     path = os.path.join(tmp, tag + ".onnx")
     onnx.save(model, path)
     out = os.path.join(tmp, tag + ".int8.onnx")
-    r = U.qconvert(path, "--calib", calib, "-o", out, "--threads", "1", *args)
-    if not U.check(r.returncode == 0, f"{tag}: qconvert rc {r.returncode} {r.stderr.strip()[:300]}"):
+    r = T.qconvert(path, "--calib", calib, "-o", out, "--threads", "1", *args)
+    if not T.check(r.returncode == 0, f"{tag}: qconvert rc {r.returncode} {r.stderr.strip()[:300]}"):
         return
     if expect_warning:
-        U.check(expect_warning in r.stdout + r.stderr, f"{tag}: warns '{expect_warning}'")
-    good, err = U.checker_ok(out)
-    U.check(good, f"{tag}: onnx.checker full_check {err}")
+        T.check(expect_warning in r.stdout + r.stderr, f"{tag}: warns '{expect_warning}'")
+    good, err = T.checker_ok(out)
+    T.check(good, f"{tag}: onnx.checker full_check {err}")
     q = onnx.load(out)
     removed = check_replacements(tag, model, q)
     if min_removed is not None:
-        U.check(removed >= min_removed, f"{tag}: {removed} Relu/Clip removed (>= {min_removed})")
-    if U.ort_missing() is not None:
+        T.check(removed >= min_removed, f"{tag}: {removed} Relu/Clip removed (>= {min_removed})")
+    if T.ort_missing() is not None:
         return
     names = [o.name for o in model.graph.output]
     in_name = model.graph.input[0].name
     for i, x in enumerate(xs):
-        ref, _ = U.ort_run(path, {in_name: x}, os.path.join(tmp, f"{tag}_f{i}"))
-        got, _ = U.ort_run(out, {in_name: x}, os.path.join(tmp, f"{tag}_q{i}"))
+        ref, _ = T.ort_run(path, {in_name: x}, os.path.join(tmp, f"{tag}_f{i}"))
+        got, _ = T.ort_run(out, {in_name: x}, os.path.join(tmp, f"{tag}_q{i}"))
         for name, a, b in zip(names, ref, got):
             if name in clipped:
                 check_clipped(tag, name, b, *clipped[name], x, q)
-            sq = U.sqnr_db(a, b)
-            U.check(sq >= 20, f"{tag}: output '{name}' INT8 vs FP32 SQNR {sq:.1f} dB (>= 20) on "
+            sq = T.sqnr_db(a, b)
+            T.check(sq >= 20, f"{tag}: output '{name}' INT8 vs FP32 SQNR {sq:.1f} dB (>= 20) on "
                               f"{os.path.basename(x)}")
 
 
@@ -326,7 +327,7 @@ def inputs(tmp, tag, shape, n):
 
 
 def main():
-    with U.tempdir("qc_e2e_relu_") as tmp:
+    with T.tempdir("qc_e2e_relu_") as tmp:
         def calib_dir(name, shape, count):
             d = os.path.join(tmp, name)
             os.makedirs(d)
@@ -342,12 +343,12 @@ def main():
         run_case(tmp, "gemm_out", *m_gemm_out(), [], cal_vec, xs_vec)
         run_case(tmp, "matmul_clip_out", *m_matmul_clip_out(), [], cal_vec, xs_vec)
 
-        if os.path.isfile(os.path.join(U.FMNIST, "t10k-images-idx3-ubyte.gz")):
+        if os.path.isfile(os.path.join(T.FMNIST, "t10k-images-idx3-ubyte.gz")):
             fm_calib = U.export_fmnist_pngs(os.path.join(tmp, "fm_calib"), 64)
             fm_x, _ = U.fmnist_test_npy(os.path.join(tmp, "fm_x.npy"), 64)
             run_case(tmp, "demo_cut", *demo_cut(), [], fm_calib, [fm_x])
         else:
-            print(f"SKIP demo_cut: {U.FMNIST} is missing")
+            print(f"SKIP demo_cut: {T.FMNIST} is missing")
 
         model, clipped = conv_relu_conv()
         run_case(tmp, "exclude_consumer", model, clipped, ["--exclude", "y"], cal_img, xs_img, min_removed=1)
@@ -361,11 +362,11 @@ def main():
         path = os.path.join(tmp, "no_stats_src.onnx")
         onnx.save(model, path)
         full = os.path.join(tmp, "no_stats.stats")
-        r = U.qconvert(path, "--calib", cal_img, "-o", os.path.join(tmp, "no_stats_full.onnx"), "--quiet",
+        r = T.qconvert(path, "--calib", cal_img, "-o", os.path.join(tmp, "no_stats_full.onnx"), "--quiet",
                        "--save-stats", full)
-        if U.check(r.returncode == 0, f"no_stats: --save-stats rc {r.returncode} {r.stderr.strip()[:200]}"):
+        if T.check(r.returncode == 0, f"no_stats: --save-stats rc {r.returncode} {r.stderr.strip()[:200]}"):
             parsed = U.read_stats(full)
-            U.check(parsed.get("r1", {}).get("count", 0) > 0, "no_stats: the saved file has r1's record")
+            T.check(parsed.get("r1", {}).get("count", 0) > 0, "no_stats: the saved file has r1's record")
             parsed.pop("r1", None)
             partial = os.path.join(tmp, "no_r1.stats")
             write_stats(partial, parsed)
@@ -376,7 +377,7 @@ def main():
         run_case(tmp, "concat_pad", *m_concat_pad(), [], cal_img, xs_one, min_removed=1)
         run_case(tmp, "clip_dynamic_max", *m_clip_dynamic_max(), [], cal_img, xs_one)
         run_case(tmp, "relu_clip_chain", *m_relu_clip_chain(), [], cal_img, xs_img, min_removed=2)
-    U.finish()
+    T.finish()
 
 
 if __name__ == "__main__":

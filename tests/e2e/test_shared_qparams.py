@@ -30,6 +30,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 import e2e_util as U
+import qc_test as T
 
 rng = np.random.default_rng(7)
 C = 8
@@ -134,7 +135,7 @@ def check_folded(tag, m, folded, factors):
     inits, prod = graph_maps(m)
     for name, (src, c) in zip(folded, factors):
         dq = prod.get(name)
-        if not U.check(dq is not None and dq.op_type == "DequantizeLinear",
+        if not T.check(dq is not None and dq.op_type == "DequantizeLinear",
                        f"{tag}: '{name}' is produced by a DequantizeLinear ({dq.op_type if dq else None})"):
             continue
         q = prod.get(dq.input[0])
@@ -145,41 +146,41 @@ def check_folded(tag, m, folded, factors):
             s_dq, z_dq = inits[dq.input[1]], inits[dq.input[2]]
             want = np.float32(np.float64(s_q) * c)
             ok = s_dq == want and z_dq == z_q and z_dq.dtype == z_q.dtype
-            U.check(ok, f"{tag}: '{name}' = DQ of the {src} tensor with scale {float(s_dq):.6g} = "
+            T.check(ok, f"{tag}: '{name}' = DQ of the {src} tensor with scale {float(s_dq):.6g} = "
                         f"{c} * {float(s_q):.6g} (want {float(want):.6g}), zero point {z_dq} = {z_q}")
         else:
-            U.check(False, f"{tag}: '{name}' reads a quantized tensor ({q.op_type if q else None})")
+            T.check(False, f"{tag}: '{name}' reads a quantized tensor ({q.op_type if q else None})")
 
 
 def run_case(tmp, tag, m, args, calib, xs):
     path = os.path.join(tmp, tag + ".onnx")
     onnx.save(m, path)
     out = os.path.join(tmp, tag + ".int8.onnx")
-    r = U.qconvert(path, "--calib", calib, "-o", out, "--quiet", *args)
-    if not U.check(r.returncode == 0, f"{tag}: qconvert rc {r.returncode} {r.stderr.strip()[:200]}"):
+    r = T.qconvert(path, "--calib", calib, "-o", out, "--quiet", *args)
+    if not T.check(r.returncode == 0, f"{tag}: qconvert rc {r.returncode} {r.stderr.strip()[:200]}"):
         return None, None
-    good, err = U.checker_ok(out)
-    U.check(good, f"{tag}: onnx.checker full_check {err}")
+    good, err = T.checker_ok(out)
+    T.check(good, f"{tag}: onnx.checker full_check {err}")
     q = onnx.load(out)
-    U.check([o.name for o in q.graph.output] == [o.name for o in m.graph.output],
+    T.check([o.name for o in q.graph.output] == [o.name for o in m.graph.output],
             f"{tag}: graph output names kept")
     sq = None
-    if U.ort_missing() is None:
-        ref = np.concatenate([U.ort_run(path, {"x": x}, os.path.join(tmp, f"{tag}_f{i}"))[0][0]
+    if T.ort_missing() is None:
+        ref = np.concatenate([T.ort_run(path, {"x": x}, os.path.join(tmp, f"{tag}_f{i}"))[0][0]
                               for i, x in enumerate(xs)])
         opt = os.path.join(tmp, tag + ".opt.onnx")
-        got = np.concatenate([U.ort_run(out, {"x": x}, os.path.join(tmp, f"{tag}_q{i}"),
+        got = np.concatenate([T.ort_run(out, {"x": x}, os.path.join(tmp, f"{tag}_q{i}"),
                                         optimized_model=opt if i == 0 else None)[0][0]
                               for i, x in enumerate(xs)])
-        sq = U.sqnr_db(ref, got)
-        U.check(sq >= 30, f"{tag}: onnxruntime INT8 vs FP32 SQNR {sq:.1f} dB (>= 30)")
+        sq = T.sqnr_db(ref, got)
+        T.check(sq >= 30, f"{tag}: onnxruntime INT8 vs FP32 SQNR {sq:.1f} dB (>= 30)")
         float_conv = [n.name for n in onnx.load(opt).graph.node if n.op_type in U.FLOAT_COMPUTE_OPS]
-        U.check(not float_conv, f"{tag}: no float Conv in onnxruntime's optimized graph {float_conv}")
+        T.check(not float_conv, f"{tag}: no float Conv in onnxruntime's optimized graph {float_conv}")
     return q, sq
 
 
 def main():
-    with U.tempdir("qc_e2e_rescale_") as tmp:
+    with T.tempdir("qc_e2e_rescale_") as tmp:
         calib = os.path.join(tmp, "calib")
         os.makedirs(calib)
         for i in range(16):
@@ -193,27 +194,27 @@ def main():
         q, sq_fold = run_case(tmp, "fold", fold, [], calib, xs)
         if q:
             muls = [n.name for n in q.graph.node if n.op_type == "Mul"]
-            U.check(not muls, f"fold: no Mul left ({muls})")
+            T.check(not muls, f"fold: no Mul left ({muls})")
             # m1 is read only by the second Mul, so its DequantizeLinear is gone too.
-            U.check("m1" not in {i for n in q.graph.node for i in n.input}, "fold: nothing reads m1")
+            T.check("m1" not in {i for n in q.graph.node for i in n.input}, "fold: nothing reads m1")
             check_folded("fold", q, ["m2", "out"], [("c1", 0.75), ("c2", 0.5)])
             inits, prod = graph_maps(q)
             c2 = next(n for n in q.graph.node if n.op_type == "Conv" and n.input[0] == "m2")
             s_x = inits[prod["m2"].input[1]]
             s_w = inits[prod[c2.input[1]].input[1]]
             s_b = inits[prod[c2.input[2]].input[1]]
-            U.check(np.allclose(s_b, np.float32(s_x) * s_w, rtol=1e-6, atol=0),
+            T.check(np.allclose(s_b, np.float32(s_x) * s_w, rtol=1e-6, atol=0),
                     "fold: the second Conv's bias scale is its (folded) input scale times the weight scale")
         # Reference: the same model with the Muls left in float.
         _, sq_float = run_case(tmp, "fold_nomul", fold, ["--op-types", "Conv"], calib, xs)
         if sq_fold is not None and sq_float is not None:
-            U.check(sq_fold >= sq_float - 1.0, f"fold: SQNR {sq_fold:.1f} dB, not worse than with the Muls "
+            T.check(sq_fold >= sq_float - 1.0, f"fold: SQNR {sq_fold:.1f} dB, not worse than with the Muls "
                                                 f"kept in float ({sq_float:.1f} dB) by more than 1 dB")
 
         q, _ = run_case(tmp, "kept", build(m_kept, [1, 1, C, 8, 8]), [], calib, xs)
         if q:
             muls = sorted(n.name for n in q.graph.node if n.op_type == "Mul")
-            U.check(muls == ["chan", "neg", "out"], f"kept: negative, per-channel and rank-raising Muls "
+            T.check(muls == ["chan", "neg", "out"], f"kept: negative, per-channel and rank-raising Muls "
                                                     f"stay ({muls})")
 
         relu = build(m_relu, [1, C, 8, 8])
@@ -227,11 +228,11 @@ def main():
                 c2 = next(n for n in q.graph.node if n.op_type == "Conv" and n.name == "out")
                 dq = prod[c2.input[0]]
                 clipped = int(inits[dq.input[2]]) == 0
-            U.check(clipped, f"relu: the Relu after a folded Mul still clips ({len(relus)} Relu left)")
+            T.check(clipped, f"relu: the Relu after a folded Mul still clips ({len(relus)} Relu left)")
 
         q, _ = run_case(tmp, "int8", fold, ["--activation-type", "int8"], calib, xs)
         if q:
-            U.check(not [n for n in q.graph.node if n.op_type == "Mul"], "int8: no Mul left")
+            T.check(not [n for n in q.graph.node if n.op_type == "Mul"], "int8: no Mul left")
             check_folded("int8", q, ["m2", "out"], [("c1", 0.75), ("c2", 0.5)])
 
         for kind in ("generator", "initializer", "data"):
@@ -244,12 +245,12 @@ def main():
             out_qp = float(inits[q_out.input[1]]), int(inits[q_out.input[2]])
             in_qp = qdq_params(q, inits, prod, cat.input[0])
             if kind == "data":
-                U.check(out_qp != in_qp, f"pad_data: a Concat of two data tensors has its own qparams "
+                T.check(out_qp != in_qp, f"pad_data: a Concat of two data tensors has its own qparams "
                                          f"{out_qp} (first input {in_qp})")
             else:
-                U.check(out_qp == in_qp, f"pad_{kind}: the Concat output reuses its data input's scale and "
+                T.check(out_qp == in_qp, f"pad_{kind}: the Concat output reuses its data input's scale and "
                                          f"zero point {out_qp} == {in_qp}")
-    U.finish()
+    T.finish()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
@@ -33,8 +32,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'bench'))
 import qc_models as qm  # noqa: E402
+import qc_test as T  # noqa: E402
 
-failures = []
 ONLY = sys.argv[sys.argv.index('--only') + 1] if '--only' in sys.argv[:-1] else None
 # glibc's libm selects expf/logf/sinf... variants by CPU features; this hides
 # the newer ones so the default run also exercises libm's baseline code.
@@ -98,17 +97,12 @@ def check_model(label, model, inputs, tmp, qconvert):
         env.update(extra)
         r = subprocess.run([qconvert, 'run', model, *args, '--output-dir', out_dir, '--threads', str(threads)],
                            capture_output=True, text=True, env=env)
-        if r.returncode != 0:
-            failures.append(f'{label} {cfg}: exit {r.returncode}: {r.stderr.strip()}')
-            print(f'FAIL {label} {cfg}: {r.stderr.strip()}', flush=True)
+        if not T.check(r.returncode == 0, f'{label} {cfg}: exit {r.returncode}', r.stderr.strip()):
             return
         seen[cfg] = digest_outputs(out_dir)
     distinct = set(seen.values())
     ok = len(distinct) == 1 and next(iter(distinct))[1] > 0
-    print(('ok   ' if ok else 'FAIL ') + f'{label}: ' +
-          ', '.join(f'{c} {d[0]}' for c, d in seen.items()), flush=True)
-    if not ok:
-        failures.append(label)
+    T.check(ok, f'{label}: ' + ', '.join(f'{c} {d[0]}' for c, d in seen.items()))
 
 
 # ---- conformance-style models ---------------------------------------------
@@ -240,10 +234,9 @@ def main():
     try:
         qconvert = qm.find_qconvert()
     except SystemExit as e:
-        print(e, file=sys.stderr)
-        return 77
+        T.skip(str(e))
     print('configurations: ' + ', '.join(c[0] for c in run_configs()), flush=True)
-    with tempfile.TemporaryDirectory(prefix='qc_determinism_') as tmp:
+    with T.tempdir('qc_determinism_') as tmp:
         for model in qm.demo_models():
             name = qm.input_name(model)
             for n in (1, 8):
@@ -253,12 +246,8 @@ def main():
             check_model(label, path, inputs, tmp, qconvert)
         for label, path, x in real_models(tmp):
             check_model(label, path, [(qm.input_name(path), x)], tmp, qconvert)
-    if failures:
-        print(f'{len(failures)} model(s) differ between configurations: {", ".join(failures)}')
-        return 1
-    print('all outputs identical across configurations')
-    return 0
+    T.finish('determinism')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

@@ -15,7 +15,6 @@ Exit 0 = pass, 1 = fail.
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
@@ -23,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'bench'))
 import qc_models as qm  # noqa: E402
+import qc_test as T  # noqa: E402
 
 MAX_ULP = {'default': 2, 'Exp': 3, 'Sigmoid': 8, 'Tanh': 8, 'Erf': 64}  # vmath.h float polynomials
 
@@ -76,8 +76,7 @@ def main():
     expo = rng.uniform(-6, 6, x.size).astype(np.float32)
     expo[::7] = np.round(expo[::7])  # integer exponents take the exact path
     base[1::11] = -base[1::11]  # negative bases: NaN unless the exponent is an integer
-    failed = []
-    with tempfile.TemporaryDirectory(prefix='qc_math_') as tmp:
+    with T.tempdir('qc_math_') as tmp:
         path = os.path.join(tmp, 'math.onnx')
         onnx.save(model, path)
         args = []
@@ -86,9 +85,8 @@ def main():
             args += ['--input', f'{name}={os.path.join(tmp, name + ".npy")}']
         out = os.path.join(tmp, 'out')
         r = subprocess.run([qconvert, 'run', path, *args, '--output-dir', out], capture_output=True, text=True)
-        if r.returncode != 0:
-            print(r.stderr)
-            return 1
+        if not T.check(r.returncode == 0, 'qconvert run of the math model', r.stderr):
+            T.finish('elementwise_math')
         got = qm._outputs(out, 'pb', qm.read_pb)
     x64 = x.astype(np.float64)
     with np.errstate(all='ignore'):
@@ -102,15 +100,10 @@ def main():
         limit = MAX_ULP.get(op, MAX_ULP['default'])
         ok = d[worst] <= limit
         src = base[worst] if op == 'Pow' else x[worst]
-        print(f'{"ok  " if ok else "FAIL"} {op:9s} max {d[worst]:.0f} ulp (limit {limit}) at x={src!r}: '
-              f'got {g[worst]!r}, want {want[worst]!r}')
-        if not ok:
-            failed.append(op)
-    if failed:
-        print('outside the bound: ' + ', '.join(failed))
-        return 1
-    return 0
+        T.check(ok, f'{op:9s} max {d[worst]:.0f} ulp (limit {limit}) at x={src!r}: '
+                f'got {g[worst]!r}, want {want[worst]!r}')
+    T.finish('elementwise_math')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

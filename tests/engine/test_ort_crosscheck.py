@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import onnx
@@ -27,18 +26,11 @@ SRC = os.environ.get('QC_SOURCE_ROOT',
                      os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'bench'))
 import qc_models as qm  # noqa: E402
+import qc_test as T  # noqa: E402
+from qc_test import check  # noqa: E402
 
 REL_TOL = 1e-3
 THREADS = int(os.environ.get('QC_XCHECK_THREADS', '2'))
-failures = []
-
-
-def check(cond, msg):
-    print(('ok   ' if cond else 'FAIL ') + msg, flush=True)
-    if not cond:
-        failures.append(msg)
-
-
 def compare(label, model, name, x, tmp):
     npy = os.path.join(tmp, 'in.npy')
     np.save(npy, np.ascontiguousarray(x, dtype=np.float32))
@@ -136,22 +128,16 @@ def unsupported_op(tmp):
 
 def main():
     why = qm.deps_missing()
-    with tempfile.TemporaryDirectory(prefix='qc_xcheck_') as tmp:
+    with T.tempdir('qc_xcheck_') as tmp:
         unsupported_op(tmp)
+        if why and not T.failures:
+            T.skip(f'ort cross-check: {why}')
         if why:
             print(f'SKIP ort cross-check: {why}')
-            if not failures:
-                return 77
         else:
             crosscheck(tmp)
-    if failures:
-        print(f'\n{len(failures)} failure(s):')
-        for f in failures:
-            print('  ' + f)
-        return 1
-    print('all passed')
-    return 0
+    T.finish('ort_crosscheck')
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

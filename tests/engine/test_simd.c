@@ -12,8 +12,7 @@
 #include <string.h>
 
 #include "ops/simd.h"
-
-static int failures;
+#include "qc_test.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;
 static uint64_t next_u64(void) { /* xorshift64* */
@@ -70,7 +69,7 @@ static void check_fma_soft(void) {
       fprintf(stderr, "FAIL fma_soft(%a, %a, %a) = %a, fmaf gives %a\n", a, b, c, got, want);
   }
   printf("%s qc_fma_soft: %ld of %ld differ from fmaf\n", bad ? "FAIL" : "ok  ", bad, n);
-  failures += bad != 0;
+  CHECK(bad == 0, "qc_fma_soft");
 }
 
 static int cpu_has(const char *isa) {
@@ -108,7 +107,7 @@ static void check_ukernel(const qc_simd_ops *ops) {
       bad += !same(c[i], ref[i]); /* elements outside the tile must be untouched */
   }
   printf("%s %s micro-kernel (%dx%d): %ld differences\n", bad ? "FAIL" : "ok  ", ops->name, MR, NR, bad);
-  failures += bad != 0;
+  CHECK(bad == 0, "%s micro-kernel", ops->name);
   free(a);
   free(b);
   free(c);
@@ -139,7 +138,7 @@ static void check_dw_row(const qc_simd_ops *ops) {
       bad += !same(y[i], ref[i]);
   }
   printf("%s %s depthwise rows: %ld differences\n", bad ? "FAIL" : "ok  ", ops->name, bad);
-  failures += bad != 0;
+  CHECK(bad == 0, "%s depthwise rows", ops->name);
 }
 
 static void check_post_row(const qc_simd_ops *ops) {
@@ -163,7 +162,7 @@ static void check_post_row(const qc_simd_ops *ops) {
         bad += !same(y[i], qc_act1(&acts[a], with_res ? x[i] + r[i] : x[i]));
     }
   printf("%s %s epilogue: %ld differences\n", bad ? "FAIL" : "ok  ", ops->name, bad);
-  failures += bad != 0;
+  CHECK(bad == 0, "%s epilogue", ops->name);
 }
 
 int main(void) {
@@ -183,5 +182,5 @@ int main(void) {
     check_post_row(paths[i]);
   }
   printf("active path: %s\n", qc_isa_name(qc_simd_isa()));
-  return failures ? 1 : 0;
+  return qc_test_finish("simd");
 }

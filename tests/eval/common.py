@@ -1,82 +1,43 @@
-"""Shared helpers for the tests/eval suite (evaluation, per-layer SQNR, compare).
+"""Domain helpers for the tests/eval suite (evaluation, per-layer SQNR, compare);
+the harness is tests/lib/qc_test.py.
 
 The reference side is independent of qconvert: images are read back with PIL,
 divided by 255 in numpy and run in onnxruntime (tools/ort_run.mjs); metrics are
 computed with numpy from those outputs.
 """
-import gzip
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
-SRC = os.environ.get("QC_SOURCE_ROOT",
-                     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-BUILD = os.environ.get("QC_BUILD_ROOT", os.path.join(SRC, "build"))
-QCONVERT = os.environ.get("QCONVERT", os.path.join(BUILD, "qconvert"))
+import qc_test as T
+
 # meson passes the idx2png path as the first argument.
-IDX2PNG = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QC_IDX2PNG", os.path.join(BUILD, "tools", "idx2png"))
-DATA = "/usr/share/datasets/fashion-mnist"
-CNN = os.path.join(SRC, "demo", "fmnist_cnn.onnx")
-ORT_RUN = os.path.join(SRC, "tools", "ort_run.mjs")
-NODE_DIR = os.environ.get("QC_ORT_NODE_DIR", os.path.join(SRC, ".deps", "node"))
-SKIP = 77
-
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
-    return cond
-
-
-def finish():
-    if failures:
-        print(f"\n{len(failures)} check(s) failed:")
-        for f in failures:
-            print("  " + f)
-        sys.exit(1)
-    print("\nall checks passed")
-    sys.exit(0)
-
-
-def require_ort():
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "onnxruntime-node")) or not shutil.which("node"):
-        print(f"skip: onnxruntime-node not found in {NODE_DIR} (run tools/fetch_deps.sh)")
-        sys.exit(SKIP)
-
-
-def tmpdir(prefix):
-    d = tempfile.mkdtemp(prefix=prefix)
-    return d
+IDX2PNG = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("QC_IDX2PNG", os.path.join(T.BUILD, "tools", "idx2png"))
+CNN = os.path.join(T.DEMO, "fmnist_cnn.onnx")
 
 
 def qc(*args, expect=0, what=None):
     """Runs qconvert; returns the CompletedProcess. Checks the exit code when expect is not None."""
-    cmd = [QCONVERT] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = T.qconvert(*args, check_rc=False, timeout=None)
     if expect is not None:
         ok = p.returncode == expect
-        check(ok, f"{what or ' '.join(cmd)}: exit {p.returncode} (expected {expect})" +
-              ("" if ok else f"\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}"))
+        T.check(ok, f"{what or ' '.join(map(str, p.args))}: exit {p.returncode} (expected {expect})" +
+                ("" if ok else f"\nstdout: {p.stdout[-2000:]}\nstderr: {p.stderr[-2000:]}"))
     return p
 
 
 def export_labeled(outdir, count, split="t10k"):
     """Exports `count` Fashion-MNIST images into outdir/<class>/ with idx2png --by-class."""
-    subprocess.run([IDX2PNG, f"{DATA}/{split}-images-idx3-ubyte.gz", f"{DATA}/{split}-labels-idx1-ubyte.gz",
+    subprocess.run([IDX2PNG, f"{T.FMNIST}/{split}-images-idx3-ubyte.gz", f"{T.FMNIST}/{split}-labels-idx1-ubyte.gz",
                     outdir, "--by-class", "--count", str(count)], check=True, capture_output=True)
     return outdir
 
 
 def export_flat(outdir, count, split="train"):
-    subprocess.run([IDX2PNG, f"{DATA}/{split}-images-idx3-ubyte.gz", outdir, "--count", str(count)],
+    subprocess.run([IDX2PNG, f"{T.FMNIST}/{split}-images-idx3-ubyte.gz", outdir, "--count", str(count)],
                    check=True, capture_output=True)
     return outdir
 
@@ -117,20 +78,13 @@ def save_npy(path, arr):
     return path
 
 
-def ort_run(model, x, workdir, input_name="input"):
-    """Runs model in onnxruntime on x (one batch); returns the list of outputs."""
+def ort_outputs(model, x, workdir, input_name="input"):
+    """Runs model in onnxruntime on x (one batch, 2 threads); returns the list of outputs."""
     os.makedirs(workdir, exist_ok=True)
     inp = save_npy(os.path.join(workdir, "in.npy"), x.astype(np.float32))
     out = os.path.join(workdir, "out")
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    os.makedirs(out)
-    p = subprocess.run(["node", ORT_RUN, model, "--input", f"{input_name}={inp}", "--output-dir", out,
-                        "--threads", "2"], capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"ort_run {model} failed: {p.stderr}")
-    info = json.loads(p.stdout.strip().splitlines()[-1])
-    return [np.load(os.path.join(out, f"output_{i}.npy")) for i in range(len(info["outputs"]))]
+    shutil.rmtree(out, ignore_errors=True)
+    return T.ort_run(model, {input_name: inp}, out, threads=2)[0]
 
 
 def topk(logits, k):
@@ -151,8 +105,8 @@ def reference_metrics(ref_outs, q_outs, labels, n_classes):
         r["agree_count"] = int((tf[:, 0] == tq[:, 0]).sum())
         a = np.concatenate([o.astype(np.float64).ravel() for o in ref_outs])
         b = np.concatenate([o.astype(np.float64).ravel() for o in q_outs])
-        r["output_sqnr_db"] = float(10 * np.log10((a * a).sum() / ((a - b) ** 2).sum()))
-        r["cosine"] = float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+        r["output_sqnr_db"] = float(T.sqnr_db(a, b))
+        r["cosine"] = T.cosine(a, b)
     if labels is not None:
         r["fp32_top1_count"] = int((tf[:, 0] == labels).sum())
         if n_classes >= 5:
@@ -168,17 +122,12 @@ def close_count(what, got_fraction, ref_count, n, max_diff=None):
     """A fraction from qconvert vs an integer count from the reference: equal, or off
     by at most max(1 sample, 0.5%) (the engine and ORT may flip a near-tie)."""
     if got_fraction is None:
-        return check(False, f"{what}: qconvert gave null, reference {ref_count}/{n}")
+        return T.check(False, f"{what}: qconvert gave null, reference {ref_count}/{n}")
     got = got_fraction * n
     if max_diff is None:
         max_diff = max(1, int(0.005 * n))
     diff = abs(got - ref_count)
     note = "" if diff < 1e-6 else f"  (differs by {diff:.2f} samples" + \
         (": engine vs ORT near-tie, tolerated)" if diff <= max_diff + 1e-6 else ")")
-    return check(abs(round(got) - got) < 1e-4 * n and diff <= max_diff + 1e-6,
+    return T.check(abs(round(got) - got) < 1e-4 * n and diff <= max_diff + 1e-6,
                  f"{what}: qconvert {got_fraction:.6f} ({got:.2f}/{n}) vs numpy/ORT {ref_count}/{n}{note}")
-
-
-def load_json(path):
-    with open(path) as f:
-        return json.load(f)

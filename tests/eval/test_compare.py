@@ -11,15 +11,14 @@ evaluation on calibration samples. Exit 0 pass, 1 fail, 77 skip (no ORT)."""
 import os
 import re
 import shutil
-import sys
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CNN, check, close_count, export_flat, export_labeled, finish, load_dir, load_json,  # noqa: E402
-                    ort_run, qc, reference_metrics, require_ort, tmpdir)
+from common import (CNN, close_count, export_flat, export_labeled, load_dir, ort_outputs, qc,
+                    reference_metrics)
+from qc_test import check, finish, load_json, require_ort, tempdir
 
 ALL = ["minmax", "ema", "percentile", "entropy", "mse"]
 N_CAL = 200
@@ -73,12 +72,11 @@ def initializers(path):
 
 def main():
     require_ort()
-    work = tmpdir("qc-compare-")
-    try:
+    with tempdir("qc-compare-") as work:
         cal = export_flat(os.path.join(work, "cal"), N_CAL, "train")
         lab = export_labeled(os.path.join(work, "lab"), 300, "t10k")
         x, y, _ = load_dir(lab, labeled=True)
-        ref_f = ort_run(CNN, x, os.path.join(work, "ort_f"))
+        ref_f = ort_outputs(CNN, x, os.path.join(work, "ort_f"))
 
         # 1. All observers, labeled --eval, -o best, --save-stats.
         rep, best_onnx, s_stats = (os.path.join(work, n) for n in ("c.json", "best.onnx", "s.stats"))
@@ -96,7 +94,7 @@ def main():
                     check(False, f"all: best.onnx onnx.checker: {e}")
                 check(os.path.getsize(best_onnx) == best.get("size_bytes"),
                       f"all: best.onnx size {os.path.getsize(best_onnx)} == size_bytes {best.get('size_bytes')}")
-                refm = reference_metrics(ref_f, ort_run(best_onnx, x, os.path.join(work, "ort_b")), y, 10)
+                refm = reference_metrics(ref_f, ort_outputs(best_onnx, x, os.path.join(work, "ort_b")), y, 10)
                 close_count("all: best quant_top1 vs ORT accuracy of best.onnx", best["quant_top1"],
                             refm["quant_top1_count"], len(y))
                 close_count("all: best fp32_top1 vs ORT", best.get("fp32_top1"), refm["fp32_top1_count"], len(y))
@@ -141,8 +139,8 @@ def main():
         pool = export_labeled(os.path.join(work, "pool"), 1500, "t10k")
         files = [os.path.join(pool, c, f) for c in sorted(os.listdir(pool)) for f in sorted(os.listdir(os.path.join(pool, c)))]
         xp, _, _ = load_dir(pool, labeled=True)  # same sorted order as `files`
-        pf = ort_run(CNN, xp, os.path.join(work, "ort_pf"))[0].argmax(1)
-        pe = ort_run(ent, xp, os.path.join(work, "ort_pe"))[0]
+        pf = ort_outputs(CNN, xp, os.path.join(work, "ort_pf"))[0].argmax(1)
+        pe = ort_outputs(ent, xp, os.path.join(work, "ort_pe"))[0]
         top2 = np.sort(pe, axis=1)[:, -2:]
         clear = (top2[:, 1] - top2[:, 0]) > 0.5  # no near-ties between engine and ORT
         pe = pe.argmax(1)
@@ -203,8 +201,6 @@ def main():
         p = qc("compare", CNN, "--calib", cal, "--observers", "minmax,bogus", expect=2, what="unknown observer")
         p = qc("compare", CNN, expect=2, what="compare without --calib")
         p = qc("compare", CNN, "--calib", cal, "-o", CNN, expect=2, what="compare -o MODEL (refuses to overwrite)")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@ usage error for a missing --data. Exit 0 pass, 1 fail, 77 skip (no ORT)."""
 import math
 import os
 import shutil
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CNN, check, close_count, export_flat, export_labeled, finish, load_dir, load_json,  # noqa: E402
-                    ort_run, qc, reference_metrics, require_ort, tmpdir)
+from common import (CNN, close_count, export_flat, export_labeled, load_dir, ort_outputs, qc,
+                    reference_metrics)
+from qc_test import check, finish, load_json, require_ort, tempdir
 
 EVAL_KEYS = ["samples", "labeled", "classes", "fp32_top1", "quant_top1", "fp32_top5", "quant_top5", "agreement",
              "output_sqnr_db", "cosine", "fp32_ms", "quant_ms"]
@@ -32,20 +31,26 @@ def run_eval(work, tag, models, data):
     return ev
 
 
+def compare_top_k(tag, ev, ref, model, n, n_classes, labeled):
+    """<model>_top1/top5 of the eval JSON (model: fp32 or quant) against the reference counts:
+    null without labels, top-5 null with fewer than 5 classes."""
+    top1, top5 = ev[f"{model}_top1"], ev[f"{model}_top5"]
+    if not labeled:
+        check(top1 is None and top5 is None, f"{tag}: unlabeled -> {model}_top1/top5 null (got {top1}, {top5})")
+        return
+    close_count(f"{tag}: {model}_top1", top1, ref[f"{model}_top1_count"], n)
+    if n_classes >= 5:
+        close_count(f"{tag}: {model}_top5", top5, ref[f"{model}_top5_count"], n)
+    else:
+        check(top5 is None, f"{tag}: {model}_top5 null with {n_classes} classes (got {top5})")
+
+
 def compare_eval(tag, ev, ref, n_classes, labeled, quant):
     n = ref["samples"]
     check(ev["samples"] == n, f"{tag}: samples {ev['samples']} == {n}")
     check(ev["labeled"] is labeled, f"{tag}: labeled {ev['labeled']} == {labeled}")
     check(ev["classes"] == (n_classes if labeled else 0), f"{tag}: classes {ev['classes']} == {n_classes if labeled else 0}")
-    if labeled:
-        close_count(f"{tag}: fp32_top1", ev["fp32_top1"], ref["fp32_top1_count"], n)
-        if n_classes >= 5:
-            close_count(f"{tag}: fp32_top5", ev["fp32_top5"], ref["fp32_top5_count"], n)
-        else:
-            check(ev["fp32_top5"] is None, f"{tag}: fp32_top5 null with {n_classes} classes (got {ev['fp32_top5']})")
-    else:
-        check(ev["fp32_top1"] is None and ev["fp32_top5"] is None,
-              f"{tag}: unlabeled -> fp32_top1/top5 null (got {ev['fp32_top1']}, {ev['fp32_top5']})")
+    compare_top_k(tag, ev, ref, "fp32", n, n_classes, labeled)
     if not quant:
         check(ev["quant_top1"] is None and ev["quant_top5"] is None and ev["agreement"] is None,
               f"{tag}: FP32 only -> quant_top1/top5/agreement null (got {ev['quant_top1']}, {ev['quant_top5']}, "
@@ -56,14 +61,7 @@ def compare_eval(tag, ev, ref, n_classes, labeled, quant):
               f"{ev['cosine']}, {ev['quant_ms']})")
         check(isinstance(ev["fp32_ms"], (int, float)) and ev["fp32_ms"] > 0, f"{tag}: fp32_ms {ev['fp32_ms']} > 0")
         return
-    if labeled:
-        close_count(f"{tag}: quant_top1", ev["quant_top1"], ref["quant_top1_count"], n)
-        if n_classes >= 5:
-            close_count(f"{tag}: quant_top5", ev["quant_top5"], ref["quant_top5_count"], n)
-        else:
-            check(ev["quant_top5"] is None, f"{tag}: quant_top5 null with {n_classes} classes")
-    else:
-        check(ev["quant_top1"] is None and ev["quant_top5"] is None, f"{tag}: unlabeled -> quant_top1/top5 null")
+    compare_top_k(tag, ev, ref, "quant", n, n_classes, labeled)
     close_count(f"{tag}: agreement", ev["agreement"], ref["agree_count"], n)
     s = ev["output_sqnr_db"]
     check(s is not None and abs(s - ref["output_sqnr_db"]) <= 0.5,
@@ -74,10 +72,23 @@ def compare_eval(tag, ev, ref, n_classes, labeled, quant):
           f"{tag}: fp32_ms {ev['fp32_ms']}, quant_ms {ev['quant_ms']} > 0")
 
 
+def check_two_classes(work, tag, d, classes, ref_f, ref_q, y, q8):
+    """`qconvert eval` on d, two class folders holding the images of `classes` (labels y of
+    the full set): the reference is the full set's ORT outputs restricted to those images.
+    Returns the labels the reference reads from d."""
+    _, labels, _ = load_dir(d, labeled=True)
+    idx = np.concatenate([np.flatnonzero(y == c) for c in classes])
+    r = reference_metrics([o[idx] for o in ref_f], [o[idx] for o in ref_q], labels, 2)
+    check(r["fp32_top1_count"] > 0.8 * len(idx), f"{tag}: reference top-1 high under the folder mapping")
+    ev = run_eval(work, tag, [CNN, q8], d)
+    if ev:
+        compare_eval(tag, ev, r, 2, True, True)
+    return labels
+
+
 def main():
     require_ort()
-    work = tmpdir("qc-eval-metrics-")
-    try:
+    with tempdir("qc-eval-metrics-") as work:
         cal = export_flat(os.path.join(work, "cal"), 200, "train")
         lab = export_labeled(os.path.join(work, "lab"), 300, "t10k")
         q8 = os.path.join(work, "cnn.int8.onnx")
@@ -88,8 +99,8 @@ def main():
         # 1. Integer class folders 0..9.
         x, y, names = load_dir(lab, labeled=True)
         check(len(names) == 10 and x.shape[0] == 300, f"test data: {x.shape[0]} images in {len(names)} classes")
-        ref_f = ort_run(CNN, x, os.path.join(work, "ort_f"))
-        ref_q = ort_run(q8, x, os.path.join(work, "ort_q"))
+        ref_f = ort_outputs(CNN, x, os.path.join(work, "ort_f"))
+        ref_q = ort_outputs(q8, x, os.path.join(work, "ort_q"))
         ref = reference_metrics(ref_f, ref_q, y, 10)
         print(f"reference: fp32 top-1 {ref['fp32_top1_count']}/300, int8 top-1 {ref['quant_top1_count']}/300, "
               f"agreement {ref['agree_count']}/300, SQNR {ref['output_sqnr_db']:.2f} dB")
@@ -103,14 +114,8 @@ def main():
         os.makedirs(sub)
         for c in ("2", "7"):
             shutil.copytree(os.path.join(lab, c), os.path.join(sub, c))
-        x2, y2, _ = load_dir(sub, labeled=True)
-        check(set(y2.tolist()) == {2, 7}, "int27: reference labels are 2 and 7")
-        idx = np.concatenate([np.flatnonzero(y == 2), np.flatnonzero(y == 7)])
-        r2 = reference_metrics([o[idx] for o in ref_f], [o[idx] for o in ref_q], y2, 2)
-        check(r2["fp32_top1_count"] > 0.8 * len(idx), "int27: reference top-1 high (labels are not 0/1)")
-        ev = run_eval(work, "int27", [CNN, q8], sub)
-        if ev:
-            compare_eval("int27", ev, r2, 2, True, True)
+        y2 = check_two_classes(work, "int27", sub, (2, 7), ref_f, ref_q, y, q8)
+        check(set(y2.tolist()) == {2, 7}, "int27: reference labels are 2 and 7 (not 0/1)")
 
         # 3. Named folders: class k's images go into the k-th name in sorted order, so
         #    a sorted mapping scores like case 1 and any other mapping scores ~10%.
@@ -121,8 +126,8 @@ def main():
             shutil.copytree(os.path.join(lab, str(k)), os.path.join(named, sorted_names[k]))
         x3, y3, n3 = load_dir(named, labeled=True)
         check(n3 == sorted_names, "named: reference sees sorted names")
-        r3 = reference_metrics(ort_run(CNN, x3, os.path.join(work, "ort_f3")),
-                               ort_run(q8, x3, os.path.join(work, "ort_q3")), y3, 10)
+        r3 = reference_metrics(ort_outputs(CNN, x3, os.path.join(work, "ort_f3")),
+                               ort_outputs(q8, x3, os.path.join(work, "ort_q3")), y3, 10)
         check(r3["fp32_top1_count"] == ref["fp32_top1_count"], "named: reference top-1 matches the integer layout")
         ev = run_eval(work, "named", [CNN, q8], named)
         if ev:
@@ -134,13 +139,7 @@ def main():
         os.makedirs(two)
         shutil.copytree(os.path.join(lab, "0"), os.path.join(two, "bag"))
         shutil.copytree(os.path.join(lab, "1"), os.path.join(two, "coat"))
-        x4, y4, _ = load_dir(two, labeled=True)
-        idx4 = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)])
-        r4 = reference_metrics([o[idx4] for o in ref_f], [o[idx4] for o in ref_q], y4, 2)
-        check(r4["fp32_top1_count"] > 0.8 * len(idx4), "bag/coat: reference top-1 high under sorted mapping")
-        ev = run_eval(work, "bag_coat", [CNN, q8], two)
-        if ev:
-            compare_eval("bag_coat", ev, r4, 2, True, True)
+        check_two_classes(work, "bag_coat", two, (0, 1), ref_f, ref_q, y, q8)
 
         # 4. Unlabeled flat dir: agreement, SQNR, cosine; null top-1/top-5.
         flat = os.path.join(work, "flat")
@@ -149,8 +148,8 @@ def main():
             for f in sorted(os.listdir(os.path.join(lab, c))):
                 shutil.copy(os.path.join(lab, c, f), os.path.join(flat, f"{c}_{f}"))
         x5, _, _ = load_dir(flat, labeled=False)
-        r5 = reference_metrics(ort_run(CNN, x5, os.path.join(work, "ort_f5")),
-                               ort_run(q8, x5, os.path.join(work, "ort_q5")), None, 0)
+        r5 = reference_metrics(ort_outputs(CNN, x5, os.path.join(work, "ort_f5")),
+                               ort_outputs(q8, x5, os.path.join(work, "ort_q5")), None, 0)
         ev = run_eval(work, "flat", [CNN, q8], flat)
         if ev:
             compare_eval("flat", ev, r5, 0, False, True)
@@ -168,8 +167,6 @@ def main():
         p = qc("eval", CNN, q8, "--data", os.path.join(work, "missing"), expect=2, what="eval --data MISSING")
         check(p.returncode == 2, f"eval --data on a missing dir: exit {p.returncode}")
         check(math.isfinite(ref["output_sqnr_db"]), "reference SQNR finite")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

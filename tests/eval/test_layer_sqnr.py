@@ -8,16 +8,13 @@ numpy with the JSON `tensors` scale/zero_point, SQNR over the same eval data.
 Runs uint8 (default, mse observer) and int8 symmetric (minmax observer).
 Exit 0 pass, 1 fail, 77 skip (no ORT)."""
 import os
-import shutil
-import sys
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CNN, check, export_flat, export_labeled, finish, load_dir, load_json, ort_run, qc,  # noqa: E402
-                    require_ort, tmpdir)
+from common import CNN, export_flat, export_labeled, load_dir, ort_outputs, qc
+from qc_test import check, finish, load_json, require_ort, tempdir
 
 TOL_DB = 0.2
 
@@ -44,7 +41,7 @@ def fp32_activations(work, names, x):
         m.graph.output.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, None))
     path = os.path.join(work, "cnn_taps.onnx")
     onnx.save(m, path)
-    outs = ort_run(path, x, os.path.join(work, "ort_taps"))
+    outs = ort_outputs(path, x, os.path.join(work, "ort_taps"))
     got = {o.name: outs[i] for i, o in enumerate(m.graph.output)}
     for i in m.graph.input:
         got[i.name] = x
@@ -93,15 +90,12 @@ def check_run(work, tag, cal, evald, x, extra_args):
 
 def main():
     require_ort()
-    work = tmpdir("qc-layer-sqnr-")
-    try:
+    with tempdir("qc-layer-sqnr-") as work:
         cal = export_flat(os.path.join(work, "cal"), 200, "train")
         evald = export_labeled(os.path.join(work, "eval"), 300, "t10k")
         x, _, _ = load_dir(evald, labeled=True)
         check_run(work, "uint8_mse", cal, evald, x, [])
         check_run(work, "int8_minmax", cal, evald, x, ["--activation-type", "int8", "--observer", "minmax"])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,19 @@ static inline int qc_fuzz_memfd(const char *name, char *path, size_t path_len) {
   return fd;
 }
 
+/* The setup of a harness that reads through one in-memory file: defines
+ * memfd and memfd_path and an LLVMFuzzerInitialize that opens them. */
+#define QC_FUZZ_MEMFD_HARNESS(name)                                \
+  static int memfd = -1;                                           \
+  static char memfd_path[64];                                      \
+  int LLVMFuzzerInitialize(int *argc, char ***argv) {              \
+    (void)argc;                                                    \
+    (void)argv;                                                    \
+    qc_fuzz_setup();                                               \
+    memfd = qc_fuzz_memfd(name, memfd_path, sizeof memfd_path);    \
+    return 0;                                                      \
+  }
+
 /* Every failure must come with a status code in range and a message. */
 static inline void qc_fuzz_check_status(int rc) {
   if (rc >= 0)

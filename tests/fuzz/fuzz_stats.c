@@ -9,16 +9,7 @@
 #include "fuzz_common.h"
 #include "stats.h"
 
-static int memfd = -1;
-static char memfd_path[64];
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  qc_fuzz_setup();
-  memfd = qc_fuzz_memfd("qc-fuzz-stats", memfd_path, sizeof memfd_path);
-  return 0;
-}
+QC_FUZZ_MEMFD_HARNESS("qc-fuzz-stats")
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint64_t h = 0xcbf29ce484222325ull;

@@ -5,21 +5,10 @@
 
 #include "onnx.pb-c.h"
 #include "ops/op.h"
+#include "qc_test.h"
 
 /* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
 static const int64_t no_dims[1] = {0};
-
-static int failures;
-
-#define CHECK(cond, ...)                  \
-  do {                                    \
-    if (!(cond)) {                        \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);       \
-      fprintf(stderr, "\n");              \
-      failures++;                         \
-    }                                     \
-  } while (0)
 
 /* Runs op (registry lookup at opset) with up to 3 inputs and one INT attribute. */
 static int run_op(const char *op_type, int opset, qc_tensor **inputs, int ninputs, const char *attr_name,
@@ -172,10 +161,5 @@ int main(void) {
   test_per_axis(1);
   test_per_axis(-2);
   test_dequantize_int32();
-  if (failures) {
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
-  }
-  printf("quantize tests passed\n");
-  return 0;
+  return qc_test_finish("quantize");
 }

@@ -10,6 +10,7 @@
 #include "ir/model.h"
 #include "quant/decompose.h"
 #include "quant/equalize.h"
+#include "qc_test.h"
 #include "quant/simplify.h"
 
 int main(int argc, char **argv) {
@@ -32,10 +33,8 @@ int main(int argc, char **argv) {
   if (rc == QC_OK)
     rc = qc_model_save(m, argv[2], 0);
   qc_model_free(m);
-  if (rc < 0) {
-    fprintf(stderr, "simplify_tool: %s\n", qc_last_error());
-    return qc_exit_code(rc);
-  }
+  if (rc < 0)
+    return qc_tool_fail("simplify_tool", rc);
   printf("{\"bn_folded\": %d, \"identities_removed\": %d, \"dropouts_removed\": %d, \"nodes_const_folded\": %d, "
          "\"decomposed\": %d, \"equalized\": %d}\n",
          st.bn_folded, st.identities_removed, st.dropouts_removed, st.nodes_const_folded, st.decomposed,

@@ -8,26 +8,20 @@ import glob
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from qc_test import check, checker_ok, finish
+
 QC = os.environ["QCONVERT"]
 SRC = os.environ["QC_SOURCE_ROOT"]
 TOOL = os.path.join(os.environ["QC_BUILD_ROOT"], "tests", "quant", "simplify_tool")
 RTOL = 1e-5
 rng = np.random.default_rng(1234)
-failures = []
 worst = {}
-
-
-def check(name, cond, detail=""):
-    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
-    if not cond:
-        failures.append(name)
 
 
 def run_engine(model_path, inputs, out_dir):
@@ -83,22 +77,19 @@ def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=
         onnx.save(model, src)
     r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []) + (["--equalize"] if equalize else []), capture_output=True, text=True)
     if r.returncode != 0:
-        check(name + ": simplify_tool runs", False, r.stderr.strip())
+        check(False, name + ": simplify_tool runs", r.stderr.strip())
         return
     stats = json.loads(r.stdout)
     out = onnx.load(dst)
-    try:
-        onnx.checker.check_model(out, full_check=True)
-        check(name + ": checker full_check", True)
-    except Exception as e:  # noqa: BLE001 - report any checker failure
-        check(name + ": checker full_check", False, str(e).splitlines()[0])
-    check(name + ": output names kept", [o.name for o in out.graph.output] == [o.name for o in model.graph.output])
+    ok, err = checker_ok(out)
+    check(ok, name + ": checker full_check", err)
+    check([o.name for o in out.graph.output] == [o.name for o in model.graph.output], name + ": output names kept")
     xs = random_inputs(model)
     try:
         ref = run_engine(src, xs, os.path.join(d, "ref"))
         got = run_engine(dst, xs, os.path.join(d, "got"))
     except RuntimeError as e:
-        check(name + ": engine runs", False, str(e))
+        check(False, name + ": engine runs", str(e))
         return
     rel = 0.0
     ok = len(ref) == len(got)
@@ -110,12 +101,12 @@ def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=
         scale = max(np.abs(a64).max(initial=0.0), 1e-30)
         rel = max(rel, float(np.abs(a64 - b64).max(initial=0.0) / scale))
     worst[name] = rel
-    check(name + ": outputs match", ok and rel <= RTOL, "max rel diff %.3g" % rel)
+    check(ok and rel <= RTOL, name + ": outputs match", "max rel diff %.3g" % rel)
     for k, v in (expect_stats or {}).items():
-        check(name + ": %s == %d" % (k, v), stats.get(k) == v, "got %s" % stats.get(k))
+        check(stats.get(k) == v, name + ": %s == %d" % (k, v), "got %s" % stats.get(k))
     counts = op_counts(out)
     for k, v in (expect_ops or {}).items():
-        check(name + ": %d x %s left" % (v, k), counts.get(k, 0) == v, "got %d" % counts.get(k, 0))
+        check(counts.get(k, 0) == v, name + ": %d x %s left" % (v, k), "got %d" % counts.get(k, 0))
     return out
 
 
@@ -367,7 +358,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if out is not None:
         ws = {n.input[1] for n in out.graph.node if n.op_type == "Conv"}
         bs = {n.input[2] for n in out.graph.node if n.op_type == "Conv"}
-        check("shared_weight: each Conv has its own folded W and bias", len(ws) == 2 and len(bs) == 2, str(ws | bs))
+        check(len(ws) == 2 and len(bs) == 2, "shared_weight: each Conv has its own folded W and bias", str(ws | bs))
     verify("identity_chain", identity_chain(), {"identities_removed": 3}, {"Identity": 2}, tmp=tmp)
     verify("dropouts", dropouts(), {"dropouts_removed": 2}, {"Dropout": 1}, tmp=tmp)
     verify("dropout_opset10", dropout_opset10(), {"dropouts_removed": 1}, {"Dropout": 0}, tmp=tmp)
@@ -386,16 +377,16 @@ with tempfile.TemporaryDirectory() as tmp:
                  {"HardSigmoid": 0, "Div": 2, "Clip": 1}, tmp=tmp, decompose=True)
     if out is not None:
         clip = [n for n in out.graph.node if n.op_type == "Clip"]
-        check("decompose_opset9: Clip takes min/max attributes", len(clip) == 1 and len(clip[0].input) == 1
-              and {a.name for a in clip[0].attribute} == {"min", "max"}, str(clip))
+        check(len(clip) == 1 and len(clip[0].input) == 1
+              and {a.name for a in clip[0].attribute} == {"min", "max"}, "decompose_opset9: Clip takes min/max attributes", str(clip))
     out = verify("equalize_chain", cle_chain(), {"equalized": 2}, {"Conv": 3}, tmp=tmp, equalize=True)
     if out is not None:
         r1, r2 = channel_ranges(out, "w_dw", 0), channel_ranges(out, "w_pw", 1)
         before = channel_ranges(cle_chain(), "w_dw", 0)
-        check("equalize_chain: depthwise and pointwise channel ranges equal (within 2 %)",
-              bool(np.all(np.abs(r1 / r2 - 1) < 0.02)), f"{np.round(r1 / r2, 3)}")
-        check("equalize_chain: depthwise channel spread shrinks",
-              r1.max() / r1.min() < 0.1 * before.max() / before.min(),
+        check(bool(np.all(np.abs(r1 / r2 - 1) < 0.02)),
+              "equalize_chain: depthwise and pointwise channel ranges equal (within 2 %)", f"{np.round(r1 / r2, 3)}")
+        check(r1.max() / r1.min() < 0.1 * before.max() / before.min(),
+              "equalize_chain: depthwise channel spread shrinks",
               f"{before.max() / before.min():.0f} -> {r1.max() / r1.min():.1f}")
     out = verify("equalize_shared_weight", cle_chain(shared_weight=True), {"equalized": 0}, tmp=tmp, equalize=True)
     verify("equalize_graph_output_between", cle_chain(tail_output=True), {"equalized": 1}, tmp=tmp,
@@ -405,7 +396,4 @@ with tempfile.TemporaryDirectory() as tmp:
 print("max relative output change per model:")
 for k, v in worst.items():
     print("  %-28s %.3g" % (k, v))
-if failures:
-    print("%d failure(s): %s" % (len(failures), ", ".join(failures)))
-    sys.exit(1)
-print("all simplify checks passed")
+finish("simplify")

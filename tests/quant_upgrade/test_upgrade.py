@@ -10,33 +10,21 @@ Models the pass must refuse are checked for the error message.
 Exit 77 (skip) when onnxruntime-node (.deps/node) is missing."""
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from qc_test import MODELS, check, checker_ok, finish, mkdtemp, ort_run, require_ort
+
 QC = os.environ["QCONVERT"]
 SRC = os.environ["QC_SOURCE_ROOT"]
 TOOL = os.path.join(os.environ["QC_BUILD_ROOT"], "tests", "quant_upgrade", "upgrade_tool")
-ORT_RUN = os.path.join(SRC, "tools", "ort_run.mjs")
-MODELS = os.path.join(SRC, ".deps", "models")
 RTOL = 1e-5
 rng = np.random.default_rng(4321)
-failures = []
 
-if not os.path.isdir(os.path.join(SRC, ".deps", "node")) or shutil.which("node") is None:
-    print("SKIP: onnxruntime-node (.deps/node) or node is missing; run tools/fetch_deps.sh")
-    sys.exit(77)
-
-
-def check(name, cond, detail=""):
-    print("%s %s %s" % ("ok  " if cond else "FAIL", name, detail))
-    if not cond:
-        failures.append(name)
+require_ort()
 
 
 def load_outputs(d, ext):
@@ -68,14 +56,11 @@ def run_engine(path, names, xs, d):
 
 def run_ort(path, names, xs, d):
     os.makedirs(d, exist_ok=True)
-    args = ["node", ORT_RUN, path, "--output-dir", d, "--threads", "1"]
+    inputs = {}
     for i, (n, x) in enumerate(zip(names, xs)):
-        np.save(os.path.join(d, "in_%d.npy" % i), x)
-        args += ["--input", "%s=%s" % (n, os.path.join(d, "in_%d.npy" % i))]
-    r = subprocess.run(args, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("ort_run: " + r.stderr.strip())
-    return load_outputs(d, "npy")
+        inputs[n] = os.path.join(d, "in_%d.npy" % i)
+        np.save(inputs[n], x)
+    return ort_run(path, inputs, d)[0]
 
 
 def rel_diff(ref, got):
@@ -118,20 +103,17 @@ def verify(name, m, tmp, numpy_ref=None, shapes=None, expect_ops=None, old_runs=
         onnx.save(m, src)
     r = subprocess.run([TOOL, src, dst], capture_output=True, text=True)
     if r.returncode != 0:
-        check(name + ": upgrade_tool runs", False, r.stderr.strip())
+        check(False, name + ": upgrade_tool runs", r.stderr.strip())
         return None
     rewritten = json.loads(r.stdout)["nodes_rewritten"]
     out = onnx.load(dst)
-    try:
-        onnx.checker.check_model(out, full_check=True)
-        check(name + ": checker full_check", True)
-    except Exception as e:  # noqa: BLE001 - report any checker failure
-        check(name + ": checker full_check", False, str(e).splitlines()[0])
+    ok, err = checker_ok(out)
+    check(ok, name + ": checker full_check", err)
     opsets = {o.domain: o.version for o in out.opset_import}
-    check(name + ": opset_import is 13", opsets.get("", opsets.get("ai.onnx")) == 13, str(opsets))
+    check(opsets.get("", opsets.get("ai.onnx")) == 13, name + ": opset_import is 13", str(opsets))
     for op, n in (expect_ops or {}).items():
         got = sum(1 for nd in out.graph.node if nd.op_type == op)
-        check(name + ": %d x %s" % (n, op), got == n, "got %d" % got)
+        check(got == n, name + ": %d x %s" % (n, op), "got %d" % got)
     names = [vi.name for vi in graph_inputs(m)]
     xs = random_inputs(m, shapes)
     results = {}
@@ -145,20 +127,20 @@ def verify(name, m, tmp, numpy_ref=None, shapes=None, expect_ops=None, old_runs=
             try:
                 results[rt, which] = fn(path, names, xs, os.path.join(d, rt + "_" + which))
             except RuntimeError as e:
-                check("%s: %s runs the %s model" % (name, rt, which), False, str(e)[:300])
+                check(False, "%s: %s runs the %s model" % (name, rt, which), str(e)[:300])
     ref = numpy_ref(xs) if numpy_ref else None
     if ref is not None and ("ort", "old") in results:
         diff = rel_diff(ref, results["ort", "old"])
-        check("%s: numpy reference == ort old" % name, diff <= RTOL, "max rel diff %.3g" % diff)
+        check(diff <= RTOL, "%s: numpy reference == ort old" % name, "max rel diff %.3g" % diff)
     for rt in ("ort", "engine"):
         if (rt, "new") not in results:
             continue
         base = results.get((rt, "old"), ref)
         if base is None:
-            check("%s: %s reference" % (name, rt), False, "no reference outputs")
+            check(False, "%s: %s reference" % (name, rt), "no reference outputs")
             continue
         diff = rel_diff(base, results[rt, "new"])
-        check("%s: %s old == new" % (name, rt), diff <= RTOL, "max rel diff %.3g (%d nodes rewritten)" % (diff, rewritten))
+        check(diff <= RTOL, "%s: %s old == new" % (name, rt), "max rel diff %.3g (%d nodes rewritten)" % (diff, rewritten))
     return out
 
 
@@ -169,7 +151,7 @@ def refuse(name, m, tmp, needle):
     onnx.save(m, src)
     r = subprocess.run([TOOL, src, os.path.join(d, "out.onnx")], capture_output=True, text=True)
     msg = r.stderr.strip()
-    check(name + ": refused", r.returncode != 0 and "cannot raise opset" in msg and needle in msg, msg)
+    check(r.returncode != 0 and "cannot raise opset" in msg and needle in msg, name + ": refused", msg)
 
 
 # ---------------------------------------------------------------- builders
@@ -207,7 +189,7 @@ def softmax_np(x, axis, log=False):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="qc_upgrade_")
+    tmp = mkdtemp("qc_upgrade_")
     # Clip 6 -> 11: both bounds, max only, none. IR 3 checks the initializer-as-input rule.
     verify("clip_v9", model([N("Clip", ["x"], ["a"], min=-0.5, max=0.7), N("Clip", ["a"], ["b"], max=0.3),
                              N("Clip", ["b"], ["y"])], X4, [vi("y", None)], ir=3), tmp)
@@ -314,16 +296,8 @@ def main():
     else:
         print("skip blazeface: %s missing (tools/fetch_deps.sh)" % bf)
 
-    if not os.environ.get("QC_KEEP_TMP"):
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept", tmp)
-    if failures:
-        print("%d failure(s): %s" % (len(failures), ", ".join(failures)))
-        return 1
-    print("all ok")
-    return 0
+    finish("opset_upgrade")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

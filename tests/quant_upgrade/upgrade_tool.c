@@ -6,6 +6,7 @@
 #include "core/status.h"
 #include "io/model_io.h"
 #include "ir/model.h"
+#include "qc_test.h"
 #include "quant/opset_upgrade.h"
 
 int main(int argc, char **argv) {
@@ -21,10 +22,8 @@ int main(int argc, char **argv) {
   if (rc == QC_OK)
     rc = qc_model_save(m, argv[2], 0);
   qc_model_free(m);
-  if (rc < 0) {
-    fprintf(stderr, "upgrade_tool: %s\n", qc_last_error());
-    return qc_exit_code(rc);
-  }
+  if (rc < 0)
+    return qc_tool_fail("upgrade_tool", rc);
   printf("{\"nodes_rewritten\": %d}\n", n);
   return 0;
 }

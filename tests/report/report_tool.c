@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "qc_test.h"
 #include "report/report.h"
 
 static qc_tensor_report tensors[] = {
@@ -96,10 +97,8 @@ int main(int argc, char **argv) {
     return 2;
   for (; arg < argc; arg++) {
     int rc = qc_report_write(argv[arg], &r);
-    if (rc != QC_OK) {
-      fprintf(stderr, "qconvert: %s\n", qc_last_error());
-      return qc_exit_code(rc);
-    }
+    if (rc != QC_OK)
+      return qc_tool_fail("qconvert", rc);
   }
   return 0;
 }

@@ -4,28 +4,19 @@ summary plus the tensor table; odd names (quotes, commas, newlines, control
 characters, Unicode, invalid UTF-8) and NaN/Inf ranges survive; unknown
 extensions and unwritable targets fail cleanly without leaving temp files.
 argv[1]: report_tool."""
-import atexit
 import csv
 import json
 import math
-import shutil
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
+import qc_test as T
+from qc_test import check
+
 TOOL = sys.argv[1]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-
-
 def run(*args):
     p = subprocess.run([TOOL, *args], capture_output=True)
     return p.returncode, p.stdout.decode("utf-8"), p.stderr.decode("utf-8", "replace")
@@ -89,8 +80,7 @@ def json_value(v):
     return None if not math.isfinite(v) else v
 
 
-root = tempfile.mkdtemp(prefix="qc_report_")
-atexit.register(shutil.rmtree, root, True)
+root = T.mkdtemp("qc_report_")
 paths = {ext: os.path.join(root, "report" + ext) for ext in (".json", ".csv", ".txt")}
 rc, out, err = run("write", *paths.values())
 check(rc == 0, f"write all formats: rc={rc} err={err}")
@@ -100,7 +90,7 @@ with open(paths[".json"], "rb") as f:
     raw = f.read()
 text = raw.decode("utf-8")  # must be valid UTF-8 even with an invalid-UTF-8 name
 check(all(ord(c) >= 0x20 or c == "\n" for c in text), "json: raw control characters in output")
-doc = json.loads(text, parse_constant=lambda c: failures.append(f"json: bare {c}"))
+doc = json.loads(text, parse_constant=lambda c: check(False, f"json: bare {c}"))
 check(list(doc) == JSON_KEYS, f"json: key order {list(doc)}")
 check(doc["model"] == 'models/m"odel.onnx', f"json: model {doc['model']!r}")
 check(doc["output"] == "out/model.int8.onnx", "json: output")
@@ -238,7 +228,4 @@ check(after == before, f"leftover files after failures: {after - before}")
 check(os.listdir(os.path.join(root, "taken.json")) == [], "target directory modified")
 check(len(err.strip().splitlines()) == 1, f"error is not one line: {err!r}")
 
-if failures:
-    print(f"{len(failures)} failure(s); outputs kept in {root}")
-    sys.exit(1)
-print("report writers: all checks passed")
+T.finish("report_writers")

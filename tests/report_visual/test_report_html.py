@@ -9,7 +9,8 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 
-from common import check, finish, path, write_reports
+from common import check_rerun_identical, path, write_reports
+from qc_test import check, finish
 
 TOOL = sys.argv[1]
 SECTIONS = ["summary", "sizes", "layers", "histograms", "tensors", "warnings"]
@@ -142,11 +143,7 @@ def main():
           "unlabeled.html: notes for absent parts")
 
     # Deterministic: a second run writes the same bytes.
-    again = write_reports(TOOL)
-    for stem in ["quant", "compare", "unlabeled"]:
-        a = open(path(out, stem, ".html"), "rb").read()
-        b = open(path(again, stem, ".html"), "rb").read()
-        check(a == b, f"{stem}.html: identical across runs")
+    check_rerun_identical(TOOL, out, ".html")
     finish("test_report_html")
 
 

@@ -11,7 +11,8 @@ import tempfile
 import numpy as np
 from PIL import Image
 
-from common import check, finish, path, write_reports
+from common import path, write_reports
+from qc_test import check, finish
 
 TOOL = sys.argv[1]
 # Colours from report_html*.c.

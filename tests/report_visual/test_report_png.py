@@ -9,7 +9,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from common import check, finish, path, write_reports
+from common import check_rerun_identical, path, write_reports
+from qc_test import check, finish
 
 TOOL = sys.argv[1]
 # Colours from src/report/report_png.c.
@@ -107,11 +108,7 @@ def main():
         dashed = [r for r in rows if 0.3 < r.mean() < 0.7]
         check(dashed, f"compare.png: dashed FP32 line near y={y_line}")
 
-    again = write_reports(TOOL)
-    for stem in ["quant", "compare", "unlabeled"]:
-        a = open(path(out, stem, ".png"), "rb").read()
-        b = open(path(again, stem, ".png"), "rb").read()
-        check(a == b, f"{stem}.png: identical across runs")
+    check_rerun_identical(TOOL, out, ".png")
     finish("test_report_png")
 
 

@@ -27,6 +27,7 @@ import time
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
+sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 
 
 def parse_args():
@@ -56,22 +57,22 @@ def main():
     if args.qconvert:
         os.environ["QCONVERT"] = os.path.abspath(args.qconvert)
     import accuracy as A
-    import e2e_util as U
+    import qc_test as T
     import realdata as R
 
     keys = [k.strip() for k in args.models.split(",") if k.strip()]
     unknown = [k for k in keys if k not in A.SPECS]
     if unknown:
         sys.exit(f"bench_accuracy: unknown model(s) {unknown}; choose from {list(A.SPECS)}")
-    why = U.ort_missing() or R.missing() or next(
+    why = T.ort_missing() or R.missing() or next(
         (f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)" for k in keys
          if not os.path.isfile(A.model_path(A.SPECS[k]))), None)
     if why:
         sys.exit(f"bench_accuracy: {why}")
     if args.keep and os.path.isdir(args.keep) and os.listdir(args.keep):
         sys.exit(f"bench_accuracy: --keep {args.keep} is not empty")
-    if not os.path.isfile(U.QCONVERT):
-        sys.exit(f"bench_accuracy: {U.QCONVERT} not found (build first, or pass --qconvert)")
+    if not os.path.isfile(T.QCONVERT):
+        sys.exit(f"bench_accuracy: {T.QCONVERT} not found (build first, or pass --qconvert)")
     print(f"calibration {args.calib}, evaluation {args.eval} samples per model, seed {args.seed}; "
           f"qconvert extra args: {' '.join(args.extra) or 'none'}", flush=True)
 
