@@ -90,11 +90,11 @@ with tempfile.TemporaryDirectory() as d:
             outs[tag] = (open(out, "rb").read(), json.load(open(rep))["warnings"])
     if len(outs) == 4:
         kept = [w for w in outs["sqnr"][1] if w.startswith("--min-sqnr") and " kept " in w]
-        check("--min-sqnr 80 keeps nodes in FP32 on fmnist_cnn", kept and " kept 0 " not in kept[0], str(kept))
-        check("--fallback-budget 1e6 gives the model of no budget", outs["roomy"][0] == outs["sqnr"][0])
+        check(kept and " kept 0 " not in kept[0], "--min-sqnr 80 keeps nodes in FP32 on fmnist_cnn", str(kept))
+        check(outs["roomy"][0] == outs["sqnr"][0], "--fallback-budget 1e6 gives the model of no budget")
         spent = [w for w in outs["spent"][1] if w.startswith("--fallback-budget")]
-        check("--fallback-budget 1e-6 warns that it ran out before ranking",
-              len(spent) == 1 and "ran out after 1 trial " in spent[0] and "nothing kept" in spent[0], str(spent))
-        check("--fallback-budget 1e-6 gives the main job's model", outs["spent"][0] == outs["plain"][0])
+        check(len(spent) == 1 and "ran out after 1 trial " in spent[0] and "nothing kept" in spent[0],
+              "--fallback-budget 1e-6 warns that it ran out before ranking", str(spent))
+        check(outs["spent"][0] == outs["plain"][0], "--fallback-budget 1e-6 gives the main job's model")
 
 finish("job_report")
