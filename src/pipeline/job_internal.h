@@ -8,6 +8,7 @@
 #include "../eval/eval.h"
 #include "../ir/graph.h"
 #include "../ir/model.h"
+#include "../passes/pass.h"
 #include "../quant/calibrate.h"
 #include "../quant/qdq.h"
 #include "job.h"
@@ -79,8 +80,9 @@ int job_open_inputs(job_state *s, int open_eval);
  * parameter bytes are counted first. */
 int job_prepare(job_state *s);
 /* The two pass stages, each called from here only. */
-int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q);
-int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum);
+int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q, qc_pass_log *log);
+int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum,
+                            qc_pass_log *log);
 /* A fresh copy of s->base quantized with q. */
 int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum);
 /* The evaluation data and the FP32 reference (s->fp32), each opened once. */

@@ -1,5 +1,5 @@
-/* Simplify driver, shared helpers, and removal of Identity / inference Dropout. */
-#include "simplify.h"
+/* Helpers shared by the graph passes (simplify_internal.h). */
+#include "simplify_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +7,6 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
-#include "decompose.h"
-#include "equalize.h"
-#include "simplify_internal.h"
 
 static int oom(void) { return qc_fail(QC_ENOMEM, "out of memory"); }
 
@@ -100,103 +97,6 @@ int qc_simplify_set_initializer(qc_graph *g, const char *name, const qc_tensor *
   return QC_OK;
 }
 
-/* A boolean scalar known at conversion time: an initializer or a Constant node's value. */
-static int const_bool(const qc_graph *g, int v, int *known, int *value) {
-  *known = 0;
-  qc_tensor t = {0};
-  if (qc_simplify_is_const_init(g, v)) {
-    QC_TRY(qc_graph_initializer(g, v, &t));
-  } else if (g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
-    qc_kernel k;
-    qc_simplify_attr_view(g, g->values[v].producer, &k);
-    if (!qc_attr_has(&k, "value") || qc_attr_tensor(&k, "value", &t) < 0) {
-      qc_clear_error();
-      return QC_OK;
-    }
-  } else {
-    return QC_OK;
-  }
-  if (t.numel == 1 && qc_dtype_size(t.dtype) > 0) {
-    *known = 1;
-    *value = qc_tensor_get_i64(&t, 0) != 0;
-  }
-  qc_tensor_release(&t);
-  return QC_OK;
-}
-
-/* Whether a Dropout node is the identity at inference and its mask is unused. */
-static int dropout_is_identity(const qc_graph *g, int node, int *yes) {
-  const qc_node *n = &g->nodes[node];
-  *yes = 0;
-  for (int i = 1; i < n->noutputs; i++) {
-    int v = n->outputs[i];
-    if (v >= 0 && (g->values[v].n_consumers || (g->values[v].flags & QC_VALUE_GRAPH_OUTPUT)))
-      return QC_OK;
-  }
-  int opset = g->model->opset;
-  if (opset >= 12) {
-    if (n->ninputs > 2 && n->inputs[2] >= 0) {
-      int known, training;
-      QC_TRY(const_bool(g, n->inputs[2], &known, &training));
-      if (!known || training)
-        return QC_OK;
-    }
-  } else if (opset < 7) {
-    /* is_test=0 means training mode before opset 7 (unless ratio is 0). */
-    qc_kernel k;
-    int64_t is_test;
-    float ratio;
-    qc_simplify_attr_view(g, node, &k);
-    if (qc_attr_int(&k, "is_test", 0, &is_test) < 0 || qc_attr_float(&k, "ratio", 0.5f, &ratio) < 0) {
-      qc_clear_error();
-      return QC_OK;
-    }
-    if (!is_test && ratio != 0)
-      return QC_OK;
-  }
-  *yes = 1;
-  return QC_OK;
-}
-
-/* Splices out a pass-through node (output 0 == input 0). *removed is 0 when
- * the node must stay to keep a graph output name. */
-static int splice_out(qc_graph *g, int node, int *removed) {
-  const qc_node *n = &g->nodes[node];
-  *removed = 0;
-  if (n->ninputs < 1 || n->noutputs < 1 || n->inputs[0] < 0 || n->outputs[0] < 0)
-    return QC_OK;
-  int in = n->inputs[0], out = n->outputs[0];
-  const qc_value *vin = &g->values[in], *vout = &g->values[out];
-  if ((vin->flags | vout->flags) & QC_VALUE_NOT_TENSOR)
-    return QC_OK;
-  if (!(vout->flags & QC_VALUE_GRAPH_OUTPUT)) {
-    QC_TRY(qc_graph_remove_node(g, node));
-    QC_TRY(qc_graph_replace_uses(g, out, in, -1, 0));
-    *removed = 1;
-    return QC_OK;
-  }
-  /* The output name must survive: the producer of `in` produces it directly. */
-  int producer = vin->producer;
-  if (producer < 0 || (vin->flags & QC_VALUE_GRAPH_OUTPUT))
-    return QC_OK;
-  int slot = -1;
-  for (int i = 0; i < g->nodes[producer].noutputs; i++)
-    if (g->nodes[producer].outputs[i] == in)
-      slot = i;
-  if (slot < 0)
-    return qc_fail(QC_EINTERNAL, "value '%s' is not an output of its producer", vin->name);
-  char *out_name = strdup(vout->name);
-  if (!out_name)
-    return oom();
-  int rc = qc_graph_remove_node(g, node);
-  if (rc == QC_OK)
-    rc = qc_simplify_rename_output(g, producer, slot, out_name);
-  free(out_name);
-  QC_TRY(rc);
-  *removed = 1;
-  return QC_OK;
-}
-
 int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n) {
   *n = g->n_order;
   *order = malloc(sizeof(int) * ((size_t)*n + 1));
@@ -208,53 +108,3 @@ int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n) {
 }
 
 int qc_simplify_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
-
-int qc_pass_remove_identity(qc_model *m, qc_simplify_stats *stats) {
-  qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
-    return QC_OK;
-  QC_TRY(qc_graph_reindex(g));
-  int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
-  int rc = QC_OK;
-  for (int k = 0; k < n && rc == QC_OK; k++) {
-    int id = order[k];
-    if (g->nodes[id].removed || !qc_simplify_default_domain(g->nodes[id].proto->domain))
-      continue;
-    const char *op = qc_node_op(g, id);
-    int is_identity = strcmp(op, "Identity") == 0, is_dropout = strcmp(op, "Dropout") == 0, removed = 0;
-    if (is_dropout && (rc = dropout_is_identity(g, id, &is_dropout)) < 0)
-      break;
-    if (!is_identity && !is_dropout)
-      continue;
-    char label[256];
-    qc_node_label(g, id, label, sizeof label);
-    if ((rc = splice_out(g, id, &removed)) < 0) {
-      rc = qc_fail_context(rc, "removing %s", label);
-      break;
-    }
-    if (removed && stats)
-      *(is_identity ? &stats->identities_removed : &stats->dropouts_removed) += 1;
-  }
-  free(order);
-  QC_TRY(rc);
-  return qc_graph_prune(g); /* drop initializers and value_info left without users */
-}
-
-int qc_pass_simplify(qc_model *m, qc_simplify_stats *stats) {
-  qc_simplify_stats local = {0};
-  if (!stats)
-    stats = &local;
-  QC_TRY(qc_pass_remove_identity(m, stats));
-  /* Constant folding first: exporters such as paddle2onnx feed BatchNorm and
-   * Conv parameters from Constant nodes, which become initializers here. */
-  QC_TRY(qc_pass_const_fold(m, stats));
-  QC_TRY(qc_pass_fold_batchnorm(m, stats));
-  return qc_graph_sync(m->graph);
-}
-
-int qc_pass_prepare(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
-  QC_TRY(qc_pass_simplify(m, stats));
-  QC_TRY(qc_pass_decompose_for_int8(m, opts, stats));
-  return qc_pass_equalize(m, opts, stats);
-}

@@ -10,7 +10,7 @@
  * wastes most int8 levels on the wide channels. Equalizing gave BlazeFace's
  * 384-anchor regressor output 18.4 -> 23.6 dB SQNR. Sweeps repeat (chains of
  * pairs) until no scale moves by more than 1 %, at most QC_CLE_SWEEPS times. */
-#include "equalize.h"
+#include "pass.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,8 +18,8 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
-#include "simplify_internal.h"
 
 #define QC_CLE_SWEEPS 8
 #define QC_CLE_MAX_SCALE 1024.0 /* bound s_i (and 1/s_i): dead channels stay dead, not huge */
@@ -122,7 +122,8 @@ done:
   return rc;
 }
 
-int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
+int qc_pass_equalize(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
   if (opts->weight_only || opts->no_equalize || qc_simplify_has_subgraphs(g))
     return QC_OK;
@@ -138,8 +139,8 @@ int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *
       moved = fmax(moved, d);
       pairs++;
     }
-    if (sweep == 0 && stats)
-      stats->equalized_pairs += pairs;
+    if (sweep == 0)
+      counts->changed += pairs;
     if (moved < 0.01)
       break;
   }

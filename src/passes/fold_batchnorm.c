@@ -8,9 +8,9 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
-#include "simplify.h"
-#include "simplify_internal.h"
+#include "pass.h"
 
 enum producer_kind { PROD_CONV, PROD_CONV_TRANSPOSE, PROD_GEMM };
 
@@ -249,7 +249,8 @@ static int apply(qc_graph *g, bn_fold *f) {
   return rc;
 }
 
-int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
+int qc_pass_fold_batchnorm(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  (void)ctx;
   qc_graph *g = m->graph;
   if (qc_simplify_has_subgraphs(g))
     return QC_OK;
@@ -265,8 +266,8 @@ int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
     memset(&f, 0, sizeof f);
     if (match(g, id, &f) && (rc = load(g, &f, &ok)) == QC_OK && ok) {
       rc = apply(g, &f);
-      if (rc == QC_OK && stats)
-        stats->bn_folded++;
+      if (rc == QC_OK)
+        counts->changed++;
     }
     if (rc < 0) {
       char label[256];

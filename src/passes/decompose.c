@@ -8,7 +8,7 @@
  * after Add is absorbed into the Add's output range, so a HardSwish network
  * stays integer end to end instead of leaving DQ -> float -> Q islands, and
  * the NCHW/NHWC Transposes ORT inserts around them. */
-#include "decompose.h"
+#include "pass.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,8 +17,8 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
-#include "simplify_internal.h"
 
 typedef struct decomposer {
   qc_graph *g;
@@ -193,7 +193,8 @@ static int decompose_div(decomposer *d, int node, int *done) {
   return rc;
 }
 
-int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
+int qc_pass_decompose_for_int8(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
   if (opts->weight_only || qc_simplify_has_subgraphs(g))
     return QC_OK;
@@ -212,13 +213,10 @@ int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, qc_simpli
       rc = decompose_hard(&d, node, 0, &done);
     else if (!strcmp(np->op_type, "Div"))
       rc = decompose_div(&d, node, &done);
-    if (rc == QC_OK && done && stats)
-      stats->decomposed++;
+    if (rc == QC_OK && done)
+      counts->changed++;
   }
   free(order);
-  if (rc == QC_OK)
-    rc = qc_graph_prune(g);
-  if (rc < 0)
-    return rc;
-  return qc_graph_sync(g);
+  QC_TRY(rc);
+  return qc_graph_prune(g);
 }

@@ -9,9 +9,9 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
-#include "simplify.h"
-#include "simplify_internal.h"
+#include "pass.h"
 
 #define QC_FOLD_MAX_BYTES ((size_t)1 << 20)
 /* Generators (ConstantOfShape, Expand, Range) stay in the graph above this size:
@@ -248,7 +248,8 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   return rc;
 }
 
-int qc_pass_const_fold(qc_model *m, qc_simplify_stats *stats) {
+int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  (void)ctx;
   qc_graph *g = m->graph;
   if (qc_simplify_has_subgraphs(g))
     return QC_OK;
@@ -266,8 +267,7 @@ int qc_pass_const_fold(qc_model *m, qc_simplify_stats *stats) {
       char label[256];
       rc = qc_fail_context(rc, "constant-folding %s", qc_node_label(g, order[k], label, sizeof label));
     }
-    if (folded && stats)
-      stats->nodes_const_folded++;
+    counts->changed += folded;
   }
   if (c.vals)
     for (int v = 0; v < c.n_vals; v++)
