@@ -64,6 +64,9 @@ void job_state_free(job_state *s) {
   job_files_close(&s->files); /* removes the temp files of a failed run */
   qc_calib_source_close(s->src);
   qc_quant_summary_free(&s->summary);
+  qc_pass_log_free(&s->prepare_log);
+  qc_pass_log_free(&s->quantize_log);
+  qc_pass_log_free(&s->passes);
   qc_stats_set_free(&s->stats);
   qc_layer_errors_free(s->layers, s->n_layers);
   job_hist_views_free(s->hists, s->n_hists);
@@ -105,14 +108,14 @@ int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_qua
 
 int job_prepare(job_state *s) {
   QC_TRY(qc_param_bytes(s->m, 0, &s->ops, &s->n_ops));
-  QC_TRY(job_run_prepare_passes(s->m, &s->q, NULL));
+  QC_TRY(job_run_prepare_passes(s->m, &s->q, &s->prepare_log));
   return qc_model_pack(s->m, 0, &s->base, &s->base_len);
 }
 
-int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum) {
+int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum, qc_pass_log *log) {
   qc_model *m;
   QC_TRY(qc_model_load_buffer(s->base, s->base_len, s->o->model, s->m->dir, &m));
-  int rc = job_run_quantize_passes(m, &s->stats, q, sum, NULL);
+  int rc = job_run_quantize_passes(m, &s->stats, q, sum, log);
   if (rc < 0) {
     qc_quant_summary_free(sum);
     qc_model_free(m);
@@ -147,6 +150,9 @@ int job_measure_result(job_state *s) {
 
 int job_finish(job_state *s, qc_job_result *res) {
   qc_quant_report r;
+  qc_pass_log_free(&s->passes);
+  QC_TRY(qc_pass_log_append(&s->passes, &s->prepare_log));
+  QC_TRY(qc_pass_log_append(&s->passes, &s->quantize_log));
   job_report_build(s, &r);
   r.total_seconds = now() - s->t0;
   QC_TRY(job_files_write_reports(s->o, &s->files, &r));
