@@ -205,7 +205,7 @@ int qc_pass_decompose_for_int8(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *co
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int node = order[k], done = 0;
     const Onnx__NodeProto *np = g->nodes[node].proto;
-    if (g->nodes[node].removed || !qc_simplify_default_domain(np->domain) || !node_allowed(&d, node))
+    if (g->nodes[node].removed || !qc_domain_is_default(np->domain) || !node_allowed(&d, node))
       continue;
     if (!strcmp(np->op_type, "HardSwish"))
       rc = decompose_hard(&d, node, 1, &done);

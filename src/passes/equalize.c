@@ -50,7 +50,7 @@ static int private_float_init(const qc_graph *g, int v) {
 
 static int is_conv(const qc_graph *g, int node) {
   const Onnx__NodeProto *np = g->nodes[node].proto;
-  return !g->nodes[node].removed && qc_simplify_default_domain(np->domain) && strcmp(np->op_type, "Conv") == 0 &&
+  return !g->nodes[node].removed && qc_domain_is_default(np->domain) && strcmp(np->op_type, "Conv") == 0 &&
          g->nodes[node].ninputs >= 2 && private_float_init(g, g->nodes[node].inputs[1]) &&
          (g->nodes[node].ninputs < 3 || g->nodes[node].inputs[2] < 0 || private_float_init(g, g->nodes[node].inputs[2]));
 }

@@ -50,7 +50,7 @@ static int output_unused(const qc_graph *g, int v) {
 /* Structural checks on the BN and its producer. */
 static int match(const qc_graph *g, int bn, bn_fold *f) {
   const qc_node *b = &g->nodes[bn];
-  if (!qc_simplify_default_domain(b->proto->domain) || b->ninputs != 5 || b->noutputs < 1 || b->inputs[0] < 0 ||
+  if (!qc_domain_is_default(b->proto->domain) || b->ninputs != 5 || b->noutputs < 1 || b->inputs[0] < 0 ||
       b->outputs[0] < 0)
     return 0;
   for (int i = 1; i < b->noutputs; i++)
@@ -75,7 +75,7 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
     return 0;
   const qc_node *pn = &g->nodes[p];
   const char *op = qc_node_op(g, p);
-  if (!qc_simplify_default_domain(pn->proto->domain) || pn->noutputs != 1 || pn->outputs[0] != b->inputs[0] ||
+  if (!qc_domain_is_default(pn->proto->domain) || pn->noutputs != 1 || pn->outputs[0] != b->inputs[0] ||
       pn->ninputs < 2 || !is_float_const(g, pn->inputs[1]))
     return 0;
   if (strcmp(op, "Conv") == 0)

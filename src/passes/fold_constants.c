@@ -219,7 +219,7 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   const qc_node *n = &g->nodes[node];
   const char *op = qc_node_op(g, node);
   *folded = 0;
-  if (!qc_simplify_default_domain(n->proto->domain) || !is_foldable_op(op) || n->noutputs != 1 || n->outputs[0] < 0)
+  if (!qc_domain_is_default(n->proto->domain) || !is_foldable_op(op) || n->noutputs != 1 || n->outputs[0] < 0)
     return QC_OK;
   int outv = n->outputs[0];
   if (outv >= c->n_vals || (g->values[outv].flags & (QC_VALUE_GRAPH_OUTPUT | QC_VALUE_NOT_TENSOR)))

@@ -118,7 +118,7 @@ int qc_pass_remove_identity(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *count
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];
-    if (g->nodes[id].removed || !qc_simplify_default_domain(g->nodes[id].proto->domain))
+    if (g->nodes[id].removed || !qc_domain_is_default(g->nodes[id].proto->domain))
       continue;
     const char *op = qc_node_op(g, id);
     int is_identity = strcmp(op, "Identity") == 0, is_dropout = strcmp(op, "Dropout") == 0, removed = 0;

@@ -554,7 +554,7 @@ static int rule_for(const char *op, int from) {
 static int check_subgraph(const up *u, int node, const Onnx__GraphProto *sg) {
   for (size_t i = 0; sg && i < sg->n_node; i++) {
     const Onnx__NodeProto *np = sg->node[i];
-    if (qc_simplify_default_domain(np->domain) && np->op_type && rule_for(np->op_type, u->from) >= 0)
+    if (qc_domain_is_default(np->domain) && np->op_type && rule_for(np->op_type, u->from) >= 0)
       return refuse(u, node, "has a subgraph with a %s node, which opsets up to %d changed", np->op_type, u->target);
     for (size_t a = 0; a < np->n_attribute; a++) {
       QC_TRY(check_subgraph(u, node, np->attribute[a]->g));
@@ -580,7 +580,7 @@ int qc_pass_upgrade_opset(qc_model *m, int target, int *nodes_rewritten) {
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];
     const Onnx__NodeProto *np = g->nodes[id].proto;
-    if (!qc_simplify_default_domain(np->domain))
+    if (!qc_domain_is_default(np->domain))
       continue;
     for (size_t a = 0; a < np->n_attribute && rc == QC_OK; a++) {
       rc = check_subgraph(&u, id, np->attribute[a]->g);

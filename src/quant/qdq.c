@@ -73,7 +73,7 @@ static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
 static int node_allowed(const qdq_state *st, int node) {
   const char *op = qc_node_op(st->g, node), *name = qc_node_name(st->g, node);
   const Onnx__NodeProto *np = st->g->nodes[node].proto;
-  if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
+  if (!qc_domain_is_default(np->domain))
     return 0;
   if (st->opts->node_mask && node < st->opts->n_node_mask && !st->opts->node_mask[node])
     return 0;

@@ -107,4 +107,3 @@ int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n) {
   return QC_OK;
 }
 
-int qc_simplify_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }

@@ -11,8 +11,6 @@ void qc_simplify_attr_view(const qc_graph *g, int node, qc_kernel *k);
 /* Whether any node carries a subgraph (If/Loop/Scan bodies may reference
  * outer values by name, which the IR does not index; passes then do nothing). */
 int qc_simplify_has_subgraphs(const qc_graph *g);
-/* Whether a node domain is the default ONNX domain ("" or "ai.onnx"). */
-int qc_simplify_default_domain(const char *domain);
 /* A malloc'd copy of g's node order (*n entries), for passes that add or
  * remove nodes while they walk it. */
 int qc_simplify_order_snapshot(const qc_graph *g, int **order, int *n);
