@@ -17,6 +17,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 
@@ -76,7 +77,7 @@ static int add_const(decomposer *d, const float *vals, int ndim, const int64_t *
   char base[32];
   snprintf(base, sizeof base, "qc_k%d", d->n_consts++);
   qc_graph_unique_name(d->g, base, out, len);
-  int rc = qc_simplify_set_initializer(d->g, out, &t);
+  int rc = qc_graph_put_initializer(d->g, out, &t);
   qc_tensor_release(&t);
   return rc;
 }
@@ -169,8 +170,8 @@ static int decompose_hard(decomposer *d, int node, int swish, int *done) {
 static int decompose_div(decomposer *d, int node, int *done) {
   qc_graph *g = d->g;
   const qc_node *n = &g->nodes[node];
-  if (n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 || !qc_simplify_is_const_init(g, n->inputs[1]) ||
-      g->values[n->inputs[1]].dtype != QC_DT_FLOAT || qc_simplify_is_const_init(g, n->inputs[0]))
+  if (n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 || !qc_value_is_const_init(g, n->inputs[1]) ||
+      g->values[n->inputs[1]].dtype != QC_DT_FLOAT || qc_value_is_const_init(g, n->inputs[0]))
     return QC_OK;
   qc_tensor c = {0};
   QC_TRY(qc_graph_initializer(g, n->inputs[1], &c));
@@ -196,11 +197,11 @@ static int decompose_div(decomposer *d, int node, int *done) {
 int qc_pass_decompose_for_int8(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
-  if (opts->weight_only || qc_simplify_has_subgraphs(g))
+  if (opts->weight_only || qc_graph_has_subgraphs(g))
     return QC_OK;
   decomposer d = {g, opts, 0, model_is_float32(g)};
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int node = order[k], done = 0;

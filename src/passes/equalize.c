@@ -18,6 +18,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 
@@ -44,7 +45,7 @@ static int sole_consumer(const qc_graph *g, int v) {
 
 /* A float initializer read by this node only, so rescaling it changes nothing else. */
 static int private_float_init(const qc_graph *g, int v) {
-  return v >= 0 && qc_simplify_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT &&
+  return v >= 0 && qc_value_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT &&
          g->values[v].n_consumers == 1;
 }
 
@@ -109,11 +110,11 @@ static int equalize_pair(qc_graph *g, int a, int b, double *moved) {
       for (int64_t j = 0; j < per2; j++)
         qc_f32(&w2)[(o * c + i) * per2 + j] = (float)(qc_f32(&w2)[(o * c + i) * per2 + j] * s[i]);
   }
-  rc = qc_simplify_set_initializer(g, g->values[v_w1].name, &w1);
+  rc = qc_graph_put_initializer(g, g->values[v_w1].name, &w1);
   if (rc == QC_OK)
-    rc = qc_simplify_set_initializer(g, g->values[v_w2].name, &w2);
+    rc = qc_graph_put_initializer(g, g->values[v_w2].name, &w2);
   if (rc == QC_OK && v_b1 >= 0)
-    rc = qc_simplify_set_initializer(g, g->values[v_b1].name, &b1);
+    rc = qc_graph_put_initializer(g, g->values[v_b1].name, &b1);
 done:
   free(s);
   qc_tensor_release(&w1);
@@ -125,7 +126,7 @@ done:
 int qc_pass_equalize(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
-  if (opts->weight_only || opts->no_equalize || qc_simplify_has_subgraphs(g))
+  if (opts->weight_only || opts->no_equalize || qc_graph_has_subgraphs(g))
     return QC_OK;
   for (int sweep = 0; sweep < QC_CLE_SWEEPS; sweep++) {
     double moved = 0;

@@ -8,6 +8,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
@@ -32,7 +33,7 @@ static void fold_release(bn_fold *f) {
 }
 
 static int is_float_const(const qc_graph *g, int v) {
-  return qc_simplify_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT;
+  return qc_value_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT;
 }
 
 /* A malformed attribute leaves the node alone (the engine reports it later). */
@@ -216,10 +217,10 @@ static int store_input(qc_graph *g, int node, int slot, const qc_tensor *t, cons
   const qc_node *n = &g->nodes[node];
   int v = slot < n->ninputs ? n->inputs[slot] : -1;
   if (v >= 0 && g->values[v].n_consumers == 1 && !(g->values[v].flags & QC_VALUE_GRAPH_OUTPUT))
-    return qc_simplify_set_initializer(g, g->values[v].name, t);
+    return qc_graph_put_initializer(g, g->values[v].name, t);
   char name[512];
   qc_graph_unique_name(g, base, name, sizeof name);
-  QC_TRY(qc_simplify_set_initializer(g, name, t));
+  QC_TRY(qc_graph_put_initializer(g, name, t));
   return qc_node_set_input(g, node, slot, name);
 }
 
@@ -244,7 +245,7 @@ static int apply(qc_graph *g, bn_fold *f) {
     return qc_fail(QC_ENOMEM, "out of memory");
   rc = qc_graph_remove_node(g, f->bn);
   if (rc == QC_OK)
-    rc = qc_simplify_rename_output(g, p, 0, y);
+    rc = qc_node_rename_output(g, p, 0, y);
   free(y);
   return rc;
 }
@@ -252,11 +253,11 @@ static int apply(qc_graph *g, bn_fold *f) {
 int qc_pass_fold_batchnorm(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
+  if (qc_graph_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k], ok = 0;

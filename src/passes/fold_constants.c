@@ -9,6 +9,7 @@
 
 #include "../core/status.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
@@ -51,7 +52,7 @@ static int const_value(fold_ctx *c, int v, qc_tensor **out) {
   *out = NULL;
   if (v < 0 || v >= c->n_vals)
     return QC_OK;
-  if (c->vals[v].dtype == QC_DT_UNDEFINED && qc_simplify_is_const_init(c->g, v)) {
+  if (c->vals[v].dtype == QC_DT_UNDEFINED && qc_value_is_const_init(c->g, v)) {
     int rc = qc_graph_initializer(c->g, v, &c->vals[v]);
     if (rc < 0)
       return qc_fail_context(rc, "initializer '%s'", c->g->values[v].name);
@@ -235,7 +236,7 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   char *name = strdup(g->values[outv].name);
   int rc = name ? qc_graph_remove_node(g, node) : qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = qc_simplify_set_initializer(g, name, &out);
+    rc = qc_graph_put_initializer(g, name, &out);
   if (rc == QC_OK) {
     drop_value_info(g, name);
     qc_tensor_release(&c->vals[outv]);
@@ -251,7 +252,7 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
 int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
+  if (qc_graph_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
   int *order = NULL, n = 0;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/pass_util.h"
 #include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
@@ -14,7 +15,7 @@ static int oom(void) { return qc_fail(QC_ENOMEM, "out of memory"); }
 static int const_bool(const qc_graph *g, int v, int *known, int *value) {
   *known = 0;
   qc_tensor t = {0};
-  if (qc_simplify_is_const_init(g, v)) {
+  if (qc_value_is_const_init(g, v)) {
     QC_TRY(qc_graph_initializer(g, v, &t));
   } else if (g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
     qc_kernel k;
@@ -100,7 +101,7 @@ static int splice_out(qc_graph *g, int node, int *removed) {
     return oom();
   int rc = qc_graph_remove_node(g, node);
   if (rc == QC_OK)
-    rc = qc_simplify_rename_output(g, producer, slot, out_name);
+    rc = qc_node_rename_output(g, producer, slot, out_name);
   free(out_name);
   QC_TRY(rc);
   *removed = 1;
@@ -110,11 +111,11 @@ static int splice_out(qc_graph *g, int node, int *removed) {
 int qc_pass_remove_identity(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
+  if (qc_graph_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../core/status.h"
+#include "../ir/pass_util.h"
 #include "onnx.pb-c.h"
 #include "opset_upgrade.h"
 #include "simplify_internal.h"
@@ -71,7 +72,7 @@ static void fresh_name(const qc_graph *g, int node, const char *suffix, char *bu
 static int const_input(up *u, int node, int slot, const char *suffix, const qc_tensor *t) {
   char name[600];
   fresh_name(u->g, node, suffix, name, sizeof name);
-  QC_TRY(qc_simplify_set_initializer(u->g, name, t));
+  QC_TRY(qc_graph_put_initializer(u->g, name, t));
   return qc_node_set_input(u->g, node, slot, name);
 }
 
@@ -265,7 +266,7 @@ static int const_scales(up *u, int node, qc_tensor *s) {
   }
   int v = g->nodes[node].ninputs > 1 ? g->nodes[node].inputs[1] : -1;
   qc_tensor t = {0};
-  if (qc_simplify_is_const_init(g, v)) {
+  if (qc_value_is_const_init(g, v)) {
     QC_TRY(qc_graph_initializer(g, v, &t));
   } else if (v >= 0 && g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
     qc_kernel k;
@@ -390,7 +391,7 @@ static int r_broadcast(up *u, int node) {
   int64_t axes[QC_MAX_DIMS];
   for (int64_t i = 0; i < trailing; i++)
     axes[i] = rb + i;
-  if (qc_simplify_is_const_init(g, b)) { /* reshape the constant: [dims..., 1...] */
+  if (qc_value_is_const_init(g, b)) { /* reshape the constant: [dims..., 1...] */
     qc_tensor t = {0};
     QC_TRY(qc_graph_initializer(g, b, &t));
     int64_t dims[QC_MAX_DIMS];
@@ -411,7 +412,7 @@ static int r_broadcast(up *u, int node) {
   int64_t d = trailing;
   QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 1, &d));
   memcpy(t.data, axes, sizeof(int64_t) * (size_t)trailing);
-  int rc = qc_simplify_set_initializer(g, uname, &t);
+  int rc = qc_graph_put_initializer(g, uname, &t);
   qc_tensor_release(&t);
   QC_TRY(rc);
   const char *ins[2] = {bname, uname}, *outs[1] = {out};
@@ -496,7 +497,7 @@ static int r_imagescaler(up *u, int node) {
     memcpy(t.data, bias->floats, sizeof(float) * bias->n_floats);
     char name[600];
     fresh_name(g, node, "bias", name, sizeof name);
-    int rc = qc_simplify_set_initializer(g, name, &t);
+    int rc = qc_graph_put_initializer(g, name, &t);
     qc_tensor_release(&t);
     QC_TRY(rc);
     const char *extra[1] = {name};
@@ -575,7 +576,7 @@ int qc_pass_upgrade_opset(qc_model *m, int target, int *nodes_rewritten) {
   qc_graph *g = u.g;
   /* Rules add nodes: walk a snapshot of the original order. */
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];
