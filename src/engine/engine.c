@@ -167,11 +167,9 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     k->op_type = nd->proto->op_type;
     k->node_name = nd->proto->name ? nd->proto->name : "";
     k->opset = m->opset;
-    k->n_attrs = nd->proto->n_attribute;
-    k->attrs = nd->proto->attribute;
+    k->attrs = qc_node_attrs(g, id);
     k->ninputs = nd->ninputs;
     k->noutputs = nd->noutputs;
-    k->model_dir = m->dir;
     e->n_plan = p + 1;
     if (k->op->init && (rc = k->op->init(k)) < 0) {
       char label[256];

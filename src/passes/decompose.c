@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
 #include "../ir/pass_util.h"
-#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 
 typedef struct decomposer {
@@ -39,14 +39,12 @@ static int model_is_float32(const qc_graph *g) {
     if (is_wider_or_half_float(g->values[v].dtype))
       return 0;
   for (int k = 0; k < g->n_order; k++) {
-    const Onnx__NodeProto *np = g->nodes[g->order[k]].proto;
-    if (strcmp(np->op_type, "Cast") != 0)
+    if (strcmp(qc_node_op(g, g->order[k]), "Cast") != 0)
       continue;
-    for (size_t a = 0; a < np->n_attribute; a++) {
-      const Onnx__AttributeProto *at = np->attribute[a];
-      if (at->name && !strcmp(at->name, "to") && is_wider_or_half_float(at->i))
-        return 0;
-    }
+    qc_attrs a = qc_node_attrs(g, g->order[k]);
+    int64_t to;
+    if (qc_attr_type(&a, "to") == QC_ATTR_INT && qc_attr_int(&a, "to", 0, &to) == QC_OK && is_wider_or_half_float(to))
+      return 0;
   }
   return 1;
 }
@@ -136,9 +134,8 @@ static int decompose_hard(decomposer *d, int node, int swish, int *done) {
     return QC_OK;
   float alpha = 1.0f / 6.0f, beta = 0.5f;
   if (!swish) {
-    qc_kernel k;
-    qc_simplify_attr_view(g, node, &k);
-    if (qc_attr_float(&k, "alpha", 0.2f, &alpha) < 0 || qc_attr_float(&k, "beta", 0.5f, &beta) < 0) {
+    qc_attrs a = qc_node_attrs(g, node);
+    if (qc_attr_float(&a, "alpha", 0.2f, &alpha) < 0 || qc_attr_float(&a, "beta", 0.5f, &beta) < 0) {
       qc_clear_error(); /* malformed: the engine reports it */
       return QC_OK;
     }

@@ -17,18 +17,17 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
 #include "../ir/pass_util.h"
-#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 
 #define QC_CLE_SWEEPS 8
 #define QC_CLE_MAX_SCALE 1024.0 /* bound s_i (and 1/s_i): dead channels stay dead, not huge */
 
 static int conv_group(const qc_graph *g, int node, int64_t *group) {
-  qc_kernel k;
-  qc_simplify_attr_view(g, node, &k);
-  if (qc_attr_int(&k, "group", 1, group) < 0) {
+  qc_attrs a = qc_node_attrs(g, node);
+  if (qc_attr_int(&a, "group", 1, group) < 0) {
     qc_clear_error();
     return 0;
   }

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
 #include "../ir/pass_util.h"
-#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
 
@@ -60,13 +60,12 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
   for (int i = 1; i < 5; i++)
     if (!is_float_const(g, b->inputs[i]))
       return 0;
-  qc_kernel k;
   int64_t training = 0, spatial = 1;
   int ok = 1;
-  qc_simplify_attr_view(g, bn, &k);
-  attr_ok(qc_attr_float(&k, "epsilon", 1e-5f, &f->eps), &ok);
-  attr_ok(qc_attr_int(&k, "training_mode", 0, &training), &ok);
-  attr_ok(qc_attr_int(&k, "spatial", 1, &spatial), &ok);
+  qc_attrs a = qc_node_attrs(g, bn);
+  attr_ok(qc_attr_float(&a, "epsilon", 1e-5f, &f->eps), &ok);
+  attr_ok(qc_attr_int(&a, "training_mode", 0, &training), &ok);
+  attr_ok(qc_attr_int(&a, "spatial", 1, &spatial), &ok);
   if (!ok || training || (g->model->opset < 9 && !spatial))
     return 0;
 
@@ -89,10 +88,10 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
     return 0;
   if (pn->ninputs > 2 && pn->inputs[2] >= 0 && !is_float_const(g, pn->inputs[2]))
     return 0;
-  qc_simplify_attr_view(g, p, &k);
-  attr_ok(qc_attr_int(&k, "group", 1, &f->group), &ok);
-  attr_ok(qc_attr_int(&k, "transB", 0, &f->trans_b), &ok);
-  attr_ok(qc_attr_float(&k, "beta", 1.0f, &f->beta), &ok);
+  a = qc_node_attrs(g, p);
+  attr_ok(qc_attr_int(&a, "group", 1, &f->group), &ok);
+  attr_ok(qc_attr_int(&a, "transB", 0, &f->trans_b), &ok);
+  attr_ok(qc_attr_float(&a, "beta", 1.0f, &f->beta), &ok);
   if (!ok || f->group < 1)
     return 0;
   f->bn = bn;

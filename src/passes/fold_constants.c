@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
 #include "../ir/pass_util.h"
-#include "../quant/simplify_internal.h"
+#include "../ops/op.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
 
@@ -76,10 +77,9 @@ static int fold_shape(fold_ctx *c, int node, qc_tensor *out, int *ok) {
   if (rank < 0 || (x->flags & QC_VALUE_NOT_TENSOR))
     return QC_OK;
   int64_t start = 0, end = rank;
-  qc_kernel k;
-  qc_simplify_attr_view(c->g, node, &k);
+  qc_attrs a = qc_node_attrs(c->g, node);
   if (c->model->opset >= 15 &&
-      (qc_attr_int(&k, "start", 0, &start) < 0 || qc_attr_int(&k, "end", rank, &end) < 0)) {
+      (qc_attr_int(&a, "start", 0, &start) < 0 || qc_attr_int(&a, "end", rank, &end) < 0)) {
     qc_clear_error();
     return QC_OK;
   }
@@ -172,10 +172,13 @@ static int fold_with_kernel(fold_ctx *c, int node, qc_tensor *out, int *ok) {
     free(in);
     return rc;
   }
-  qc_kernel k;
+  /* The node as a kernel instance, as the engine sets one up. */
+  qc_kernel k = {.op = kop,
+                 .op_type = n->proto->op_type,
+                 .node_name = n->proto->name ? n->proto->name : "",
+                 .opset = c->model->opset,
+                 .attrs = qc_node_attrs(c->g, node)};
   qc_tensor *outs[1] = {out};
-  qc_simplify_attr_view(c->g, node, &k);
-  k.op = kop;
   k.ninputs = n->ninputs;
   k.inputs = in;
   k.noutputs = 1;

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../ir/pass_util.h"
-#include "../quant/simplify_internal.h"
 #include "onnx.pb-c.h"
 #include "pass.h"
 
@@ -18,9 +18,8 @@ static int const_bool(const qc_graph *g, int v, int *known, int *value) {
   if (qc_value_is_const_init(g, v)) {
     QC_TRY(qc_graph_initializer(g, v, &t));
   } else if (g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
-    qc_kernel k;
-    qc_simplify_attr_view(g, g->values[v].producer, &k);
-    if (!qc_attr_has(&k, "value") || qc_attr_tensor(&k, "value", &t) < 0) {
+    qc_attrs a = qc_node_attrs(g, g->values[v].producer);
+    if (!qc_attr_has(&a, "value") || qc_attr_tensor(&a, "value", &t) < 0) {
       qc_clear_error();
       return QC_OK;
     }
@@ -54,11 +53,10 @@ static int dropout_is_identity(const qc_graph *g, int node, int *yes) {
     }
   } else if (opset < 7) {
     /* is_test=0 means training mode before opset 7 (unless ratio is 0). */
-    qc_kernel k;
     int64_t is_test;
     float ratio;
-    qc_simplify_attr_view(g, node, &k);
-    if (qc_attr_int(&k, "is_test", 0, &is_test) < 0 || qc_attr_float(&k, "ratio", 0.5f, &ratio) < 0) {
+    qc_attrs a = qc_node_attrs(g, node);
+    if (qc_attr_int(&a, "is_test", 0, &is_test) < 0 || qc_attr_float(&a, "ratio", 0.5f, &ratio) < 0) {
       qc_clear_error();
       return QC_OK;
     }
