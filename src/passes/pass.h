@@ -46,7 +46,8 @@ const qc_pass *qc_passes_table(int *n);
 const qc_pass *qc_passes_find(const char *name);
 /* Runs the passes of `stage` in table order on m. Each pass's count and time
  * are appended to *log (may be NULL). An unknown stage is QC_EINTERNAL; a
- * failing pass stops the stage, its error naming the pass. */
+ * failing pass stops the stage with its own error (which names the node or
+ * tensor), so messages are the same as when the passes were called directly. */
 int qc_passes_run(const char *stage, qc_model *m, qc_pass_ctx *ctx, qc_pass_log *log);
 /* Appends the records of src to *dst. */
 int qc_pass_log_append(qc_pass_log *dst, const qc_pass_log *src);
