@@ -3,7 +3,7 @@
 layer. Layers, lowest first (one line each; a line with several directories
 is one layer, whose parts may include each other):
 
-    core < io < ir < ops < engine < {calib, quant, passes} < eval < report
+    core < io < ir < ops < engine < {calib, quant} < passes < eval < report
          < pipeline < {cli, api}
 
 The generated onnx.pb-c.h belongs to io. System headers (<...>) are not
@@ -22,7 +22,8 @@ LAYERS = [
     ["src/ir"],
     ["src/ops"],
     ["src/engine"],
-    ["calib", "src/quant", "src/passes"],
+    ["calib", "src/quant"],
+    ["src/passes"],
     ["src/eval"],
     ["src/report"],
     ["src/pipeline"],

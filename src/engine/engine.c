@@ -35,14 +35,13 @@ int qc_set_threads(int nthreads) {
   return nthreads;
 }
 
-static int is_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
 
 static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
   const qc_graph *g = m->graph;
   const Onnx__NodeProto *np = g->nodes[id].proto;
   char label[256];
   qc_node_label(g, id, label, sizeof label);
-  if (!is_default_domain(np->domain))
+  if (!qc_domain_is_default(np->domain))
     return qc_fail(QC_EUNSUPPORTED, "unsupported op '%s' of domain '%s' (opset %d) at %s", np->op_type, np->domain,
                    qc_model_opset(m, np->domain), label);
   const qc_op *op = qc_op_find(np->op_type, m->opset);
@@ -71,7 +70,7 @@ static int check_opset_imports(const qc_model *m) {
   long long seen = 0;
   for (size_t i = 0; i < p->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = p->opset_import[i];
-    if (!is_default_domain(o->domain))
+    if (!qc_domain_is_default(o->domain))
       continue;
     long long v = o->has_version ? (long long)o->version : 0;
     if (v > QC_MAX_OPSET)
@@ -168,11 +167,9 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     k->op_type = nd->proto->op_type;
     k->node_name = nd->proto->name ? nd->proto->name : "";
     k->opset = m->opset;
-    k->n_attrs = nd->proto->n_attribute;
-    k->attrs = nd->proto->attribute;
+    k->attrs = qc_node_attrs(g, id);
     k->ninputs = nd->ninputs;
     k->noutputs = nd->noutputs;
-    k->model_dir = m->dir;
     e->n_plan = p + 1;
     if (k->op->init && (rc = k->op->init(k)) < 0) {
       char label[256];

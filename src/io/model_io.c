@@ -14,13 +14,13 @@
 /* protobuf's hard limit for a single message is 2 GiB. */
 #define QC_MAX_MODEL_BYTES ((size_t)2 << 30)
 
-static int is_default_domain(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
+int qc_domain_is_default(const char *d) { return !d || !*d || strcmp(d, "ai.onnx") == 0; }
 
 int qc_model_opset(const qc_model *m, const char *domain) {
   const Onnx__ModelProto *p = m->proto;
   for (size_t i = 0; i < p->n_opset_import; i++) {
     const Onnx__OperatorSetIdProto *o = p->opset_import[i];
-    int match = is_default_domain(domain) ? is_default_domain(o->domain)
+    int match = qc_domain_is_default(domain) ? qc_domain_is_default(o->domain)
                                           : (o->domain && strcmp(o->domain, domain) == 0);
     if (match && o->has_version)
       return (int)o->version;
@@ -32,7 +32,7 @@ int qc_model_set_opset(qc_model *m, int version) {
   Onnx__ModelProto *p = m->proto;
   for (size_t i = 0; i < p->n_opset_import; i++) {
     Onnx__OperatorSetIdProto *o = p->opset_import[i];
-    if (is_default_domain(o->domain)) {
+    if (qc_domain_is_default(o->domain)) {
       o->has_version = 1;
       o->version = version;
       m->opset = version;

@@ -39,7 +39,9 @@ enum {
  * caller frees. */
 int qc_model_proto_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len);
 
-/* Opset of a domain ("" and "ai.onnx" are the default domain); 0 if not imported. */
+/* Whether a node's or opset import's domain is the default ONNX domain: NULL, "" or "ai.onnx". */
+int qc_domain_is_default(const char *domain);
+/* Opset of a domain (qc_domain_is_default: the default domain); 0 if not imported. */
 int qc_model_opset(const qc_model *m, const char *domain);
 /* Sets the default-domain opset import (adds it if missing). */
 int qc_model_set_opset(qc_model *m, int version);

@@ -24,12 +24,12 @@ int qc_conv_transpose_init(qc_kernel *k) {
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
   QC_TRY(qc_window_attrs_read(k, 1, &p->attrs));
-  QC_TRY(qc_attr_int(k, "group", 1, &p->group));
+  QC_TRY(qc_attr_int(&k->attrs, "group", 1, &p->group));
   if (p->group < 1)
     return qc_fail(QC_EINVAL, "group must be >= 1, got %lld", (long long)p->group);
   const int64_t *vals;
   size_t n;
-  QC_TRY(qc_attr_ints(k, "output_padding", &vals, &n));
+  QC_TRY(qc_attr_ints(&k->attrs, "output_padding", &vals, &n));
   if (n > QC_WIN_SP)
     return qc_fail(QC_EUNSUPPORTED, "output_padding has %zu values; at most %d spatial dims are supported", n,
                    QC_WIN_SP);
@@ -39,7 +39,7 @@ int qc_conv_transpose_init(qc_kernel *k) {
     p->output_padding[i] = vals[i];
   }
   p->n_output_padding = (int)n;
-  QC_TRY(qc_attr_ints(k, "output_shape", &vals, &n));
+  QC_TRY(qc_attr_ints(&k->attrs, "output_shape", &vals, &n));
   if (n > QC_WIN_SP + 2)
     return qc_fail(QC_EUNSUPPORTED, "output_shape has %zu values; at most %d spatial dims are supported", n,
                    QC_WIN_SP);

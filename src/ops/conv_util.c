@@ -11,7 +11,7 @@
 static int read_list(const qc_kernel *k, const char *name, int64_t lo, int max_n, int64_t *dst, int *n) {
   const int64_t *vals;
   size_t count;
-  QC_TRY(qc_attr_ints(k, name, &vals, &count));
+  QC_TRY(qc_attr_ints(&k->attrs, name, &vals, &count));
   if (count > (size_t)max_n)
     return qc_fail(QC_EUNSUPPORTED, "attribute '%s' has %zu values; at most %d spatial dims are supported", name,
                    count, max_n / (strcmp(name, "pads") == 0 ? 2 : 1));
@@ -28,7 +28,7 @@ static int read_list(const qc_kernel *k, const char *name, int64_t lo, int max_n
 int qc_window_attrs_read(const qc_kernel *k, int with_dilations, qc_window_attrs *a) {
   memset(a, 0, sizeof *a);
   char pad[32];
-  QC_TRY(qc_attr_string(k, "auto_pad", "NOTSET", pad, sizeof pad));
+  QC_TRY(qc_attr_string(&k->attrs, "auto_pad", "NOTSET", pad, sizeof pad));
   if (strcmp(pad, "NOTSET") == 0 || pad[0] == 0)
     a->auto_pad = QC_AUTOPAD_NOTSET;
   else if (strcmp(pad, "SAME_UPPER") == 0)

@@ -201,13 +201,13 @@ static int binary_setup(qc_kernel *k) {
       strcmp(k->op_type, "Sum") != 0 && strcmp(k->op_type, "Mean") != 0) {
     int64_t v;
     p->legacy = 1;
-    QC_TRY(qc_attr_int(k, "broadcast", 0, &v));
+    QC_TRY(qc_attr_int(&k->attrs, "broadcast", 0, &v));
     p->legacy_broadcast = v != 0;
-    QC_TRY(qc_attr_int(k, "axis", -1, &p->legacy_axis));
+    QC_TRY(qc_attr_int(&k->attrs, "axis", -1, &p->legacy_axis));
   }
   if (strcmp(k->op_type, "BitShift") == 0) {
     char dir[16];
-    QC_TRY(qc_attr_string(k, "direction", "", dir, sizeof dir));
+    QC_TRY(qc_attr_string(&k->attrs, "direction", "", dir, sizeof dir));
     if (strcmp(dir, "RIGHT") == 0)
       p->lookup = shr_lookup;
     else if (strcmp(dir, "LEFT") != 0)
@@ -215,7 +215,7 @@ static int binary_setup(qc_kernel *k) {
   }
   if (strcmp(k->op_type, "Mod") == 0) {
     int64_t fmod_attr;
-    QC_TRY(qc_attr_int(k, "fmod", 0, &fmod_attr));
+    QC_TRY(qc_attr_int(&k->attrs, "fmod", 0, &fmod_attr));
     if (fmod_attr != 0 && fmod_attr != 1)
       return qc_fail(QC_EINVAL, "attribute fmod must be 0 or 1, got %lld", (long long)fmod_attr);
     if (fmod_attr)
@@ -253,7 +253,7 @@ static int legacy_b(const qc_kernel *k, qc_tensor *view, const qc_tensor **b_out
                      k->opset);
     return QC_OK;
   }
-  int64_t axis = !qc_attr_has(k, "axis") ? a->ndim - b->ndim
+  int64_t axis = !qc_attr_has(&k->attrs, "axis") ? a->ndim - b->ndim
                  : p->legacy_axis < 0    ? p->legacy_axis + a->ndim
                                          : p->legacy_axis;
   int64_t dims[QC_MAX_DIMS];

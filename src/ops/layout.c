@@ -105,7 +105,7 @@ int qc_transpose_shape(qc_kernel *k) {
   QC_TRY(need_input(k, 0, &x));
   const int64_t *perm_attr;
   size_t np;
-  QC_TRY(qc_attr_ints(k, "perm", &perm_attr, &np));
+  QC_TRY(qc_attr_ints(&k->attrs, "perm", &perm_attr, &np));
   int perm[QC_MAX_DIMS], seen[QC_MAX_DIMS] = {0};
   if (perm_attr && (int)np != x->ndim)
     return qc_fail(QC_EINVAL, "perm has %zu entries for a rank-%d input", np, x->ndim);
@@ -134,8 +134,8 @@ int qc_concat_shape(qc_kernel *k) {
   const qc_tensor *x0;
   QC_TRY(need_input(k, 0, &x0));
   int64_t axis_attr;
-  QC_TRY(qc_attr_int(k, "axis", 1, &axis_attr));
-  if (k->opset >= 4 && !qc_attr_has(k, "axis"))
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 1, &axis_attr));
+  if (k->opset >= 4 && !qc_attr_has(&k->attrs, "axis"))
     return qc_fail(QC_EINVAL, "missing attribute 'axis'");
   if (x0->ndim == 0)
     return qc_fail(QC_EINVAL, "cannot concatenate scalars");
@@ -186,9 +186,9 @@ int qc_split_shape(qc_kernel *k) {
   QC_TRY(need_input(k, 0, &x));
   int64_t axis_attr, num_outputs;
   int axis;
-  QC_TRY(qc_attr_int(k, "axis", 0, &axis_attr));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
-  QC_TRY(qc_attr_int(k, "num_outputs", 0, &num_outputs));
+  QC_TRY(qc_attr_int(&k->attrs, "num_outputs", 0, &num_outputs));
   const int n = k->noutputs;
   if (n < 1)
     return qc_fail(QC_EINVAL, "Split has no outputs");
@@ -200,7 +200,7 @@ int qc_split_shape(qc_kernel *k) {
   const qc_tensor *split_in = k->opset >= 13 ? qc_in(k, 1) : NULL;
   const int64_t *split_attr = NULL;
   size_t nsplit_attr = 0;
-  if (k->opset < 13 && (rc = qc_attr_ints(k, "split", &split_attr, &nsplit_attr)) < 0)
+  if (k->opset < 13 && (rc = qc_attr_ints(&k->attrs, "split", &split_attr, &nsplit_attr)) < 0)
     goto done;
   if (split_in && split_in->numel == 0 && split_in->ndim == 1 && n != 0)
     split_in = NULL; /* an empty split list means "not given" */
@@ -288,7 +288,7 @@ static int slice_list(const qc_kernel *k, int input, const char *attr, int64_t *
   } else {
     const int64_t *v;
     size_t cnt;
-    QC_TRY(qc_attr_ints(k, attr, &v, &cnt));
+    QC_TRY(qc_attr_ints(&k->attrs, attr, &v, &cnt));
     if (!v)
       return QC_OK;
     if (cnt > QC_MAX_DIMS)
@@ -441,7 +441,7 @@ int qc_gather_shape(qc_kernel *k) {
   QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(k, "axis", 0, &axis_attr));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
   if (x->ndim == 0)
     return qc_fail(QC_EINVAL, "Gather data must have rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -484,7 +484,7 @@ int qc_gather_elements_shape(qc_kernel *k) {
   QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(k, "axis", 0, &axis_attr));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
   if (x->ndim == 0 || ind->ndim != x->ndim)
     return qc_fail(QC_EINVAL, "GatherElements needs data and indices of the same rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -517,7 +517,7 @@ int qc_gather_elements_shape(qc_kernel *k) {
 /* ---- DepthToSpace / SpaceToDepth ---- */
 
 static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
-  QC_TRY(qc_attr_int(k, "blocksize", 0, b));
+  QC_TRY(qc_attr_int(&k->attrs, "blocksize", 0, b));
   if (*b <= 0 || *b > 4096)
     return qc_fail(QC_EINVAL, "blocksize must be positive, got %lld", (long long)*b);
   if (x->ndim != 4)
@@ -533,7 +533,7 @@ int qc_depth_to_space_shape(qc_kernel *k) {
   int64_t b;
   QC_TRY(block_size_4d(k, x, &b));
   char mode[8];
-  QC_TRY(qc_attr_string(k, "mode", "DCR", mode, sizeof mode));
+  QC_TRY(qc_attr_string(&k->attrs, "mode", "DCR", mode, sizeof mode));
   int crd = strcmp(mode, "CRD") == 0;
   if (!crd && strcmp(mode, "DCR") != 0)
     return qc_fail(QC_EINVAL, "unknown DepthToSpace mode '%s'", mode);
@@ -596,7 +596,7 @@ int qc_pad_shape(qc_kernel *k) {
   const qc_tensor *x;
   QC_TRY(need_input(k, 0, &x));
   char mode_s[16];
-  QC_TRY(qc_attr_string(k, "mode", "constant", mode_s, sizeof mode_s));
+  QC_TRY(qc_attr_string(&k->attrs, "mode", "constant", mode_s, sizeof mode_s));
   pad_mode mode;
   if (strcmp(mode_s, "constant") == 0)
     mode = PAD_CONSTANT;
@@ -631,13 +631,13 @@ int qc_pad_shape(qc_kernel *k) {
   } else {
     const int64_t *v;
     size_t cnt;
-    QC_TRY(qc_attr_ints(k, "pads", &v, &cnt));
+    QC_TRY(qc_attr_ints(&k->attrs, "pads", &v, &cnt));
     if (!v || cnt > 2 * QC_MAX_DIMS)
       return qc_fail(QC_EINVAL, "Pad needs a 'pads' attribute of at most %d entries", 2 * QC_MAX_DIMS);
     memcpy(pads, v, cnt * sizeof *v);
     np = (int)cnt;
     float fv;
-    QC_TRY(qc_attr_float(k, "value", 0.0f, &fv));
+    QC_TRY(qc_attr_float(&k->attrs, "value", 0.0f, &fv));
     QC_TRY(qc_sl_store_f64(x->dtype, fv, value));
     for (int d = 0; d < r; d++)
       axes[d] = d;

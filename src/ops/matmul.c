@@ -23,10 +23,10 @@ int qc_gemm_init(qc_kernel *k) {
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
-  QC_TRY(qc_attr_float(k, "alpha", 1.0f, &p->alpha));
-  QC_TRY(qc_attr_float(k, "beta", 1.0f, &p->beta));
-  QC_TRY(qc_attr_int(k, "transA", 0, &p->trans_a));
-  QC_TRY(qc_attr_int(k, "transB", 0, &p->trans_b));
+  QC_TRY(qc_attr_float(&k->attrs, "alpha", 1.0f, &p->alpha));
+  QC_TRY(qc_attr_float(&k->attrs, "beta", 1.0f, &p->beta));
+  QC_TRY(qc_attr_int(&k->attrs, "transA", 0, &p->trans_a));
+  QC_TRY(qc_attr_int(&k->attrs, "transB", 0, &p->trans_b));
   return QC_OK;
 }
 

@@ -149,8 +149,8 @@ static int convert_for_opset(const qc_kernel *k, const qc_tensor *x, qc_tensor *
 
 int qc_cast_shape(qc_kernel *k) {
   int64_t to;
-  QC_TRY(qc_attr_int(k, "to", 0, &to));
-  if (!qc_attr_has(k, "to"))
+  QC_TRY(qc_attr_int(&k->attrs, "to", 0, &to));
+  if (!qc_attr_has(&k->attrs, "to"))
     return qc_fail(QC_EINVAL, "missing attribute 'to'");
   if (!qc_dtype_is_valid((int)to) || to != (int)to)
     return qc_fail(QC_EINVAL, "invalid target type %lld", (long long)to);
@@ -205,34 +205,34 @@ static int make_const_priv(qc_kernel *k, const qc_tensor *t) {
 int qc_constant_init(qc_kernel *k) {
   static const char *unsupported[] = {"sparse_value", "value_string", "value_strings"};
   for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
-    if (qc_attr_has(k, unsupported[i]))
+    if (qc_attr_has(&k->attrs, unsupported[i]))
       return qc_fail(QC_EUNSUPPORTED, "Constant with attribute '%s' is not supported", unsupported[i]);
   qc_tensor t = {0};
   int rc;
-  if (qc_attr_has(k, "value")) {
-    QC_TRY(qc_attr_tensor(k, "value", &t));
-  } else if (qc_attr_has(k, "value_float")) {
+  if (qc_attr_has(&k->attrs, "value")) {
+    QC_TRY(qc_attr_tensor(&k->attrs, "value", &t));
+  } else if (qc_attr_has(&k->attrs, "value_float")) {
     float f;
-    QC_TRY(qc_attr_float(k, "value_float", 0, &f));
+    QC_TRY(qc_attr_float(&k->attrs, "value_float", 0, &f));
     QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 0, no_dims));
     qc_f32(&t)[0] = f;
-  } else if (qc_attr_has(k, "value_int")) {
+  } else if (qc_attr_has(&k->attrs, "value_int")) {
     int64_t v;
-    QC_TRY(qc_attr_int(k, "value_int", 0, &v));
+    QC_TRY(qc_attr_int(&k->attrs, "value_int", 0, &v));
     QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 0, no_dims));
     qc_i64(&t)[0] = v;
-  } else if (qc_attr_has(k, "value_floats")) {
+  } else if (qc_attr_has(&k->attrs, "value_floats")) {
     const float *v;
     size_t n;
-    QC_TRY(qc_attr_floats(k, "value_floats", &v, &n));
+    QC_TRY(qc_attr_floats(&k->attrs, "value_floats", &v, &n));
     int64_t d = (int64_t)n;
     QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 1, &d));
     if (n)
       memcpy(t.data, v, n * sizeof *v);
-  } else if (qc_attr_has(k, "value_ints")) {
+  } else if (qc_attr_has(&k->attrs, "value_ints")) {
     const int64_t *v;
     size_t n;
-    QC_TRY(qc_attr_ints(k, "value_ints", &v, &n));
+    QC_TRY(qc_attr_ints(&k->attrs, "value_ints", &v, &n));
     int64_t d = (int64_t)n;
     QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 1, &d));
     if (n)
@@ -258,8 +258,8 @@ int qc_constant_shape(qc_kernel *k) {
 
 int qc_constant_of_shape_init(qc_kernel *k) {
   qc_tensor t = {0};
-  if (qc_attr_has(k, "value")) {
-    QC_TRY(qc_attr_tensor(k, "value", &t));
+  if (qc_attr_has(&k->attrs, "value")) {
+    QC_TRY(qc_attr_tensor(&k->attrs, "value", &t));
     if (t.numel != 1) {
       qc_tensor_release(&t);
       return qc_fail(QC_EINVAL, "ConstantOfShape 'value' must hold exactly one element");
@@ -313,9 +313,9 @@ int qc_dropout_shape(qc_kernel *k) {
       return qc_fail(QC_EUNSUPPORTED, "training-mode Dropout (random masking) is not supported");
   } else if (k->opset < 7) {
     int64_t is_test;
-    QC_TRY(qc_attr_int(k, "is_test", 0, &is_test));
+    QC_TRY(qc_attr_int(&k->attrs, "is_test", 0, &is_test));
     float r;
-    QC_TRY(qc_attr_float(k, "ratio", 0.5f, &r));
+    QC_TRY(qc_attr_float(&k->attrs, "ratio", 0.5f, &r));
     if (!is_test && r != 0)
       return qc_fail(QC_EUNSUPPORTED, "training-mode Dropout (is_test=0) is not supported");
   }
@@ -429,8 +429,8 @@ int qc_eye_like_shape(qc_kernel *k) {
   if (x->ndim != 2)
     return qc_fail(QC_EINVAL, "EyeLike needs a 2-D input, got rank %d", x->ndim);
   int64_t dtype, diag;
-  QC_TRY(qc_attr_int(k, "dtype", x->dtype, &dtype));
-  QC_TRY(qc_attr_int(k, "k", 0, &diag));
+  QC_TRY(qc_attr_int(&k->attrs, "dtype", x->dtype, &dtype));
+  QC_TRY(qc_attr_int(&k->attrs, "k", 0, &diag));
   if (!qc_dtype_is_valid((int)dtype) || !castable((qc_dtype)dtype))
     return qc_fail(QC_EUNSUPPORTED, "EyeLike output type %lld is not supported", (long long)dtype);
   qc_tensor *y = qc_out(k, 0);

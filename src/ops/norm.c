@@ -31,13 +31,13 @@ int qc_batchnorm_init(qc_kernel *k) {
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
   int64_t v;
-  QC_TRY(qc_attr_float(k, "epsilon", 1e-5f, &p->epsilon));
-  QC_TRY(qc_attr_int(k, "training_mode", 0, &v));
+  QC_TRY(qc_attr_float(&k->attrs, "epsilon", 1e-5f, &p->epsilon));
+  QC_TRY(qc_attr_int(&k->attrs, "training_mode", 0, &v));
   if (v != 0)
     return qc_fail(QC_EUNSUPPORTED, "training_mode=1 is not supported (inference only)");
   /* spatial=0 (opsets 7-8) means per-activation statistics: the parameters
    * then cover every non-batch element rather than one value per channel. */
-  QC_TRY(qc_attr_int(k, "spatial", 1, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "spatial", 1, &v));
   p->spatial = k->opset < 9 ? v != 0 : 1;
   return QC_OK;
 }
@@ -115,7 +115,7 @@ int qc_instancenorm_init(qc_kernel *k) {
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
-  return qc_attr_float(k, "epsilon", 1e-5f, &p->epsilon);
+  return qc_attr_float(&k->attrs, "epsilon", 1e-5f, &p->epsilon);
 }
 
 int qc_instancenorm_shape(qc_kernel *k) {
@@ -181,9 +181,9 @@ int qc_layernorm_init(qc_kernel *k) {
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
   int64_t stash;
-  QC_TRY(qc_attr_float(k, "epsilon", 1e-5f, &p->epsilon));
-  QC_TRY(qc_attr_int(k, "axis", -1, &p->axis));
-  QC_TRY(qc_attr_int(k, "stash_type", 1, &stash));
+  QC_TRY(qc_attr_float(&k->attrs, "epsilon", 1e-5f, &p->epsilon));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", -1, &p->axis));
+  QC_TRY(qc_attr_int(&k->attrs, "stash_type", 1, &stash));
   if (stash != QC_DT_FLOAT)
     return qc_fail(QC_EUNSUPPORTED, "stash_type %lld is not supported (float only)",
                    (long long)stash);

@@ -26,10 +26,8 @@
 
 #include "../core/status.h"
 #include "../core/tensor.h"
+#include "../ir/attr.h" /* kernels read k->attrs with the qc_attr_* accessors */
 
-/* Forward declaration of the protobuf-c attribute type; kernels use the
- * qc_attr_* accessors below and need not include onnx.pb-c.h. */
-struct Onnx__AttributeProto;
 struct Onnx__TensorProto;
 
 typedef struct qc_kernel qc_kernel;
@@ -47,14 +45,12 @@ struct qc_kernel {
   const char *op_type;
   const char *node_name; /* never NULL; "" if the node is unnamed */
   int opset;             /* the model's default-domain opset */
-  size_t n_attrs;
-  struct Onnx__AttributeProto *const *attrs;
+  qc_attrs attrs;        /* the node's attributes (qc_attr_*, ir/attr.h) */
   int ninputs;
   qc_tensor **inputs; /* inputs[i] == NULL for an omitted optional input */
   int noutputs;
   qc_tensor **outputs; /* outputs[i] == NULL for an unused optional output; otherwise an empty tensor to fill */
   void *priv;
-  const char *model_dir; /* for tensor attributes with external data */
 };
 
 /* Input i if present (i < ninputs and not omitted), else NULL. */
@@ -64,18 +60,6 @@ static inline qc_tensor *qc_in(const qc_kernel *k, int i) {
 static inline qc_tensor *qc_out(const qc_kernel *k, int i) {
   return (i < k->noutputs) ? k->outputs[i] : NULL;
 }
-
-/* Attribute accessors. A present attribute of the wrong type is QC_EINVAL. */
-int qc_attr_has(const qc_kernel *k, const char *name);
-int qc_attr_int(const qc_kernel *k, const char *name, int64_t def, int64_t *out);
-int qc_attr_float(const qc_kernel *k, const char *name, float def, float *out);
-/* Copies the string attribute (NUL-terminated, truncated to n-1) into buf, or def if absent. */
-int qc_attr_string(const qc_kernel *k, const char *name, const char *def, char *buf, size_t n);
-/* Sets (*vals, *n) to the list (borrowed), or (NULL, 0) if absent. */
-int qc_attr_ints(const qc_kernel *k, const char *name, const int64_t **vals, size_t *n);
-int qc_attr_floats(const qc_kernel *k, const char *name, const float **vals, size_t *n);
-/* Decodes a TENSOR attribute into out (owned copy). QC_EINVAL if absent. */
-int qc_attr_tensor(const qc_kernel *k, const char *name, qc_tensor *out);
 
 /* Registry lookup: the best row for (op_type, opset) or NULL. */
 const qc_op *qc_op_find(const char *op_type, int opset);

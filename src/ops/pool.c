@@ -33,13 +33,13 @@ static int pool_init_common(qc_kernel *k, int is_max) {
   QC_TRY(qc_window_attrs_read(k, 1, &p->attrs));
   if (p->attrs.n_kernel == 0)
     return qc_fail(QC_EINVAL, "missing required attribute 'kernel_shape'");
-  QC_TRY(qc_attr_int(k, "ceil_mode", 0, &p->ceil_mode));
+  QC_TRY(qc_attr_int(&k->attrs, "ceil_mode", 0, &p->ceil_mode));
   if (is_max) {
-    QC_TRY(qc_attr_int(k, "storage_order", 0, &p->storage_order));
+    QC_TRY(qc_attr_int(&k->attrs, "storage_order", 0, &p->storage_order));
     if (p->storage_order != 0 && p->storage_order != 1)
       return qc_fail(QC_EINVAL, "storage_order must be 0 or 1, got %lld", (long long)p->storage_order);
   } else {
-    QC_TRY(qc_attr_int(k, "count_include_pad", 0, &p->count_include_pad));
+    QC_TRY(qc_attr_int(&k->attrs, "count_include_pad", 0, &p->count_include_pad));
   }
   return QC_OK;
 }

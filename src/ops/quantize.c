@@ -37,7 +37,7 @@ static int quant_range(qc_dtype dt, float *lo, float *hi) {
 
 static int check_no_blocks(const qc_kernel *k) {
   int64_t block_size;
-  QC_TRY(qc_attr_int(k, "block_size", 0, &block_size));
+  QC_TRY(qc_attr_int(&k->attrs, "block_size", 0, &block_size));
   if (block_size != 0)
     return qc_fail(QC_EUNSUPPORTED, "blocked quantization (block_size=%lld) is not supported", (long long)block_size);
   return QC_OK;
@@ -62,7 +62,7 @@ static int resolve_layout(const qc_kernel *k, const qc_tensor *x, const qc_tenso
     return qc_fail(QC_EINVAL, "per-axis scale must be 1-D, got rank %d", scale->ndim);
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(k, "axis", 1, &axis_attr));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 1, &axis_attr));
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
   if (x->dims[axis] != scale->numel)
     return qc_fail(QC_EINVAL, "per-axis scale has %lld elements but input dimension %d is %lld",
@@ -125,7 +125,7 @@ int qc_quantize_linear_shape(qc_kernel *k) {
     out_dt = zp->dtype;
   } else if (k->opset >= 21) {
     int64_t odt;
-    QC_TRY(qc_attr_int(k, "output_dtype", 0, &odt));
+    QC_TRY(qc_attr_int(&k->attrs, "output_dtype", 0, &odt));
     if (odt != 0)
       out_dt = (qc_dtype)odt;
   }

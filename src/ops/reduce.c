@@ -55,15 +55,15 @@ int qc_reduce_init(qc_kernel *k) {
   if (k->ninputs < 1 || k->ninputs > 2)
     return qc_fail(QC_EINVAL, "needs 1 or 2 inputs, got %d", k->ninputs);
   int64_t v;
-  QC_TRY(qc_attr_int(k, "keepdims", 1, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "keepdims", 1, &v));
   p->keepdims = v != 0;
-  QC_TRY(qc_attr_int(k, "noop_with_empty_axes", 0, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "noop_with_empty_axes", 0, &v));
   p->noop_with_empty_axes = v != 0;
   p->axes_from_input = p->kind == R_SUM ? k->opset >= 13 : k->opset >= 18;
   if (!p->axes_from_input) {
     const int64_t *axes;
     size_t n;
-    QC_TRY(qc_attr_ints(k, "axes", &axes, &n));
+    QC_TRY(qc_attr_ints(&k->attrs, "axes", &axes, &n));
     if (n > QC_MAX_DIMS)
       return qc_fail(QC_EINVAL, "%zu axes exceed the maximum rank %d", n, QC_MAX_DIMS);
     if (n)
@@ -398,10 +398,10 @@ int qc_argreduce_init(qc_kernel *k) {
   k->priv = p;
   p->is_max = strcmp(k->op_type, "ArgMax") == 0;
   int64_t v;
-  QC_TRY(qc_attr_int(k, "axis", 0, &p->axis));
-  QC_TRY(qc_attr_int(k, "keepdims", 1, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &p->axis));
+  QC_TRY(qc_attr_int(&k->attrs, "keepdims", 1, &v));
   p->keepdims = v != 0;
-  QC_TRY(qc_attr_int(k, "select_last_index", 0, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "select_last_index", 0, &v));
   p->select_last = v != 0;
   return QC_OK;
 }

@@ -329,7 +329,7 @@ int qc_resize_shape(qc_kernel *k) {
   const int r = x->ndim;
   resize_params rp = {MODE_NEAREST, CT_HALF_PIXEL, NM_ROUND_PREFER_FLOOR, -0.75f, 0, 0, 0.0f};
   char buf[64];
-  QC_TRY(qc_attr_string(k, "mode", "nearest", buf, sizeof buf));
+  QC_TRY(qc_attr_string(&k->attrs, "mode", "nearest", buf, sizeof buf));
   QC_TRY(parse_mode(buf, k->opset >= 11, &rp.mode));
   const qc_tensor *roi_t = NULL, *scales_t, *sizes_t = NULL;
   int64_t axes[QC_MAX_DIMS];
@@ -344,7 +344,7 @@ int qc_resize_shape(qc_kernel *k) {
     static const char *coords[] = {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
                                    "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *nearests[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
-    QC_TRY(qc_attr_string(k, "coordinate_transformation_mode", "half_pixel", buf, sizeof buf));
+    QC_TRY(qc_attr_string(&k->attrs, "coordinate_transformation_mode", "half_pixel", buf, sizeof buf));
     int found = 0;
     for (int i = 0; i < 7 && !found; i++)
       if (strcmp(buf, coords[i]) == 0) {
@@ -353,7 +353,7 @@ int qc_resize_shape(qc_kernel *k) {
       }
     if (!found)
       return qc_fail(QC_EUNSUPPORTED, "unsupported coordinate_transformation_mode '%s'", buf);
-    QC_TRY(qc_attr_string(k, "nearest_mode", "round_prefer_floor", buf, sizeof buf));
+    QC_TRY(qc_attr_string(&k->attrs, "nearest_mode", "round_prefer_floor", buf, sizeof buf));
     found = 0;
     for (int i = 0; i < 4 && !found; i++)
       if (strcmp(buf, nearests[i]) == 0) {
@@ -363,14 +363,14 @@ int qc_resize_shape(qc_kernel *k) {
     if (!found)
       return qc_fail(QC_EUNSUPPORTED, "unsupported nearest_mode '%s'", buf);
     int64_t excl, aa = 0;
-    QC_TRY(qc_attr_float(k, "cubic_coeff_a", -0.75f, &rp.cubic_a));
-    QC_TRY(qc_attr_int(k, "exclude_outside", 0, &excl));
-    QC_TRY(qc_attr_float(k, "extrapolation_value", 0.0f, &rp.extrapolation));
+    QC_TRY(qc_attr_float(&k->attrs, "cubic_coeff_a", -0.75f, &rp.cubic_a));
+    QC_TRY(qc_attr_int(&k->attrs, "exclude_outside", 0, &excl));
+    QC_TRY(qc_attr_float(&k->attrs, "extrapolation_value", 0.0f, &rp.extrapolation));
     if (k->opset >= 18) {
-      QC_TRY(qc_attr_int(k, "antialias", 0, &aa));
+      QC_TRY(qc_attr_int(&k->attrs, "antialias", 0, &aa));
       const int64_t *av;
       size_t na;
-      QC_TRY(qc_attr_ints(k, "axes", &av, &na));
+      QC_TRY(qc_attr_ints(&k->attrs, "axes", &av, &na));
       if (av) {
         if (na > (size_t)r)
           return qc_fail(QC_EINVAL, "Resize axes has %zu entries for rank %d", na, r);
@@ -429,7 +429,7 @@ int qc_resize_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "sizes must be int64");
     char policy[32] = "stretch";
     if (k->opset >= 18)
-      QC_TRY(qc_attr_string(k, "keep_aspect_ratio_policy", "stretch", policy, sizeof policy));
+      QC_TRY(qc_attr_string(&k->attrs, "keep_aspect_ratio_policy", "stretch", policy, sizeof policy));
     int not_larger = strcmp(policy, "not_larger") == 0, not_smaller = strcmp(policy, "not_smaller") == 0;
     if (!not_larger && !not_smaller && strcmp(policy, "stretch") != 0)
       return qc_fail(QC_EUNSUPPORTED, "unsupported keep_aspect_ratio_policy '%s'", policy);
@@ -462,7 +462,7 @@ int qc_upsample_shape(qc_kernel *k) {
   const int r = x->ndim;
   resize_params rp = {MODE_NEAREST, CT_ASYMMETRIC, NM_FLOOR, -0.75f, 0, 0, 0.0f};
   char buf[32];
-  QC_TRY(qc_attr_string(k, "mode", "nearest", buf, sizeof buf));
+  QC_TRY(qc_attr_string(&k->attrs, "mode", "nearest", buf, sizeof buf));
   QC_TRY(parse_mode(buf, 0, &rp.mode));
   double scales[QC_MAX_DIMS], roi[2 * QC_MAX_DIMS];
   int64_t out_dims[QC_MAX_DIMS];
@@ -475,7 +475,7 @@ int qc_upsample_shape(qc_kernel *k) {
   } else {
     const float *sv;
     size_t n;
-    QC_TRY(qc_attr_floats(k, "scales", &sv, &n));
+    QC_TRY(qc_attr_floats(&k->attrs, "scales", &sv, &n));
     if (!sv || (int)n != r)
       return qc_fail(QC_EINVAL, "'scales' attribute must hold %d values", r);
     for (int d = 0; d < r; d++)

@@ -38,8 +38,8 @@ int qc_shape_shape(qc_kernel *k) {
   if (!x)
     return qc_fail(QC_EINVAL, "missing input 0");
   int64_t start, end;
-  QC_TRY(qc_attr_int(k, "start", 0, &start));
-  QC_TRY(qc_attr_int(k, "end", INT64_MAX, &end));
+  QC_TRY(qc_attr_int(&k->attrs, "start", 0, &start));
+  QC_TRY(qc_attr_int(&k->attrs, "end", INT64_MAX, &end));
   const int64_t r = x->ndim;
   /* Opset 15: negative values count from the back; both are clamped to [0, rank]. */
   if (start < 0)
@@ -82,7 +82,7 @@ int qc_reshape_shape(qc_kernel *k) {
   } else {
     const int64_t *v;
     size_t cnt;
-    QC_TRY(qc_attr_ints(k, "shape", &v, &cnt));
+    QC_TRY(qc_attr_ints(&k->attrs, "shape", &v, &cnt));
     if (cnt > QC_MAX_DIMS)
       return qc_fail(QC_EUNSUPPORTED, "shape has %zu entries; at most %d supported", cnt, QC_MAX_DIMS);
     if (cnt)
@@ -91,7 +91,7 @@ int qc_reshape_shape(qc_kernel *k) {
   }
   int64_t allowzero = 0;
   if (k->opset >= 14)
-    QC_TRY(qc_attr_int(k, "allowzero", 0, &allowzero));
+    QC_TRY(qc_attr_int(&k->attrs, "allowzero", 0, &allowzero));
   int infer = -1;
   int64_t known = 1;
   for (int d = 0; d < n; d++) {
@@ -130,7 +130,7 @@ int qc_flatten_shape(qc_kernel *k) {
   QC_TRY(input0(k, &x));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(k, "axis", 1, &axis_attr));
+  QC_TRY(qc_attr_int(&k->attrs, "axis", 1, &axis_attr));
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 1, &axis));
   int64_t dims[2] = {1, 1};
   for (int d = 0; d < x->ndim; d++)
@@ -154,7 +154,7 @@ static int read_axes(const qc_kernel *k, int64_t *axes, int *n, int *present) {
   } else {
     const int64_t *v;
     size_t cnt;
-    QC_TRY(qc_attr_ints(k, "axes", &v, &cnt));
+    QC_TRY(qc_attr_ints(&k->attrs, "axes", &v, &cnt));
     if (!v)
       return QC_OK;
     if (cnt > QC_MAX_DIMS)

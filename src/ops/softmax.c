@@ -39,7 +39,7 @@ int qc_softmax_init(qc_kernel *k) {
   p->kind = strcmp(k->op_type, "LogSoftmax") == 0 ? SM_LOGSOFTMAX
             : strcmp(k->op_type, "Hardmax") == 0  ? SM_HARDMAX
                                                   : SM_SOFTMAX;
-  return qc_attr_int(k, "axis", k->opset >= 13 ? -1 : 1, &p->axis);
+  return qc_attr_int(&k->attrs, "axis", k->opset >= 13 ? -1 : 1, &p->axis);
 }
 
 int qc_softmax_shape(qc_kernel *k) {

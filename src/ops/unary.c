@@ -195,23 +195,23 @@ int qc_unary_init(qc_kernel *k) {
   p->f32 = kind->f32;
   switch (kind->params) {
   case P_ALPHA:
-    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(&k->attrs, "alpha", kind->alpha, &p->params.alpha));
     break;
   case P_ALPHA_BETA:
-    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
-    QC_TRY(qc_attr_float(k, "beta", kind->beta, &p->params.beta));
+    QC_TRY(qc_attr_float(&k->attrs, "alpha", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(&k->attrs, "beta", kind->beta, &p->params.beta));
     break;
   case P_SELU:
-    QC_TRY(qc_attr_float(k, "alpha", kind->alpha, &p->params.alpha));
-    QC_TRY(qc_attr_float(k, "gamma", 1.05070102214813232421875f, &p->params.gamma));
+    QC_TRY(qc_attr_float(&k->attrs, "alpha", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(&k->attrs, "gamma", 1.05070102214813232421875f, &p->params.gamma));
     break;
   case P_SHRINK:
-    QC_TRY(qc_attr_float(k, "lambd", kind->alpha, &p->params.alpha));
-    QC_TRY(qc_attr_float(k, "bias", kind->beta, &p->params.beta));
+    QC_TRY(qc_attr_float(&k->attrs, "lambd", kind->alpha, &p->params.alpha));
+    QC_TRY(qc_attr_float(&k->attrs, "bias", kind->beta, &p->params.beta));
     break;
   case P_GELU: {
     char approx[16];
-    QC_TRY(qc_attr_string(k, "approximate", "none", approx, sizeof approx));
+    QC_TRY(qc_attr_string(&k->attrs, "approximate", "none", approx, sizeof approx));
     if (strcmp(approx, "tanh") == 0)
       p->f32 = gelu_tanh_f32;
     else if (strcmp(approx, "none") != 0)
@@ -299,8 +299,8 @@ int qc_clip_init(qc_kernel *k) {
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
   if (k->opset < 11) {
-    QC_TRY(qc_attr_float(k, "min", -FLT_MAX, &p->attr_min));
-    QC_TRY(qc_attr_float(k, "max", FLT_MAX, &p->attr_max));
+    QC_TRY(qc_attr_float(&k->attrs, "min", -FLT_MAX, &p->attr_min));
+    QC_TRY(qc_attr_float(&k->attrs, "max", FLT_MAX, &p->attr_max));
   }
   return QC_OK;
 }
@@ -464,9 +464,9 @@ int qc_classify_init(qc_kernel *k) {
   k->priv = p;
   p->is_inf = strcmp(k->op_type, "IsInf") == 0;
   int64_t v;
-  QC_TRY(qc_attr_int(k, "detect_negative", 1, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "detect_negative", 1, &v));
   p->detect_negative = v != 0;
-  QC_TRY(qc_attr_int(k, "detect_positive", 1, &v));
+  QC_TRY(qc_attr_int(&k->attrs, "detect_positive", 1, &v));
   p->detect_positive = v != 0;
   return QC_OK;
 }

@@ -23,6 +23,7 @@ static int better(const qc_compare_entry *x, const qc_compare_entry *y) {
 static int try_observer(job_state *s, qc_observer_kind kind, int index) {
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
+  qc_pass_log log = {0};
   qc_layer_error *layers = NULL;
   unsigned char *buf = NULL;
   size_t len = 0;
@@ -31,7 +32,7 @@ static int try_observer(job_state *s, qc_observer_kind kind, int index) {
   qc_quant_opts q;
   qc_eval_opts eo = job_eval_opts(s->o);
   job_quant_opts(s->o, kind, &q);
-  int rc = job_quantize_copy(s, &q, &mq, &sum);
+  int rc = job_quantize_copy(s, &q, &mq, &sum, &log);
   if (rc == QC_OK)
     rc = qc_model_pack(mq, QC_SAVE_INLINE_EXTERNAL, &buf, &len);
   if (rc == QC_OK)
@@ -59,6 +60,9 @@ static int try_observer(job_state *s, qc_observer_kind kind, int index) {
       qc_quant_summary_free(&s->summary);
       s->summary = sum;
       memset(&sum, 0, sizeof sum);
+      qc_pass_log_free(&s->quantize_log);
+      s->quantize_log = log;
+      memset(&log, 0, sizeof log);
       qc_layer_errors_free(s->layers, s->n_layers);
       s->layers = layers, s->n_layers = n_layers, layers = NULL, n_layers = 0;
       s->observer = e->observer;
@@ -68,6 +72,7 @@ static int try_observer(job_state *s, qc_observer_kind kind, int index) {
   }
   free(buf);
   qc_quant_summary_free(&sum);
+  qc_pass_log_free(&log);
   qc_layer_errors_free(layers, n_layers);
   qc_model_free(mq);
   return rc;

@@ -61,7 +61,7 @@ static int budget_spent(search *f) {
 /* Quantizes a fresh copy of the base model with a node mask; returns its
  * output SQNR, and the model itself when out != NULL. */
 static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr, qc_model **out,
-                 qc_quant_summary *sum_out) {
+                 qc_quant_summary *sum_out, qc_pass_log *log_out) {
   job_state *s = f->s;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
@@ -70,7 +70,7 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   q.node_mask = mask;
   q.n_node_mask = n_mask;
   qc_eval_opts eo = job_eval_opts(s->o);
-  int rc = job_quantize_copy(s, &q, &mq, &sum);
+  int rc = job_quantize_copy(s, &q, &mq, &sum, out ? log_out : NULL);
   if (rc == QC_OK)
     rc = qc_evaluate(s->fp32, mq, s->data, &eo, &ev);
   if (rc == QC_OK) {
@@ -121,7 +121,7 @@ int job_fallback(job_state *s) {
     f.planned += qc_qdq_node_is_compute(base_graph, base_graph->order[k]);
   f.planned++; /* the all-quantized model */
   memset(mask, 1, (size_t)n_nodes);
-  if ((rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL)) < 0 || sqnr >= target)
+  if ((rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL, NULL)) < 0 || sqnr >= target)
     goto done;
   /* 1. Sensitivity of each compute node quantized alone. Out of time here,
    * nothing is ranked and the model stays fully quantized. */
@@ -133,7 +133,7 @@ int job_fallback(job_state *s) {
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;
     sens[n_sens].node = id;
-    rc = trial(&f, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL);
+    rc = trial(&f, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL, NULL);
     n_sens++;
   }
   if (rc < 0)
@@ -148,7 +148,7 @@ int job_fallback(job_state *s) {
   memset(mask, 1, (size_t)n_nodes);
   while (sqnr < target && kept < (n_sens + 1) / 2 && rc == QC_OK && !budget_spent(&f)) {
     mask[sens[kept++].node] = 0;
-    rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL);
+    rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL, NULL);
     if (sqnr > best)
       best = sqnr, best_kept = kept;
   }
@@ -165,7 +165,7 @@ int job_fallback(job_state *s) {
   for (int i = kept - 2; i >= 0 && sqnr >= target && rc == QC_OK && !budget_spent(&f); i--) {
     double without;
     mask[sens[i].node] = 1;
-    if ((rc = trial(&f, mask, n_nodes, &without, NULL, NULL)) == QC_OK && without >= target)
+    if ((rc = trial(&f, mask, n_nodes, &without, NULL, NULL, NULL)) == QC_OK && without >= target)
       pruned++;
     else
       mask[sens[i].node] = 0;
@@ -175,12 +175,17 @@ int job_fallback(job_state *s) {
   int searched = f.trials; /* before the trial that builds the final model */
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
-  if ((rc = trial(&f, mask, n_nodes, &sqnr, &mq, &sum)) < 0)
+  qc_pass_log log = {0};
+  if ((rc = trial(&f, mask, n_nodes, &sqnr, &mq, &sum, &log)) < 0) {
+    qc_pass_log_free(&log);
     goto done;
+  }
   qc_model_free(s->m);
   qc_quant_summary_free(&s->summary);
+  qc_pass_log_free(&s->quantize_log);
   s->m = mq;
   s->summary = sum;
+  s->quantize_log = log;
   char note[1024];
   int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
                      target, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,

@@ -8,6 +8,7 @@
 #include "../eval/eval.h"
 #include "../ir/graph.h"
 #include "../ir/model.h"
+#include "../passes/pass.h"
 #include "../quant/calibrate.h"
 #include "../quant/qdq.h"
 #include "job.h"
@@ -46,6 +47,9 @@ typedef struct job_state {
   /* The result. */
   const char *observer;   /* the observer the result was quantized with */
   qc_quant_summary summary;
+  qc_pass_log prepare_log;  /* what each prepare pass did */
+  qc_pass_log quantize_log; /* what each quantize pass did to the result's copy */
+  qc_pass_log passes;       /* both, in run order, for the report (job_finish) */
   unsigned char *packed;  /* the result's bytes (compare: the best model's) */
   size_t packed_len;
   qc_op_bytes *ops;       /* parameter bytes per op type, before and after */
@@ -79,10 +83,12 @@ int job_open_inputs(job_state *s, int open_eval);
  * parameter bytes are counted first. */
 int job_prepare(job_state *s);
 /* The two pass stages, each called from here only. */
-int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q);
-int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum);
-/* A fresh copy of s->base quantized with q. */
-int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum);
+int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q, qc_pass_log *log);
+int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum,
+                            qc_pass_log *log);
+/* A fresh copy of s->base quantized with q; *log (may be NULL) gets the
+ * quantize passes' records. */
+int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum, qc_pass_log *log);
 /* The evaluation data and the FP32 reference (s->fp32), each opened once. */
 int job_open_reference(job_state *s);
 /* Parameter bytes and node counts of the result s->m. */

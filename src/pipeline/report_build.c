@@ -44,6 +44,8 @@ void job_report_build(const job_state *s, qc_quant_report *r) {
   r->n_compare = s->n_entries;
   r->hists = s->hists;
   r->n_hists = s->n_hists;
+  r->passes = s->passes.n ? s->passes.records : NULL;
+  r->n_passes = s->passes.n;
 }
 
 void job_hist_views_free(qc_hist_view *h, int n) {

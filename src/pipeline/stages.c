@@ -8,7 +8,7 @@
 #include "../engine/engine.h"
 #include "../ir/model.h"
 #include "../quant/param_bytes.h"
-#include "../quant/simplify.h"
+#include "../passes/pass.h"
 #include "job_internal.h"
 
 static double now(void) {
@@ -64,6 +64,9 @@ void job_state_free(job_state *s) {
   job_files_close(&s->files); /* removes the temp files of a failed run */
   qc_calib_source_close(s->src);
   qc_quant_summary_free(&s->summary);
+  qc_pass_log_free(&s->prepare_log);
+  qc_pass_log_free(&s->quantize_log);
+  qc_pass_log_free(&s->passes);
   qc_stats_set_free(&s->stats);
   qc_layer_errors_free(s->layers, s->n_layers);
   job_hist_views_free(s->hists, s->n_hists);
@@ -91,25 +94,28 @@ int job_open_inputs(job_state *s, int open_eval) {
   return open_eval ? job_open_eval_data(s, !o->eval_dir) : QC_OK;
 }
 
-int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q) {
-  qc_simplify_stats counts = {0};
-  return qc_pass_prepare(m, q, &counts);
+int job_run_prepare_passes(qc_model *m, const qc_quant_opts *q, qc_pass_log *log) {
+  qc_pass_ctx ctx = {.opts = q};
+  return qc_passes_run("prepare", m, &ctx, log);
 }
 
-int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum) {
-  return qc_pass_quantize(m, stats, q, sum);
+int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_quant_opts *q, qc_quant_summary *sum,
+                            qc_pass_log *log) {
+  memset(sum, 0, sizeof *sum);
+  qc_pass_ctx ctx = {.opts = q, .stats = stats, .summary = sum};
+  return qc_passes_run("quantize", m, &ctx, log);
 }
 
 int job_prepare(job_state *s) {
   QC_TRY(qc_param_bytes(s->m, 0, &s->ops, &s->n_ops));
-  QC_TRY(job_run_prepare_passes(s->m, &s->q));
+  QC_TRY(job_run_prepare_passes(s->m, &s->q, &s->prepare_log));
   return qc_model_pack(s->m, 0, &s->base, &s->base_len);
 }
 
-int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum) {
+int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum, qc_pass_log *log) {
   qc_model *m;
   QC_TRY(qc_model_load_buffer(s->base, s->base_len, s->o->model, s->m->dir, &m));
-  int rc = job_run_quantize_passes(m, &s->stats, q, sum);
+  int rc = job_run_quantize_passes(m, &s->stats, q, sum, log);
   if (rc < 0) {
     qc_quant_summary_free(sum);
     qc_model_free(m);
@@ -144,6 +150,9 @@ int job_measure_result(job_state *s) {
 
 int job_finish(job_state *s, qc_job_result *res) {
   qc_quant_report r;
+  qc_pass_log_free(&s->passes);
+  QC_TRY(qc_pass_log_append(&s->passes, &s->prepare_log));
+  QC_TRY(qc_pass_log_append(&s->passes, &s->quantize_log));
   job_report_build(s, &r);
   r.total_seconds = now() - s->t0;
   QC_TRY(job_files_write_reports(s->o, &s->files, &r));

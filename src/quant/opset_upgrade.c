@@ -9,9 +9,11 @@
 #include <strings.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
+#include "../ir/attr.h"
+#include "../ir/pass_util.h"
 #include "onnx.pb-c.h"
 #include "opset_upgrade.h"
-#include "simplify_internal.h"
 
 typedef struct up {
   qc_graph *g;
@@ -32,13 +34,22 @@ static int refuse(const up *u, int node, const char *fmt, ...) {
                  u->target, qc_node_label(u->g, node, label, sizeof label), why, u->target);
 }
 
-static Onnx__AttributeProto *find_attr(const qc_graph *g, int node, const char *name) {
-  const Onnx__NodeProto *np = g->nodes[node].proto;
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0)
-      return np->attribute[i];
-  return NULL;
+static int has_attr(const qc_graph *g, int node, const char *name) {
+  qc_attrs a = qc_node_attrs(g, node);
+  return qc_attr_has(&a, name);
 }
+
+/* A typed attribute read (ir/attr.h) failed: the accessor named the attribute, this names the node. */
+static int attr_error(const up *u, int node, int rc) {
+  char label[256];
+  return qc_fail_context(rc, "%s", qc_node_label(u->g, node, label, sizeof label));
+}
+#define ATTR_TRY(u, node, read)              \
+  do {                                       \
+    int rc_ = (read);                        \
+    if (rc_ < 0)                             \
+      return attr_error((u), (node), rc_);   \
+  } while (0)
 
 /* Removes the attribute if present; returns 1 if it was there. */
 static int drop_attr(qc_graph *g, int node, const char *name) {
@@ -71,7 +82,7 @@ static void fresh_name(const qc_graph *g, int node, const char *suffix, char *bu
 static int const_input(up *u, int node, int slot, const char *suffix, const qc_tensor *t) {
   char name[600];
   fresh_name(u->g, node, suffix, name, sizeof name);
-  QC_TRY(qc_simplify_set_initializer(u->g, name, t));
+  QC_TRY(qc_graph_put_initializer(u->g, name, t));
   return qc_node_set_input(u->g, node, slot, name);
 }
 
@@ -108,10 +119,13 @@ static int scalar_input(up *u, int node, int slot, const char *suffix, qc_dtype 
 
 /* Moves INTS attribute `name` to input `slot` (int64 1-D). Returns 1 if present. */
 static int ints_attr_to_input(up *u, int node, const char *name, int slot) {
-  Onnx__AttributeProto *a = find_attr(u->g, node, name);
-  if (!a)
+  qc_attrs a = qc_node_attrs(u->g, node);
+  const int64_t *v;
+  size_t n;
+  if (!qc_attr_has(&a, name))
     return 0;
-  QC_TRY(ints_input(u, node, slot, name, a->ints, a->n_ints));
+  ATTR_TRY(u, node, qc_attr_ints(&a, name, &v, &n));
+  QC_TRY(ints_input(u, node, slot, name, v, n));
   drop_attr(u->g, node, name);
   return 1;
 }
@@ -151,11 +165,15 @@ static int r_clip(up *u, int node) {
   if (!crosses(u, 11))
     return 0;
   qc_dtype dt = input_dtype(u, node);
-  Onnx__AttributeProto *mn = find_attr(u->g, node, "min"), *mx = find_attr(u->g, node, "max");
+  qc_attrs a = qc_node_attrs(u->g, node);
+  int mn = qc_attr_has(&a, "min"), mx = qc_attr_has(&a, "max");
+  float lo, hi;
+  ATTR_TRY(u, node, qc_attr_float(&a, "min", 0, &lo));
+  ATTR_TRY(u, node, qc_attr_float(&a, "max", 0, &hi));
   if (mn)
-    QC_TRY(scalar_input(u, node, 1, "min", dt, mn->f));
+    QC_TRY(scalar_input(u, node, 1, "min", dt, lo));
   if (mx)
-    QC_TRY(scalar_input(u, node, 2, "max", dt, mx->f));
+    QC_TRY(scalar_input(u, node, 2, "max", dt, hi));
   drop_attr(u->g, node, "min");
   drop_attr(u->g, node, "max");
   return mn || mx;
@@ -164,7 +182,7 @@ static int r_clip(up *u, int node) {
 static int r_slice(up *u, int node) {
   if (!crosses(u, 10))
     return 0;
-  if (!find_attr(u->g, node, "starts") || !find_attr(u->g, node, "ends"))
+  if (!has_attr(u->g, node, "starts") || !has_attr(u->g, node, "ends"))
     return refuse(u, node, "lacks the starts/ends attributes its opset %d form requires", u->from);
   QC_TRY(ints_attr_to_input(u, node, "starts", 1));
   QC_TRY(ints_attr_to_input(u, node, "ends", 2));
@@ -175,13 +193,17 @@ static int r_slice(up *u, int node) {
 static int r_pad(up *u, int node) {
   if (!crosses(u, 11))
     return 0;
-  const char *pads = crosses(u, 2) && find_attr(u->g, node, "paddings") ? "paddings" : "pads";
-  if (!find_attr(u->g, node, pads))
+  const char *pads = crosses(u, 2) && has_attr(u->g, node, "paddings") ? "paddings" : "pads";
+  if (!has_attr(u->g, node, pads))
     return refuse(u, node, "lacks the pads attribute its opset %d form requires", u->from);
   QC_TRY(ints_attr_to_input(u, node, pads, 1));
-  Onnx__AttributeProto *mode = find_attr(u->g, node, "mode"), *val = find_attr(u->g, node, "value");
-  if (!mode || (mode->s.len == 8 && memcmp(mode->s.data, "constant", 8) == 0))
-    QC_TRY(scalar_input(u, node, 2, "value", input_dtype(u, node), val ? val->f : 0.0f));
+  qc_attrs a = qc_node_attrs(u->g, node);
+  char mode[32];
+  float value;
+  ATTR_TRY(u, node, qc_attr_string(&a, "mode", "constant", mode, sizeof mode));
+  ATTR_TRY(u, node, qc_attr_float(&a, "value", 0.0f, &value));
+  if (strcmp(mode, "constant") == 0)
+    QC_TRY(scalar_input(u, node, 2, "value", input_dtype(u, node), value));
   drop_attr(u->g, node, "value");
   return 1;
 }
@@ -200,10 +222,11 @@ static int r_axes13(up *u, int node) {
 static int r_topk(up *u, int node) {
   if (!crosses(u, 10))
     return 0;
-  Onnx__AttributeProto *k = find_attr(u->g, node, "k");
-  if (!k)
+  qc_attrs a = qc_node_attrs(u->g, node);
+  int64_t kv;
+  if (!qc_attr_has(&a, "k"))
     return refuse(u, node, "lacks the k attribute its opset %d form requires", u->from);
-  int64_t kv = k->i;
+  ATTR_TRY(u, node, qc_attr_int(&a, "k", 0, &kv));
   QC_TRY(ints_input(u, node, 1, "k", &kv, 1));
   drop_attr(u->g, node, "k");
   return 1;
@@ -215,8 +238,9 @@ static int r_softmax(up *u, int node) {
   if (!crosses(u, 13))
     return 0;
   qc_graph *g = u->g;
-  Onnx__AttributeProto *a = find_attr(g, node, "axis");
-  int64_t axis = a ? a->i : 1;
+  qc_attrs a = qc_node_attrs(g, node);
+  int64_t axis;
+  ATTR_TRY(u, node, qc_attr_int(&a, "axis", 1, &axis));
   int x = g->nodes[node].inputs[0];
   const qc_value *xv = &g->values[x];
   if (xv->ndim >= 0) {
@@ -251,26 +275,31 @@ static int r_softmax(up *u, int node) {
 /* Scales of an Upsample / Resize-10 node: attribute(s) or a constant input. */
 static int const_scales(up *u, int node, qc_tensor *s) {
   qc_graph *g = u->g;
-  Onnx__AttributeProto *a = find_attr(g, node, "scales"), *h = find_attr(g, node, "height_scale"),
-                       *w = find_attr(g, node, "width_scale");
-  if (a || (h && w)) {
-    int64_t n = a ? (int64_t)a->n_floats : 4;
+  qc_attrs at = qc_node_attrs(g, node);
+  int has_scales = qc_attr_has(&at, "scales"), has_hw = qc_attr_has(&at, "height_scale") && qc_attr_has(&at, "width_scale");
+  if (has_scales || has_hw) {
+    const float *scales = NULL;
+    size_t n_scales = 0;
+    float h, w;
+    ATTR_TRY(u, node, qc_attr_floats(&at, "scales", &scales, &n_scales));
+    ATTR_TRY(u, node, qc_attr_float(&at, "height_scale", 1.0f, &h));
+    ATTR_TRY(u, node, qc_attr_float(&at, "width_scale", 1.0f, &w));
+    int64_t n = has_scales ? (int64_t)n_scales : 4;
     QC_TRY(qc_tensor_alloc(s, QC_DT_FLOAT, 1, &n));
     float *d = qc_f32(s);
-    if (a)
-      memcpy(d, a->floats, sizeof(float) * (size_t)n);
+    if (has_scales)
+      memcpy(d, scales, sizeof(float) * (size_t)n);
     else
-      d[0] = d[1] = 1.0f, d[2] = h->f, d[3] = w->f; /* Upsample-1 was NCHW only */
+      d[0] = d[1] = 1.0f, d[2] = h, d[3] = w; /* Upsample-1 was NCHW only */
     return QC_OK;
   }
   int v = g->nodes[node].ninputs > 1 ? g->nodes[node].inputs[1] : -1;
   qc_tensor t = {0};
-  if (qc_simplify_is_const_init(g, v)) {
+  if (qc_value_is_const_init(g, v)) {
     QC_TRY(qc_graph_initializer(g, v, &t));
   } else if (v >= 0 && g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
-    qc_kernel k;
-    qc_simplify_attr_view(g, g->values[v].producer, &k);
-    QC_TRY(qc_attr_tensor(&k, "value", &t));
+    qc_attrs a = qc_node_attrs(g, g->values[v].producer);
+    QC_TRY(qc_attr_tensor(&a, "value", &t));
   } else {
     return refuse(u, node, "has non-constant scales, which its opset 13 replacement (Resize) cannot reproduce");
   }
@@ -291,10 +320,9 @@ static int r_upsample(up *u, int node) {
   if (is_resize ? !crosses(u, 11) : u->target < 10)
     return 0;
   qc_graph *g = u->g;
-  char mode[32] = "nearest";
-  Onnx__AttributeProto *ma = find_attr(g, node, "mode");
-  if (ma && ma->s.len < sizeof mode)
-    memcpy(mode, ma->s.data, ma->s.len), mode[ma->s.len] = 0;
+  char mode[32];
+  qc_attrs a = qc_node_attrs(g, node);
+  ATTR_TRY(u, node, qc_attr_string(&a, "mode", "nearest", mode, sizeof mode));
   if (strcasecmp(mode, "bilinear") == 0 || strcasecmp(mode, "linear") == 0)
     strcpy(mode, "linear");
   else if (strcasecmp(mode, "nearest") == 0)
@@ -328,8 +356,10 @@ static int r_upsample(up *u, int node) {
 static int r_resize(up *u, int node) {
   if (u->from < 11)
     return r_upsample(u, node);
-  Onnx__AttributeProto *c = find_attr(u->g, node, "coordinate_transformation_mode");
-  if (crosses(u, 13) && c && c->s.len == 20 && memcmp(c->s.data, "tf_half_pixel_for_nn", 20) == 0)
+  qc_attrs a = qc_node_attrs(u->g, node);
+  char ctm[32];
+  ATTR_TRY(u, node, qc_attr_string(&a, "coordinate_transformation_mode", "", ctm, sizeof ctm));
+  if (crosses(u, 13) && strcmp(ctm, "tf_half_pixel_for_nn") == 0)
     return refuse(u, node, "uses coordinate_transformation_mode tf_half_pixel_for_nn, which opset 13 removed");
   return 0;
 }
@@ -347,9 +377,11 @@ static int r_dropout(up *u, int node) {
 }
 
 static int r_batchnorm(up *u, int node) {
-  Onnx__AttributeProto *sp = find_attr(u->g, node, "spatial");
-  if (crosses(u, 9) && sp && sp->i != 1)
-    return refuse(u, node, "has spatial=%lld, which opset 9 removed", (long long)sp->i);
+  qc_attrs a = qc_node_attrs(u->g, node);
+  int64_t spatial;
+  ATTR_TRY(u, node, qc_attr_int(&a, "spatial", 1, &spatial));
+  if (crosses(u, 9) && spatial != 1)
+    return refuse(u, node, "has spatial=%lld, which opset 9 removed", (long long)spatial);
   const qc_node *n = &u->g->nodes[node];
   for (int i = 1; crosses(u, 7) && i < n->noutputs; i++)
     if (value_used(u->g, n->outputs[i]))
@@ -368,9 +400,11 @@ static int r_broadcast(up *u, int node) {
   if (!crosses(u, 7))
     return 0;
   qc_graph *g = u->g;
-  Onnx__AttributeProto *bc = find_attr(g, node, "broadcast"), *ax = find_attr(g, node, "axis");
-  int on = bc && bc->i, has_axis = ax != NULL;
-  int64_t axis = ax ? ax->i : 0;
+  qc_attrs at = qc_node_attrs(g, node);
+  int64_t on, axis;
+  int has_axis = qc_attr_has(&at, "axis");
+  ATTR_TRY(u, node, qc_attr_int(&at, "broadcast", 0, &on));
+  ATTR_TRY(u, node, qc_attr_int(&at, "axis", 0, &axis));
   int changed = drop_attr(g, node, "broadcast") | drop_attr(g, node, "axis");
   if (!on || !has_axis || strcmp(qc_node_op(g, node), "Gemm") == 0)
     return changed;
@@ -390,7 +424,7 @@ static int r_broadcast(up *u, int node) {
   int64_t axes[QC_MAX_DIMS];
   for (int64_t i = 0; i < trailing; i++)
     axes[i] = rb + i;
-  if (qc_simplify_is_const_init(g, b)) { /* reshape the constant: [dims..., 1...] */
+  if (qc_value_is_const_init(g, b)) { /* reshape the constant: [dims..., 1...] */
     qc_tensor t = {0};
     QC_TRY(qc_graph_initializer(g, b, &t));
     int64_t dims[QC_MAX_DIMS];
@@ -411,7 +445,7 @@ static int r_broadcast(up *u, int node) {
   int64_t d = trailing;
   QC_TRY(qc_tensor_alloc(&t, QC_DT_INT64, 1, &d));
   memcpy(t.data, axes, sizeof(int64_t) * (size_t)trailing);
-  int rc = qc_simplify_set_initializer(g, uname, &t);
+  int rc = qc_graph_put_initializer(g, uname, &t);
   qc_tensor_release(&t);
   QC_TRY(rc);
   const char *ins[2] = {bname, uname}, *outs[1] = {out};
@@ -421,7 +455,7 @@ static int r_broadcast(up *u, int node) {
 }
 
 static int r_concat(up *u, int node) {
-  if (!crosses(u, 4) || find_attr(u->g, node, "axis"))
+  if (!crosses(u, 4) || has_attr(u->g, node, "axis"))
     return 0;
   QC_TRY(qc_node_set_attr_int(u->g, node, "axis", 1)); /* the opset 1 default */
   return 1;
@@ -430,7 +464,7 @@ static int r_concat(up *u, int node) {
 static int r_reshape(up *u, int node) {
   if (!crosses(u, 5))
     return 0;
-  if (u->g->nodes[node].ninputs < 2 && !find_attr(u->g, node, "shape"))
+  if (u->g->nodes[node].ninputs < 2 && !has_attr(u->g, node, "shape"))
     return refuse(u, node, "has no shape");
   return ints_attr_to_input(u, node, "shape", 1);
 }
@@ -439,12 +473,11 @@ static int r_cast(up *u, int node) {
   static const char *const names[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16",
                                       "INT32", "INT64", "STRING", "BOOL", "FLOAT16", "DOUBLE",
                                       "UINT32", "UINT64", "COMPLEX64", "COMPLEX128"};
-  Onnx__AttributeProto *to = find_attr(u->g, node, "to");
-  if (!crosses(u, 6) || !to || to->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+  qc_attrs a = qc_node_attrs(u->g, node);
+  if (!crosses(u, 6) || qc_attr_type(&a, "to") != QC_ATTR_STRING) /* opset 6 made 'to' an int */
     return 0;
-  char s[32] = "";
-  if (to->s.len < sizeof s)
-    memcpy(s, to->s.data, to->s.len), s[to->s.len] = 0;
+  char s[32];
+  ATTR_TRY(u, node, qc_attr_string(&a, "to", "", s, sizeof s));
   for (int i = 1; i < (int)(sizeof names / sizeof names[0]); i++)
     if (strcasecmp(s, names[i]) == 0) {
       QC_TRY(qc_node_set_attr_int(u->g, node, "to", i));
@@ -457,20 +490,22 @@ static int r_selu(up *u, int node) { /* opset 6 changed the default constants */
   if (!crosses(u, 6))
     return 0;
   int changed = 0;
-  if (!find_attr(u->g, node, "alpha") && ++changed)
+  if (!has_attr(u->g, node, "alpha") && ++changed)
     QC_TRY(qc_node_set_attr_float(u->g, node, "alpha", 1.6732f));
-  if (!find_attr(u->g, node, "gamma") && ++changed)
+  if (!has_attr(u->g, node, "gamma") && ++changed)
     QC_TRY(qc_node_set_attr_float(u->g, node, "gamma", 1.0507f));
   return changed > 0;
 }
 
 static int r_lppool(up *u, int node) { /* opset 2 made p an int */
-  Onnx__AttributeProto *p = find_attr(u->g, node, "p");
-  if (!crosses(u, 2) || !p || p->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
+  qc_attrs a = qc_node_attrs(u->g, node);
+  float p;
+  if (!crosses(u, 2) || qc_attr_type(&a, "p") != QC_ATTR_FLOAT)
     return 0;
-  if (p->f != (float)(int64_t)p->f)
+  ATTR_TRY(u, node, qc_attr_float(&a, "p", 2.0f, &p));
+  if (p != (float)(int64_t)p)
     return refuse(u, node, "has a non-integer p, which opset 2 made an int");
-  QC_TRY(qc_node_set_attr_int(u->g, node, "p", (int64_t)p->f));
+  QC_TRY(qc_node_set_attr_int(u->g, node, "p", (int64_t)p));
   return 1;
 }
 
@@ -486,17 +521,22 @@ static int r_scatter(up *u, int node) { /* deprecated at 11; ScatterElements mea
 /* Experimental op dropped from ONNX: y = scale * x + bias[c] (NCHW). */
 static int r_imagescaler(up *u, int node) {
   qc_graph *g = u->g;
-  Onnx__AttributeProto *sc = find_attr(g, node, "scale"), *bias = find_attr(g, node, "bias");
-  QC_TRY(scalar_input(u, node, 1, "scale", QC_DT_FLOAT, sc ? sc->f : 1.0f));
+  qc_attrs a = qc_node_attrs(g, node);
+  float scale;
+  const float *bias;
+  size_t n_bias;
+  ATTR_TRY(u, node, qc_attr_float(&a, "scale", 1.0f, &scale));
+  ATTR_TRY(u, node, qc_attr_floats(&a, "bias", &bias, &n_bias));
+  QC_TRY(scalar_input(u, node, 1, "scale", QC_DT_FLOAT, scale));
   QC_TRY(qc_node_set_op(g, node, "Mul"));
-  if (bias && bias->n_floats) {
+  if (n_bias) {
     qc_tensor t = {0};
-    int64_t dims[4] = {1, (int64_t)bias->n_floats, 1, 1};
+    int64_t dims[4] = {1, (int64_t)n_bias, 1, 1};
     QC_TRY(qc_tensor_alloc(&t, QC_DT_FLOAT, 4, dims));
-    memcpy(t.data, bias->floats, sizeof(float) * bias->n_floats);
+    memcpy(t.data, bias, sizeof(float) * n_bias);
     char name[600];
     fresh_name(g, node, "bias", name, sizeof name);
-    int rc = qc_simplify_set_initializer(g, name, &t);
+    int rc = qc_graph_put_initializer(g, name, &t);
     qc_tensor_release(&t);
     QC_TRY(rc);
     const char *extra[1] = {name};
@@ -554,7 +594,7 @@ static int rule_for(const char *op, int from) {
 static int check_subgraph(const up *u, int node, const Onnx__GraphProto *sg) {
   for (size_t i = 0; sg && i < sg->n_node; i++) {
     const Onnx__NodeProto *np = sg->node[i];
-    if (qc_simplify_default_domain(np->domain) && np->op_type && rule_for(np->op_type, u->from) >= 0)
+    if (qc_domain_is_default(np->domain) && np->op_type && rule_for(np->op_type, u->from) >= 0)
       return refuse(u, node, "has a subgraph with a %s node, which opsets up to %d changed", np->op_type, u->target);
     for (size_t a = 0; a < np->n_attribute; a++) {
       QC_TRY(check_subgraph(u, node, np->attribute[a]->g));
@@ -575,12 +615,12 @@ int qc_pass_upgrade_opset(qc_model *m, int target, int *nodes_rewritten) {
   qc_graph *g = u.g;
   /* Rules add nodes: walk a snapshot of the original order. */
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k];
     const Onnx__NodeProto *np = g->nodes[id].proto;
-    if (!qc_simplify_default_domain(np->domain))
+    if (!qc_domain_is_default(np->domain))
       continue;
     for (size_t a = 0; a < np->n_attribute && rc == QC_OK; a++) {
       rc = check_subgraph(&u, id, np->attribute[a]->g);

@@ -28,7 +28,6 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
-#include "opset_upgrade.h"
 #include "qdq_internal.h"
 
 typedef struct qdq_state {
@@ -74,7 +73,7 @@ static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
 static int node_allowed(const qdq_state *st, int node) {
   const char *op = qc_node_op(st->g, node), *name = qc_node_name(st->g, node);
   const Onnx__NodeProto *np = st->g->nodes[node].proto;
-  if (np->domain && *np->domain && strcmp(np->domain, "ai.onnx") != 0)
+  if (!qc_domain_is_default(np->domain))
     return 0;
   if (st->opts->node_mask && node < st->opts->n_node_mask && !st->opts->node_mask[node])
     return 0;
@@ -430,15 +429,6 @@ static int fold_rescale(qdq_state *st, int node) {
   return record_tensor(st, y, &qp);
 }
 
-/* Opset 13 is the first with per-axis Q/DQ; older models are rewritten to
- * their opset-13 form (opset_upgrade.c). */
-static int ensure_opset(qc_model *m) {
-  if (m->opset >= 13)
-    return QC_OK;
-  int n;
-  return qc_pass_upgrade_opset(m, 13, &n);
-}
-
 /* Every --exclude name must match a node: a typo must not quietly quantize it. */
 static int check_excludes(const qc_graph *g, const qc_quant_opts *opts) {
   for (int i = 0; i < opts->n_exclude; i++) {
@@ -457,7 +447,8 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   qc_graph *g = m->graph;
   out->nodes_total = g->n_order;
   QC_TRY(check_excludes(g, opts));
-  QC_TRY(ensure_opset(m));
+  if (m->opset < QC_QDQ_MIN_OPSET) /* the raise_opset pass runs first */
+    return qc_fail(QC_EINTERNAL, "QDQ pass on opset %d: needs %d", m->opset, QC_QDQ_MIN_OPSET);
   qdq_state st = {.m = m, .g = g, .stats = stats, .opts = opts, .out = out};
   int *order = NULL, n = 0, rc;
   QC_TRY(qc_graph_topo_order(g, &order, &n));

@@ -37,7 +37,7 @@ typedef struct qc_quant_opts {
 } qc_quant_opts;
 
 typedef struct qc_quant_summary {
-  int nodes_total;     /* nodes before the pass */
+  int nodes_total;     /* nodes before the QDQ pass (after the opset raise) */
   int nodes_quantized; /* compute nodes now running in int8 (weighted, fused, shared-scale) */
   int relu_absorbed;   /* Relu/Clip folded into the producer's output range */
   qc_tensor_report *tensors; /* activations given Q/DQ, in graph order */
@@ -54,6 +54,12 @@ int qc_qdq_op_supported(const char *op_type);
 /* Comma-separated list of the supported op types. */
 const char *qc_qdq_supported_ops(void);
 
+/* Opset 13 is the first with per-axis Q/DQ; the raise_opset pass
+ * (src/passes) rewrites older models to their opset-13 form first. */
+#define QC_QDQ_MIN_OPSET 13
+
+/* The QDQ rewrite of a model at opset >= QC_QDQ_MIN_OPSET (run as the
+ * insert_qdq pass, src/passes). */
 int qc_pass_quantize(struct qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts,
                      qc_quant_summary *out);
 void qc_quant_summary_free(qc_quant_summary *s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "onnx.pb-c.h"
 #include "qdq_internal.h"
 
@@ -55,11 +56,11 @@ static qc_dtype known_dtype(const qc_graph *g, int v, int depth) {
   if (!strcmp(op, "Shape") || !strcmp(op, "Size"))
     return QC_DT_INT64;
   if (!strcmp(op, "Cast")) {
-    const Onnx__NodeProto *np = g->nodes[p].proto;
-    for (size_t i = 0; i < np->n_attribute; i++)
-      if (np->attribute[i]->name && !strcmp(np->attribute[i]->name, "to"))
-        return (qc_dtype)np->attribute[i]->i;
-    return QC_DT_UNDEFINED;
+    qc_attrs a = qc_node_attrs(g, p);
+    int64_t to;
+    if (qc_attr_type(&a, "to") != QC_ATTR_INT || qc_attr_int(&a, "to", 0, &to) < 0)
+      return QC_DT_UNDEFINED;
+    return (qc_dtype)to;
   }
   static const char *const same_as_input0[] = {"Concat", "Slice", "Gather", "Reshape", "Squeeze", "Unsqueeze",
                                                "Identity", "Flatten", "Transpose", "Expand", "Tile"};
@@ -130,16 +131,19 @@ int qc_qdq_node_is_compute(const qc_graph *g, int node) {
 }
 
 /* A Clip bound: attribute `name` (before opset 11), else input `slot` as a
- * scalar float initializer; `absent` when neither is given. 0 if not constant. */
+ * scalar float initializer; `absent` when neither is given. 0 if not constant
+ * (or, for an attribute, not a float). */
 static int clip_bound(const qc_graph *g, int node, const char *name, int slot, float absent, float *out) {
-  const Onnx__NodeProto *np = g->nodes[node].proto;
   const qc_node *n = &g->nodes[node];
+  qc_attrs a = qc_node_attrs(g, node);
   *out = absent;
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0) {
-      *out = np->attribute[i]->f;
+  if (qc_attr_has(&a, name)) {
+    if (qc_attr_float(&a, name, absent, out) == QC_OK)
       return 1;
-    }
+    qc_clear_error();
+    *out = absent;
+    return 0;
+  }
   if (n->ninputs <= slot || n->inputs[slot] < 0)
     return 1;
   if (!(g->values[n->inputs[slot]].flags & QC_VALUE_INITIALIZER))

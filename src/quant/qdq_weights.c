@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "onnx.pb-c.h"
 #include "qdq_internal.h"
 
@@ -54,24 +55,6 @@ int qdq_add_dequantize(qc_graph *g, const char *base, const char *q_name, const 
   if (n > 1)
     QC_TRY(qc_node_set_attr_int(g, node, "axis", axis));
   return QC_OK;
-}
-
-static int64_t attr_int(const qc_graph *g, int node, const char *name, int64_t def) {
-  const Onnx__NodeProto *np = g->nodes[node].proto;
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0 &&
-        np->attribute[i]->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT)
-      return np->attribute[i]->i;
-  return def;
-}
-
-static float attr_float(const qc_graph *g, int node, const char *name, float def) {
-  const Onnx__NodeProto *np = g->nodes[node].proto;
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0 &&
-        np->attribute[i]->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
-      return np->attribute[i]->f;
-  return def;
 }
 
 /* Channel count and per-element channel index along `axis` of a C-order tensor. */
@@ -195,21 +178,34 @@ int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float
     return QC_OK;
   QC_TRY(qc_graph_initializer(g, nd->inputs[w_slot], &w));
   int rc = QC_OK;
+  qc_attrs attrs = qc_node_attrs(g, node);
+  int64_t group = 1, trans_b = 0;
+  float alpha = 1.0f;
   if (strcmp(op, "Conv") == 0) {
     axis = 0;
   } else if (strcmp(op, "ConvTranspose") == 0) {
-    axis = attr_int(g, node, "group", 1) == 1 ? 1 : -1; /* grouped: channel axis mixes groups */
+    rc = qc_attr_int(&attrs, "group", 1, &group);
+    axis = group == 1 ? 1 : -1; /* grouped: channel axis mixes groups */
   } else if (strcmp(op, "Gemm") == 0) {
-    axis = attr_int(g, node, "transB", 0) ? 0 : 1;
-    float alpha = attr_float(g, node, "alpha", 1.0f);
-    beta = attr_float(g, node, "beta", 1.0f);
-    if (alpha != 1.0f) { /* fold alpha into B so the weight scale carries it */
+    if (rc == QC_OK)
+      rc = qc_attr_int(&attrs, "transB", 0, &trans_b);
+    if (rc == QC_OK)
+      rc = qc_attr_float(&attrs, "alpha", 1.0f, &alpha);
+    if (rc == QC_OK)
+      rc = qc_attr_float(&attrs, "beta", 1.0f, &beta);
+    axis = trans_b ? 0 : 1;
+    if (rc == QC_OK && alpha != 1.0f) { /* fold alpha into B so the weight scale carries it */
       for (int64_t i = 0; i < w.numel; i++)
         qc_f32(&w)[i] *= alpha;
       rc = qc_node_set_attr_float(g, node, "alpha", 1.0f);
     }
   } else { /* MatMul: B [K, N], channels along N */
     axis = w.ndim == 2 ? 1 : -1;
+  }
+  if (rc < 0) {
+    char label[256];
+    qc_tensor_release(&w);
+    return qc_fail_context(rc, "%s", qc_node_label(g, node, label, sizeof label));
   }
   if (opts->per_tensor)
     axis = -1;

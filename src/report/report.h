@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "../eval/eval.h"
+#include "../passes/pass.h"
 #include "../quant/param_bytes.h"
 #include "../quant/qdq.h"
 
@@ -64,6 +65,8 @@ typedef struct qc_quant_report {
   int n_compare;
   const qc_hist_view *hists;      /* worst tensors' histograms with observer ranges */
   int n_hists;
+  const qc_pass_record *passes;   /* each graph pass run: count and wall time (ms, not deterministic) */
+  int n_passes;
 } qc_quant_report;
 
 /* "416.8 KiB", "1.6 MiB", "35 B" ("?" for negative/non-finite), into out. */

@@ -305,6 +305,24 @@ static void sizes_section(qc_report_buf *b, const qc_quant_report *r) {
   qc_rb_puts(b, "</tbody></table>\n</section>\n");
 }
 
+/* Only with passes run; the times vary run to run. */
+static void passes_section(qc_report_buf *b, const qc_quant_report *r) {
+  if (!r->passes || r->n_passes <= 0)
+    return;
+  qc_html_section_open(b, "passes", "Graph passes");
+  qc_rb_puts(b, "<table><thead><tr><th>stage</th><th>pass</th><th class=\"n\">count</th>"
+                "<th class=\"n\">time</th></tr></thead><tbody>\n");
+  for (int i = 0; i < r->n_passes; i++) {
+    qc_rb_puts(b, "<tr><td>");
+    qc_html_text(b, r->passes[i].stage);
+    qc_rb_puts(b, "</td><td class=\"name\">");
+    qc_html_text(b, r->passes[i].pass);
+    qc_rb_printf(b, "</td><td class=\"n\">%d</td><td class=\"n\">%.3f ms</td></tr>\n", r->passes[i].count,
+                 r->passes[i].ms);
+  }
+  qc_rb_puts(b, "</tbody></table>\n</section>\n");
+}
+
 static void compare_section(qc_report_buf *b, const qc_quant_report *r) {
   int top1 = qc_html_compare_uses_top1(r);
   qc_html_section_open(b, "compare", "Observer comparison");
@@ -403,11 +421,14 @@ int qc_report_render_html(qc_report_buf *b, const qc_quant_report *r) {
   int has_compare = r->compare && r->n_compare > 0;
   if (has_compare)
     qc_rb_puts(b, "<a href=\"#compare\">compare</a>");
+  if (r->passes && r->n_passes > 0)
+    qc_rb_puts(b, "<a href=\"#passes\">passes</a>");
   qc_rb_puts(b, "<a href=\"#tensors\">tensors</a><a href=\"#warnings\">warnings</a></nav>\n");
   summary_section(b, r);
   if (has_compare)
     compare_section(b, r);
   sizes_section(b, r);
+  passes_section(b, r);
   qc_html_layers_section(b, r);
   qc_html_histograms_section(b, r);
   tensors_section(b, r);

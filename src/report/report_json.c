@@ -145,6 +145,15 @@ static void json_layer(qc_report_buf *b, const qc_layer_error *l) {
 }
 
 /* One `compare` entry: the keys pipelines rely on come first. */
+/* Counts only: the JSON is compared across runs (the pass times are in .txt and .html). */
+static void json_pass(qc_report_buf *b, const qc_pass_record *p) {
+  qc_rb_puts(b, "{\"pass\": ");
+  json_string(b, p->pass);
+  qc_rb_puts(b, ", \"stage\": ");
+  json_string(b, p->stage);
+  qc_rb_printf(b, ", \"count\": %d}", p->count);
+}
+
 static void json_compare(qc_report_buf *b, const qc_compare_entry *c) {
   qc_rb_puts(b, "{\"observer\": ");
   json_string(b, c->observer);
@@ -227,6 +236,11 @@ int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
   qc_rb_puts(b, ",\n");
   json_key(b, in, "warnings");
   JSON_LIST(b, r->warnings ? r->n_warnings : 0, json_string(b, r->warnings[i_] ? r->warnings[i_] : ""));
+  if (r->passes) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "passes");
+    JSON_LIST(b, r->n_passes, json_pass(b, &r->passes[i_]));
+  }
   if (r->eval) {
     qc_rb_puts(b, ",\n");
     json_key(b, in, "eval");

@@ -244,8 +244,43 @@ static void tensor_row(qc_report_buf *b, char cells[N_TENSOR_COLS][CELL], const 
   qc_rb_puts(b, "\n");
 }
 
+/* One row per pass run: stage, pass, count, then the time last, so that
+ * masking the (run-dependent) times leaves the alignment unchanged. */
+static void pass_table(qc_report_buf *b, const qc_quant_report *r) {
+  if (!r->passes || r->n_passes <= 0)
+    return;
+  int w_stage = qc_text_width("stage"), w_pass = qc_text_width("pass"), w_count = qc_text_width("count");
+  for (int i = 0; i < r->n_passes; i++) {
+    char count[CELL];
+    snprintf(count, CELL, "%d", r->passes[i].count);
+    int ws = qc_text_width(r->passes[i].stage), wp = qc_text_width(r->passes[i].pass), wc = qc_text_width(count);
+    w_stage = ws > w_stage ? ws : w_stage;
+    w_pass = wp > w_pass ? wp : w_pass;
+    w_count = wc > w_count ? wc : w_count;
+  }
+  qc_rb_printf(b, "\npasses (%d):\n  ", r->n_passes);
+  qc_rb_text_padded(b, "stage", w_stage, 0);
+  qc_rb_puts(b, "  ");
+  qc_rb_text_padded(b, "pass", w_pass, 0);
+  qc_rb_puts(b, "  ");
+  qc_rb_text_padded(b, "count", w_count, 1);
+  qc_rb_puts(b, "  time\n");
+  for (int i = 0; i < r->n_passes; i++) {
+    char count[CELL];
+    snprintf(count, CELL, "%d", r->passes[i].count);
+    qc_rb_puts(b, "  ");
+    qc_rb_text_padded(b, r->passes[i].stage, w_stage, 0);
+    qc_rb_puts(b, "  ");
+    qc_rb_text_padded(b, r->passes[i].pass, w_pass, 0);
+    qc_rb_puts(b, "  ");
+    qc_rb_text_padded(b, count, w_count, 1);
+    qc_rb_printf(b, "  %.3f ms\n", r->passes[i].ms);
+  }
+}
+
 int qc_report_render_txt(qc_report_buf *b, const qc_quant_report *r) {
   qc_report_render_summary(b, r);
+  pass_table(b, r);
   int n = r->tensors ? r->n_tensors : 0;
   qc_rb_printf(b, "\ncalibrated tensors (%d):\n", n);
   if (n == 0)

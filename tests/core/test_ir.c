@@ -118,9 +118,7 @@ int main(void) {
   CHECK(strcmp(qc_node_op(g, g->order[1]), "Relu") == 0);
   CHECK(strcmp(g->values[g->outputs[0]].name, "y_relu") == 0);
   CHECK(qc_graph_find_value(g, "unused_init") < 0);
-  qc_kernel k = {0};
-  k.attrs = g->nodes[g->order[1]].proto->attribute;
-  k.n_attrs = g->nodes[g->order[1]].proto->n_attribute;
+  qc_attrs k = qc_node_attrs(g, g->order[1]);
   int64_t iv;
   float fv;
   char sv[16];

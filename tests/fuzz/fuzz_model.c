@@ -12,8 +12,7 @@
 #include "io/model_io.h"
 #include "ir/model.h"
 #include "ir/graph.h"
-#include "quant/qdq.h"
-#include "quant/simplify.h"
+#include "passes/pass.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
@@ -94,7 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   free(buf);
   if (ops_ok) { /* the main job runs these passes only on models whose ops check passed */
     qc_quant_opts opts = {0};
-    rc = qc_pass_prepare(m, &opts, NULL);
+    qc_pass_ctx ctx = {.opts = &opts};
+    rc = qc_passes_run("prepare", m, &ctx, NULL);
     qc_fuzz_check_status(rc);
     if (rc == 0) {
       buf = NULL;

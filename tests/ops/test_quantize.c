@@ -30,8 +30,7 @@ static int run_op(const char *op_type, int opset, qc_tensor **inputs, int ninput
   k.op_type = op_type;
   k.node_name = "test";
   k.opset = opset;
-  k.n_attrs = attr_name ? 1 : 0;
-  k.attrs = attrs;
+  k.attrs = (qc_attrs){.list = attrs, .n = attr_name ? 1 : 0};
   k.ninputs = ninputs;
   k.inputs = inputs;
   k.noutputs = 1;

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
+#include "../ops/op.h"
 #include "onnx.pb-c.h"
-#include "simplify.h"
-#include "simplify_internal.h"
+#include "pass.h"
 
 #define QC_FOLD_MAX_BYTES ((size_t)1 << 20)
 /* Generators (ConstantOfShape, Expand, Range) stay in the graph above this size:
@@ -51,7 +53,7 @@ static int const_value(fold_ctx *c, int v, qc_tensor **out) {
   *out = NULL;
   if (v < 0 || v >= c->n_vals)
     return QC_OK;
-  if (c->vals[v].dtype == QC_DT_UNDEFINED && qc_simplify_is_const_init(c->g, v)) {
+  if (c->vals[v].dtype == QC_DT_UNDEFINED && qc_value_is_const_init(c->g, v)) {
     int rc = qc_graph_initializer(c->g, v, &c->vals[v]);
     if (rc < 0)
       return qc_fail_context(rc, "initializer '%s'", c->g->values[v].name);
@@ -75,10 +77,9 @@ static int fold_shape(fold_ctx *c, int node, qc_tensor *out, int *ok) {
   if (rank < 0 || (x->flags & QC_VALUE_NOT_TENSOR))
     return QC_OK;
   int64_t start = 0, end = rank;
-  qc_kernel k;
-  qc_simplify_attr_view(c->g, node, &k);
+  qc_attrs a = qc_node_attrs(c->g, node);
   if (c->model->opset >= 15 &&
-      (qc_attr_int(&k, "start", 0, &start) < 0 || qc_attr_int(&k, "end", rank, &end) < 0)) {
+      (qc_attr_int(&a, "start", 0, &start) < 0 || qc_attr_int(&a, "end", rank, &end) < 0)) {
     qc_clear_error();
     return QC_OK;
   }
@@ -171,10 +172,13 @@ static int fold_with_kernel(fold_ctx *c, int node, qc_tensor *out, int *ok) {
     free(in);
     return rc;
   }
-  qc_kernel k;
+  /* The node as a kernel instance, as the engine sets one up. */
+  qc_kernel k = {.op = kop,
+                 .op_type = n->proto->op_type,
+                 .node_name = n->proto->name ? n->proto->name : "",
+                 .opset = c->model->opset,
+                 .attrs = qc_node_attrs(c->g, node)};
   qc_tensor *outs[1] = {out};
-  qc_simplify_attr_view(c->g, node, &k);
-  k.op = kop;
   k.ninputs = n->ninputs;
   k.inputs = in;
   k.noutputs = 1;
@@ -219,7 +223,7 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   const qc_node *n = &g->nodes[node];
   const char *op = qc_node_op(g, node);
   *folded = 0;
-  if (!qc_simplify_default_domain(n->proto->domain) || !is_foldable_op(op) || n->noutputs != 1 || n->outputs[0] < 0)
+  if (!qc_domain_is_default(n->proto->domain) || !is_foldable_op(op) || n->noutputs != 1 || n->outputs[0] < 0)
     return QC_OK;
   int outv = n->outputs[0];
   if (outv >= c->n_vals || (g->values[outv].flags & (QC_VALUE_GRAPH_OUTPUT | QC_VALUE_NOT_TENSOR)))
@@ -235,7 +239,7 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   char *name = strdup(g->values[outv].name);
   int rc = name ? qc_graph_remove_node(g, node) : qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = qc_simplify_set_initializer(g, name, &out);
+    rc = qc_graph_put_initializer(g, name, &out);
   if (rc == QC_OK) {
     drop_value_info(g, name);
     qc_tensor_release(&c->vals[outv]);
@@ -248,9 +252,10 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   return rc;
 }
 
-int qc_pass_const_fold(qc_model *m, qc_simplify_stats *stats) {
+int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
+  if (qc_graph_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
   int *order = NULL, n = 0;
@@ -266,8 +271,7 @@ int qc_pass_const_fold(qc_model *m, qc_simplify_stats *stats) {
       char label[256];
       rc = qc_fail_context(rc, "constant-folding %s", qc_node_label(g, order[k], label, sizeof label));
     }
-    if (folded && stats)
-      stats->nodes_const_folded++;
+    counts->changed += folded;
   }
   if (c.vals)
     for (int v = 0; v < c.n_vals; v++)

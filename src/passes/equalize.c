@@ -10,24 +10,24 @@
  * wastes most int8 levels on the wide channels. Equalizing gave BlazeFace's
  * 384-anchor regressor output 18.4 -> 23.6 dB SQNR. Sweeps repeat (chains of
  * pairs) until no scale moves by more than 1 %, at most QC_CLE_SWEEPS times. */
-#include "equalize.h"
+#include "pass.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "onnx.pb-c.h"
-#include "simplify_internal.h"
 
 #define QC_CLE_SWEEPS 8
 #define QC_CLE_MAX_SCALE 1024.0 /* bound s_i (and 1/s_i): dead channels stay dead, not huge */
 
 static int conv_group(const qc_graph *g, int node, int64_t *group) {
-  qc_kernel k;
-  qc_simplify_attr_view(g, node, &k);
-  if (qc_attr_int(&k, "group", 1, group) < 0) {
+  qc_attrs a = qc_node_attrs(g, node);
+  if (qc_attr_int(&a, "group", 1, group) < 0) {
     qc_clear_error();
     return 0;
   }
@@ -44,13 +44,13 @@ static int sole_consumer(const qc_graph *g, int v) {
 
 /* A float initializer read by this node only, so rescaling it changes nothing else. */
 static int private_float_init(const qc_graph *g, int v) {
-  return v >= 0 && qc_simplify_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT &&
+  return v >= 0 && qc_value_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT &&
          g->values[v].n_consumers == 1;
 }
 
 static int is_conv(const qc_graph *g, int node) {
   const Onnx__NodeProto *np = g->nodes[node].proto;
-  return !g->nodes[node].removed && qc_simplify_default_domain(np->domain) && strcmp(np->op_type, "Conv") == 0 &&
+  return !g->nodes[node].removed && qc_domain_is_default(np->domain) && strcmp(np->op_type, "Conv") == 0 &&
          g->nodes[node].ninputs >= 2 && private_float_init(g, g->nodes[node].inputs[1]) &&
          (g->nodes[node].ninputs < 3 || g->nodes[node].inputs[2] < 0 || private_float_init(g, g->nodes[node].inputs[2]));
 }
@@ -109,11 +109,11 @@ static int equalize_pair(qc_graph *g, int a, int b, double *moved) {
       for (int64_t j = 0; j < per2; j++)
         qc_f32(&w2)[(o * c + i) * per2 + j] = (float)(qc_f32(&w2)[(o * c + i) * per2 + j] * s[i]);
   }
-  rc = qc_simplify_set_initializer(g, g->values[v_w1].name, &w1);
+  rc = qc_graph_put_initializer(g, g->values[v_w1].name, &w1);
   if (rc == QC_OK)
-    rc = qc_simplify_set_initializer(g, g->values[v_w2].name, &w2);
+    rc = qc_graph_put_initializer(g, g->values[v_w2].name, &w2);
   if (rc == QC_OK && v_b1 >= 0)
-    rc = qc_simplify_set_initializer(g, g->values[v_b1].name, &b1);
+    rc = qc_graph_put_initializer(g, g->values[v_b1].name, &b1);
 done:
   free(s);
   qc_tensor_release(&w1);
@@ -122,9 +122,10 @@ done:
   return rc;
 }
 
-int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
+int qc_pass_equalize(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
-  if (opts->weight_only || opts->no_equalize || qc_simplify_has_subgraphs(g))
+  if (opts->weight_only || opts->no_equalize || qc_graph_has_subgraphs(g))
     return QC_OK;
   for (int sweep = 0; sweep < QC_CLE_SWEEPS; sweep++) {
     double moved = 0;
@@ -138,8 +139,8 @@ int qc_pass_equalize(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *
       moved = fmax(moved, d);
       pairs++;
     }
-    if (sweep == 0 && stats)
-      stats->equalized_pairs += pairs;
+    if (sweep == 0)
+      counts->changed += pairs;
     if (moved < 0.01)
       break;
   }

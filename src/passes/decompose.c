@@ -8,7 +8,7 @@
  * after Add is absorbed into the Add's output range, so a HardSwish network
  * stays integer end to end instead of leaving DQ -> float -> Q islands, and
  * the NCHW/NHWC Transposes ORT inserts around them. */
-#include "decompose.h"
+#include "pass.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,9 +16,10 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "onnx.pb-c.h"
-#include "simplify_internal.h"
 
 typedef struct decomposer {
   qc_graph *g;
@@ -38,14 +39,12 @@ static int model_is_float32(const qc_graph *g) {
     if (is_wider_or_half_float(g->values[v].dtype))
       return 0;
   for (int k = 0; k < g->n_order; k++) {
-    const Onnx__NodeProto *np = g->nodes[g->order[k]].proto;
-    if (strcmp(np->op_type, "Cast") != 0)
+    if (strcmp(qc_node_op(g, g->order[k]), "Cast") != 0)
       continue;
-    for (size_t a = 0; a < np->n_attribute; a++) {
-      const Onnx__AttributeProto *at = np->attribute[a];
-      if (at->name && !strcmp(at->name, "to") && is_wider_or_half_float(at->i))
-        return 0;
-    }
+    qc_attrs a = qc_node_attrs(g, g->order[k]);
+    int64_t to;
+    if (qc_attr_type(&a, "to") == QC_ATTR_INT && qc_attr_int(&a, "to", 0, &to) == QC_OK && is_wider_or_half_float(to))
+      return 0;
   }
   return 1;
 }
@@ -76,7 +75,7 @@ static int add_const(decomposer *d, const float *vals, int ndim, const int64_t *
   char base[32];
   snprintf(base, sizeof base, "qc_k%d", d->n_consts++);
   qc_graph_unique_name(d->g, base, out, len);
-  int rc = qc_simplify_set_initializer(d->g, out, &t);
+  int rc = qc_graph_put_initializer(d->g, out, &t);
   qc_tensor_release(&t);
   return rc;
 }
@@ -135,9 +134,8 @@ static int decompose_hard(decomposer *d, int node, int swish, int *done) {
     return QC_OK;
   float alpha = 1.0f / 6.0f, beta = 0.5f;
   if (!swish) {
-    qc_kernel k;
-    qc_simplify_attr_view(g, node, &k);
-    if (qc_attr_float(&k, "alpha", 0.2f, &alpha) < 0 || qc_attr_float(&k, "beta", 0.5f, &beta) < 0) {
+    qc_attrs a = qc_node_attrs(g, node);
+    if (qc_attr_float(&a, "alpha", 0.2f, &alpha) < 0 || qc_attr_float(&a, "beta", 0.5f, &beta) < 0) {
       qc_clear_error(); /* malformed: the engine reports it */
       return QC_OK;
     }
@@ -169,8 +167,8 @@ static int decompose_hard(decomposer *d, int node, int swish, int *done) {
 static int decompose_div(decomposer *d, int node, int *done) {
   qc_graph *g = d->g;
   const qc_node *n = &g->nodes[node];
-  if (n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 || !qc_simplify_is_const_init(g, n->inputs[1]) ||
-      g->values[n->inputs[1]].dtype != QC_DT_FLOAT || qc_simplify_is_const_init(g, n->inputs[0]))
+  if (n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 || !qc_value_is_const_init(g, n->inputs[1]) ||
+      g->values[n->inputs[1]].dtype != QC_DT_FLOAT || qc_value_is_const_init(g, n->inputs[0]))
     return QC_OK;
   qc_tensor c = {0};
   QC_TRY(qc_graph_initializer(g, n->inputs[1], &c));
@@ -193,18 +191,19 @@ static int decompose_div(decomposer *d, int node, int *done) {
   return rc;
 }
 
-int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, qc_simplify_stats *stats) {
+int qc_pass_decompose_for_int8(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  const qc_quant_opts *opts = ctx->opts;
   qc_graph *g = m->graph;
-  if (opts->weight_only || qc_simplify_has_subgraphs(g))
+  if (opts->weight_only || qc_graph_has_subgraphs(g))
     return QC_OK;
   decomposer d = {g, opts, 0, model_is_float32(g)};
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int node = order[k], done = 0;
     const Onnx__NodeProto *np = g->nodes[node].proto;
-    if (g->nodes[node].removed || !qc_simplify_default_domain(np->domain) || !node_allowed(&d, node))
+    if (g->nodes[node].removed || !qc_domain_is_default(np->domain) || !node_allowed(&d, node))
       continue;
     if (!strcmp(np->op_type, "HardSwish"))
       rc = decompose_hard(&d, node, 1, &done);
@@ -212,13 +211,10 @@ int qc_pass_decompose_for_int8(qc_model *m, const qc_quant_opts *opts, qc_simpli
       rc = decompose_hard(&d, node, 0, &done);
     else if (!strcmp(np->op_type, "Div"))
       rc = decompose_div(&d, node, &done);
-    if (rc == QC_OK && done && stats)
-      stats->decomposed++;
+    if (rc == QC_OK && done)
+      counts->changed++;
   }
   free(order);
-  if (rc == QC_OK)
-    rc = qc_graph_prune(g);
-  if (rc < 0)
-    return rc;
-  return qc_graph_sync(g);
+  QC_TRY(rc);
+  return qc_graph_prune(g);
 }

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "../ir/attr.h"
 #include "../io/model_io.h"
+#include "../ir/pass_util.h"
 #include "onnx.pb-c.h"
-#include "simplify.h"
-#include "simplify_internal.h"
+#include "pass.h"
 
 enum producer_kind { PROD_CONV, PROD_CONV_TRANSPOSE, PROD_GEMM };
 
@@ -32,7 +33,7 @@ static void fold_release(bn_fold *f) {
 }
 
 static int is_float_const(const qc_graph *g, int v) {
-  return qc_simplify_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT;
+  return qc_value_is_const_init(g, v) && g->values[v].dtype == QC_DT_FLOAT;
 }
 
 /* A malformed attribute leaves the node alone (the engine reports it later). */
@@ -50,7 +51,7 @@ static int output_unused(const qc_graph *g, int v) {
 /* Structural checks on the BN and its producer. */
 static int match(const qc_graph *g, int bn, bn_fold *f) {
   const qc_node *b = &g->nodes[bn];
-  if (!qc_simplify_default_domain(b->proto->domain) || b->ninputs != 5 || b->noutputs < 1 || b->inputs[0] < 0 ||
+  if (!qc_domain_is_default(b->proto->domain) || b->ninputs != 5 || b->noutputs < 1 || b->inputs[0] < 0 ||
       b->outputs[0] < 0)
     return 0;
   for (int i = 1; i < b->noutputs; i++)
@@ -59,13 +60,12 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
   for (int i = 1; i < 5; i++)
     if (!is_float_const(g, b->inputs[i]))
       return 0;
-  qc_kernel k;
   int64_t training = 0, spatial = 1;
   int ok = 1;
-  qc_simplify_attr_view(g, bn, &k);
-  attr_ok(qc_attr_float(&k, "epsilon", 1e-5f, &f->eps), &ok);
-  attr_ok(qc_attr_int(&k, "training_mode", 0, &training), &ok);
-  attr_ok(qc_attr_int(&k, "spatial", 1, &spatial), &ok);
+  qc_attrs a = qc_node_attrs(g, bn);
+  attr_ok(qc_attr_float(&a, "epsilon", 1e-5f, &f->eps), &ok);
+  attr_ok(qc_attr_int(&a, "training_mode", 0, &training), &ok);
+  attr_ok(qc_attr_int(&a, "spatial", 1, &spatial), &ok);
   if (!ok || training || (g->model->opset < 9 && !spatial))
     return 0;
 
@@ -75,7 +75,7 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
     return 0;
   const qc_node *pn = &g->nodes[p];
   const char *op = qc_node_op(g, p);
-  if (!qc_simplify_default_domain(pn->proto->domain) || pn->noutputs != 1 || pn->outputs[0] != b->inputs[0] ||
+  if (!qc_domain_is_default(pn->proto->domain) || pn->noutputs != 1 || pn->outputs[0] != b->inputs[0] ||
       pn->ninputs < 2 || !is_float_const(g, pn->inputs[1]))
     return 0;
   if (strcmp(op, "Conv") == 0)
@@ -88,10 +88,10 @@ static int match(const qc_graph *g, int bn, bn_fold *f) {
     return 0;
   if (pn->ninputs > 2 && pn->inputs[2] >= 0 && !is_float_const(g, pn->inputs[2]))
     return 0;
-  qc_simplify_attr_view(g, p, &k);
-  attr_ok(qc_attr_int(&k, "group", 1, &f->group), &ok);
-  attr_ok(qc_attr_int(&k, "transB", 0, &f->trans_b), &ok);
-  attr_ok(qc_attr_float(&k, "beta", 1.0f, &f->beta), &ok);
+  a = qc_node_attrs(g, p);
+  attr_ok(qc_attr_int(&a, "group", 1, &f->group), &ok);
+  attr_ok(qc_attr_int(&a, "transB", 0, &f->trans_b), &ok);
+  attr_ok(qc_attr_float(&a, "beta", 1.0f, &f->beta), &ok);
   if (!ok || f->group < 1)
     return 0;
   f->bn = bn;
@@ -216,10 +216,10 @@ static int store_input(qc_graph *g, int node, int slot, const qc_tensor *t, cons
   const qc_node *n = &g->nodes[node];
   int v = slot < n->ninputs ? n->inputs[slot] : -1;
   if (v >= 0 && g->values[v].n_consumers == 1 && !(g->values[v].flags & QC_VALUE_GRAPH_OUTPUT))
-    return qc_simplify_set_initializer(g, g->values[v].name, t);
+    return qc_graph_put_initializer(g, g->values[v].name, t);
   char name[512];
   qc_graph_unique_name(g, base, name, sizeof name);
-  QC_TRY(qc_simplify_set_initializer(g, name, t));
+  QC_TRY(qc_graph_put_initializer(g, name, t));
   return qc_node_set_input(g, node, slot, name);
 }
 
@@ -244,18 +244,19 @@ static int apply(qc_graph *g, bn_fold *f) {
     return qc_fail(QC_ENOMEM, "out of memory");
   rc = qc_graph_remove_node(g, f->bn);
   if (rc == QC_OK)
-    rc = qc_simplify_rename_output(g, p, 0, y);
+    rc = qc_node_rename_output(g, p, 0, y);
   free(y);
   return rc;
 }
 
-int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
+int qc_pass_fold_batchnorm(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
+  (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_simplify_has_subgraphs(g))
+  if (qc_graph_has_subgraphs(g))
     return QC_OK;
   QC_TRY(qc_graph_reindex(g));
   int n, *order;
-  QC_TRY(qc_simplify_order_snapshot(g, &order, &n));
+  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
   int rc = QC_OK;
   for (int k = 0; k < n && rc == QC_OK; k++) {
     int id = order[k], ok = 0;
@@ -265,8 +266,8 @@ int qc_pass_fold_batchnorm(qc_model *m, qc_simplify_stats *stats) {
     memset(&f, 0, sizeof f);
     if (match(g, id, &f) && (rc = load(g, &f, &ok)) == QC_OK && ok) {
       rc = apply(g, &f);
-      if (rc == QC_OK && stats)
-        stats->bn_folded++;
+      if (rc == QC_OK)
+        counts->changed++;
     }
     if (rc < 0) {
       char label[256];

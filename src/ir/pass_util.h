@@ -1,0 +1,23 @@
+/* Rewrite helpers shared by the graph passes (src/passes) and the opset
+ * upgrade; they need only the IR. */
+#ifndef QC_PASS_UTIL_H
+#define QC_PASS_UTIL_H
+
+#include "../core/tensor.h"
+#include "graph.h"
+
+/* Whether any node carries a subgraph (If/Loop/Scan bodies may reference
+ * outer values by name, which the IR does not index; passes then do nothing). */
+int qc_graph_has_subgraphs(const qc_graph *g);
+/* A malloc'd copy of g's node order (*n entries), for passes that add or
+ * remove nodes while they walk it. */
+int qc_graph_order_snapshot(const qc_graph *g, int **order, int *n);
+/* Whether value v is an initializer the engine treats as a constant. */
+int qc_value_is_const_init(const qc_graph *g, int v);
+/* Makes output `slot` of `node` the value `name` (which must have no
+ * producer); readers of the old output read `name` instead. */
+int qc_node_rename_output(qc_graph *g, int node, int slot, const char *name);
+/* qc_graph_set_initializer, plus the graph-input entry IR < 4 requires for new initializers. */
+int qc_graph_put_initializer(qc_graph *g, const char *name, const qc_tensor *t);
+
+#endif
