@@ -145,13 +145,18 @@ static void json_layer(qc_report_buf *b, const qc_layer_error *l) {
 }
 
 /* One `compare` entry: the keys pipelines rely on come first. */
-/* Counts only: the JSON is compared across runs (the pass times are in .txt and .html). */
+/* ms is wall time, different on every run (like total_seconds); %.3f: finer is noise. */
 static void json_pass(qc_report_buf *b, const qc_pass_record *p) {
   qc_rb_puts(b, "{\"pass\": ");
   json_string(b, p->pass);
   qc_rb_puts(b, ", \"stage\": ");
   json_string(b, p->stage);
-  qc_rb_printf(b, ", \"count\": %d}", p->count);
+  qc_rb_printf(b, ", \"count\": %d, \"ms\": ", p->count);
+  if (isfinite(p->ms))
+    qc_rb_number(b, "%.3f", p->ms);
+  else
+    qc_rb_puts(b, "null");
+  qc_rb_puts(b, "}");
 }
 
 static void json_compare(qc_report_buf *b, const qc_compare_entry *c) {
