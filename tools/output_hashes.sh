@@ -26,7 +26,7 @@ for p in astronaut chelsea coffee motorcycle_left; do
   cp /usr/lib/python3/dist-packages/skimage/data/$p.png photos/
 done
 
-mask() { sed -E 's/[0-9]+(\.[0-9]+)? ?(ms|s)\b/<t>/g; s/"(calibration_seconds|total_seconds|fp32_ms|quant_ms)": [-+0-9.e]+/"\1": <t>/g'; }
+mask() { sed -E 's/([0-9]+m )?[0-9]+(\.[0-9]+)? ?(ms|s)\b/<t>/g; s/"(calibration_seconds|total_seconds|fp32_ms|quant_ms|ms)": [-+0-9.e]+/"\1": <t>/g'; }
 
 # run NAME ARGS...: one qconvert run; its model, stdout, stderr and JSON report.
 run() {

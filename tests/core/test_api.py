@@ -36,6 +36,8 @@ def masked(path):
         for part in [doc.get("eval")] + [c.get("eval") for c in doc.get("observers", [])]:
             for key in ("fp32_ms", "quant_ms"):
                 (part or {}).pop(key, None)
+        for p in doc.get("passes", []):
+            p.pop("ms", None)
         return doc
     return re.sub(r"[0-9.]+ ?(ms|s)\b", "<t>", text)
 
