@@ -87,6 +87,27 @@ int qc_graph_put_initializer(qc_graph *g, const char *name, const qc_tensor *t) 
   return QC_OK;
 }
 
+int qc_pass_walk(qc_graph *g, int topo, const char *doing, qc_node_visit visit, void *arg, int *changed) {
+  if (qc_graph_has_subgraphs(g))
+    return QC_OK;
+  QC_TRY(qc_graph_reindex(g));
+  int n = 0, *order = NULL;
+  QC_TRY(topo ? qc_graph_topo_order(g, &order, &n) : qc_graph_order_snapshot(g, &order, &n));
+  int rc = QC_OK;
+  for (int k = 0; k < n && rc == QC_OK; k++) {
+    int id = order[k];
+    if (g->nodes[id].removed)
+      continue;
+    char label[256]; /* taken first: the visit may remove the node */
+    qc_node_label(g, id, label, sizeof label);
+    if ((rc = visit(g, id, arg, changed)) < 0)
+      rc = qc_fail_context(rc, "%s %s", doing, label);
+  }
+  free(order);
+  QC_TRY(rc);
+  return qc_graph_prune(g);
+}
+
 int qc_graph_order_snapshot(const qc_graph *g, int **order, int *n) {
   *n = g->n_order;
   *order = malloc(sizeof(int) * ((size_t)*n + 1));

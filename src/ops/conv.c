@@ -30,10 +30,7 @@ int qc_conv_init(qc_kernel *k) {
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
-  QC_TRY(qc_window_attrs_read(k, 1, &p->attrs));
-  QC_TRY(qc_attr_int(&k->attrs, "group", 1, &p->group));
-  if (p->group < 1)
-    return qc_fail(QC_EINVAL, "group must be >= 1, got %lld", (long long)p->group);
+  QC_TRY(qc_conv_attrs_read(k, &p->attrs, &p->group));
   return QC_OK;
 }
 

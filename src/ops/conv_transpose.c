@@ -23,10 +23,7 @@ int qc_conv_transpose_init(qc_kernel *k) {
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
-  QC_TRY(qc_window_attrs_read(k, 1, &p->attrs));
-  QC_TRY(qc_attr_int(&k->attrs, "group", 1, &p->group));
-  if (p->group < 1)
-    return qc_fail(QC_EINVAL, "group must be >= 1, got %lld", (long long)p->group);
+  QC_TRY(qc_conv_attrs_read(k, &p->attrs, &p->group));
   const int64_t *vals;
   size_t n;
   QC_TRY(qc_attr_ints(&k->attrs, "output_padding", &vals, &n));

@@ -47,6 +47,14 @@ int qc_window_attrs_read(const qc_kernel *k, int with_dilations, qc_window_attrs
   return QC_OK;
 }
 
+int qc_conv_attrs_read(const qc_kernel *k, qc_window_attrs *a, int64_t *group) {
+  QC_TRY(qc_window_attrs_read(k, 1, a));
+  QC_TRY(qc_attr_int(&k->attrs, "group", 1, group));
+  if (*group < 1)
+    return qc_fail(QC_EINVAL, "group must be >= 1, got %lld", (long long)*group);
+  return QC_OK;
+}
+
 int qc_window_attrs_check(const qc_window_attrs *a, int nsp) {
   if (a->n_kernel && a->n_kernel != nsp)
     return qc_fail(QC_EINVAL, "kernel_shape has %d values but the input has %d spatial dims", a->n_kernel, nsp);

@@ -41,6 +41,9 @@ typedef struct qc_window_geom {
 
 /* Reads auto_pad, kernel_shape, strides, pads and (if with_dilations) dilations. */
 int qc_window_attrs_read(const qc_kernel *k, int with_dilations, qc_window_attrs *a);
+/* Conv's and ConvTranspose's shared attributes: the window (with dilations)
+ * and `group` (>= 1). */
+int qc_conv_attrs_read(const qc_kernel *k, qc_window_attrs *a, int64_t *group);
 
 /* Checks the attribute list lengths against the spatial rank nsp. */
 int qc_window_attrs_check(const qc_window_attrs *a, int nsp);

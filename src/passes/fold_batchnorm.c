@@ -249,33 +249,20 @@ static int apply(qc_graph *g, bn_fold *f) {
   return rc;
 }
 
+static int fold_one(qc_graph *g, int id, void *arg, int *changed) {
+  (void)arg;
+  if (strcmp(qc_node_op(g, id), "BatchNormalization") != 0)
+    return QC_OK;
+  bn_fold f;
+  memset(&f, 0, sizeof f);
+  int ok = 0, rc = QC_OK;
+  if (match(g, id, &f) && (rc = load(g, &f, &ok)) == QC_OK && ok && (rc = apply(g, &f)) == QC_OK)
+    (*changed)++;
+  fold_release(&f);
+  return rc;
+}
+
 int qc_pass_fold_batchnorm(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
-  qc_graph *g = m->graph;
-  if (qc_graph_has_subgraphs(g))
-    return QC_OK;
-  QC_TRY(qc_graph_reindex(g));
-  int n, *order;
-  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
-  int rc = QC_OK;
-  for (int k = 0; k < n && rc == QC_OK; k++) {
-    int id = order[k], ok = 0;
-    if (g->nodes[id].removed || strcmp(qc_node_op(g, id), "BatchNormalization") != 0)
-      continue;
-    bn_fold f;
-    memset(&f, 0, sizeof f);
-    if (match(g, id, &f) && (rc = load(g, &f, &ok)) == QC_OK && ok) {
-      rc = apply(g, &f);
-      if (rc == QC_OK)
-        counts->changed++;
-    }
-    if (rc < 0) {
-      char label[256];
-      rc = qc_fail_context(rc, "folding %s", qc_node_label(g, id, label, sizeof label));
-    }
-    fold_release(&f);
-  }
-  free(order);
-  QC_TRY(rc);
-  return qc_graph_prune(g); /* drop initializers and value_info left without users */
+  return qc_pass_walk(m->graph, 0, "folding", fold_one, NULL, &counts->changed);
 }

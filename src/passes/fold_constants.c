@@ -252,32 +252,24 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
   return rc;
 }
 
+static int fold_one(qc_graph *g, int id, void *arg, int *changed) {
+  (void)g;
+  int folded = 0;
+  QC_TRY(try_fold(arg, id, &folded));
+  *changed += folded;
+  return QC_OK;
+}
+
 int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
   qc_graph *g = m->graph;
-  if (qc_graph_has_subgraphs(g))
-    return QC_OK;
-  QC_TRY(qc_graph_reindex(g));
-  int *order = NULL, n = 0;
-  QC_TRY(qc_graph_topo_order(g, &order, &n));
+  QC_TRY(qc_graph_reindex(g)); /* before sizing the value cache */
   fold_ctx c = {m, g, calloc((size_t)g->n_values + 1, sizeof(qc_tensor)), g->n_values};
-  int rc = c.vals ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
-  for (int k = 0; k < n && rc == QC_OK; k++) {
-    int folded = 0;
-    if (g->nodes[order[k]].removed)
-      continue;
-    rc = try_fold(&c, order[k], &folded);
-    if (rc < 0) {
-      char label[256];
-      rc = qc_fail_context(rc, "constant-folding %s", qc_node_label(g, order[k], label, sizeof label));
-    }
-    counts->changed += folded;
-  }
-  if (c.vals)
-    for (int v = 0; v < c.n_vals; v++)
-      qc_tensor_release(&c.vals[v]);
+  if (!c.vals)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  int rc = qc_pass_walk(g, 1, "constant-folding", fold_one, &c, &counts->changed);
+  for (int v = 0; v < c.n_vals; v++)
+    qc_tensor_release(&c.vals[v]);
   free(c.vals);
-  free(order);
-  QC_TRY(rc);
-  return qc_graph_prune(g); /* drop initializers and value_info left without users */
+  return rc;
 }

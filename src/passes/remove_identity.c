@@ -106,34 +106,22 @@ static int splice_out(qc_graph *g, int node, int *removed) {
   return QC_OK;
 }
 
+static int remove_one(qc_graph *g, int id, void *arg, int *changed) {
+  (void)arg;
+  if (!qc_domain_is_default(g->nodes[id].proto->domain))
+    return QC_OK;
+  const char *op = qc_node_op(g, id);
+  int is_identity = strcmp(op, "Identity") == 0, is_dropout = strcmp(op, "Dropout") == 0, removed = 0;
+  if (is_dropout)
+    QC_TRY(dropout_is_identity(g, id, &is_dropout));
+  if (!is_identity && !is_dropout)
+    return QC_OK;
+  QC_TRY(splice_out(g, id, &removed));
+  *changed += removed;
+  return QC_OK;
+}
+
 int qc_pass_remove_identity(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts) {
   (void)ctx;
-  qc_graph *g = m->graph;
-  if (qc_graph_has_subgraphs(g))
-    return QC_OK;
-  QC_TRY(qc_graph_reindex(g));
-  int n, *order;
-  QC_TRY(qc_graph_order_snapshot(g, &order, &n));
-  int rc = QC_OK;
-  for (int k = 0; k < n && rc == QC_OK; k++) {
-    int id = order[k];
-    if (g->nodes[id].removed || !qc_domain_is_default(g->nodes[id].proto->domain))
-      continue;
-    const char *op = qc_node_op(g, id);
-    int is_identity = strcmp(op, "Identity") == 0, is_dropout = strcmp(op, "Dropout") == 0, removed = 0;
-    if (is_dropout && (rc = dropout_is_identity(g, id, &is_dropout)) < 0)
-      break;
-    if (!is_identity && !is_dropout)
-      continue;
-    char label[256];
-    qc_node_label(g, id, label, sizeof label);
-    if ((rc = splice_out(g, id, &removed)) < 0) {
-      rc = qc_fail_context(rc, "removing %s", label);
-      break;
-    }
-    counts->changed += removed;
-  }
-  free(order);
-  QC_TRY(rc);
-  return qc_graph_prune(g); /* drop initializers and value_info left without users */
+  return qc_pass_walk(m->graph, 0, "removing", remove_one, NULL, &counts->changed);
 }
