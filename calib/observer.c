@@ -187,22 +187,51 @@ static int range_entropy(const qc_observer_cfg *cfg, const qc_stats *s, double *
 
 /* ---- mse ---- */
 
-/* Sum over bins of count * (fakequant(centre) - centre)^2 for the qparams of
- * (lo, hi). Exact zeros are always representable and contribute nothing. */
-static int quant_error(const qc_observer_cfg *cfg, const hist_view *v, double lo, double hi,
+/* The nonzero bins of a view as (centre, count) pairs, in bin order: the mse
+ * search scores every candidate range over them, so empty bins are dropped once
+ * instead of once per candidate. */
+typedef struct mass_points {
+  double *centre, *count;
+  int n;
+} mass_points;
+
+static int mass_points_of(const hist_view *v, mass_points *m) {
+  m->n = 0;
+  m->centre = malloc(((size_t)v->n + 1) * sizeof *m->centre);
+  m->count = malloc(((size_t)v->n + 1) * sizeof *m->count);
+  if (!m->centre || !m->count) {
+    free(m->centre), free(m->count);
+    return qc_fail(QC_ENOMEM, "out of memory in the mse search");
+  }
+  for (int j = 0; j < v->n; j++)
+    if (v->counts[j]) {
+      m->centre[m->n] = ((double)(v->first + j) + 0.5) * v->width;
+      m->count[m->n++] = (double)v->counts[j];
+    }
+  return QC_OK;
+}
+
+/* nearbyint(x) in the default rounding mode (ties to even), inline: adding and
+ * subtracting 1.5 * 2^52 rounds any |x| < 2^51; larger doubles are integers. */
+static inline double round_even(double x) {
+  const double magic = 6755399441055744.0;
+  return fabs(x) < 2251799813685248.0 ? (x + magic) - magic : x;
+}
+
+/* Sum over the mass points of count * (fakequant(centre) - centre)^2 for the
+ * qparams of (lo, hi). Exact zeros are always representable and contribute nothing. */
+static int quant_error(const qc_observer_cfg *cfg, const mass_points *m, double lo, double hi,
                        double *err) {
   qc_qparams qp;
   QC_TRY(qc_qparams_from_range((float)lo, (float)hi, cfg->qmin, cfg->qmax, cfg->symmetric, &qp));
-  double scale = qp.scale, zp = qp.zero_point, sum = 0.0;
-  for (int j = 0; j < v->n; j++) {
-    double cnt = (double)v->counts[j];
-    if (cnt == 0.0)
-      continue;
-    double c = ((double)(v->first + j) + 0.5) * v->width;
-    double q = nearbyint(c / scale) + zp;
-    q = q < cfg->qmin ? cfg->qmin : q > cfg->qmax ? cfg->qmax : q;
+  const double scale = qp.scale, zp = qp.zero_point, qmin = cfg->qmin, qmax = cfg->qmax;
+  double sum = 0.0;
+  for (int j = 0; j < m->n; j++) {
+    double c = m->centre[j];
+    double q = round_even(c / scale) + zp;
+    q = q < qmin ? qmin : q > qmax ? qmax : q;
     double e = (q - zp) * scale - c;
-    sum += cnt * e * e;
+    sum += m->count[j] * e * e;
   }
   *err = sum;
   return QC_OK;
@@ -213,14 +242,19 @@ static int range_mse(const qc_observer_cfg *cfg, const qc_stats *s, double *lo, 
   QC_TRY(view_build(s, cfg->symmetric, QC_SEARCH_BINS, &v));
   if (v.zero_bin >= 0)
     v.counts[v.zero_bin] -= s->zeros;
+  mass_points m;
+  int rc = mass_points_of(&v, &m);
+  if (rc != QC_OK) {
+    free(v.counts);
+    return rc;
+  }
   double best = INFINITY, err;
-  int rc = QC_OK;
   if (cfg->symmetric) {
     double maxabs = fmax(fabs((double)s->min), fabs((double)s->max)), best_a = maxabs;
     for (int i = 0; i <= v.n && rc == QC_OK; i++) {
       /* Candidates: every bin centre, then max|x| itself. */
       double a = i < v.n ? fmin(((double)i + 0.5) * v.width, maxabs) : maxabs;
-      rc = quant_error(cfg, &v, -a, a, &err);
+      rc = quant_error(cfg, &m, -a, a, &err);
       if (rc == QC_OK && err < best)
         best = err, best_a = a;
     }
@@ -233,7 +267,7 @@ static int range_mse(const qc_observer_cfg *cfg, const qc_stats *s, double *lo, 
     double best_lo = s->min, best_hi = s->max;
     while (rc == QC_OK) {
       double wlo = fmax(view_edge(&v, a), s->min), whi = fmin(view_edge(&v, b + 1), s->max);
-      rc = quant_error(cfg, &v, wlo, whi, &err);
+      rc = quant_error(cfg, &m, wlo, whi, &err);
       if (rc == QC_OK && err < best)
         best = err, best_lo = wlo, best_hi = whi;
       if (a >= b)
@@ -246,6 +280,7 @@ static int range_mse(const qc_observer_cfg *cfg, const qc_stats *s, double *lo, 
     }
     *lo = best_lo, *hi = best_hi;
   }
+  free(m.centre), free(m.count);
   free(v.counts);
   return rc;
 }
