@@ -1,13 +1,17 @@
 #!/usr/bin/python3
-"""Peak RSS of calibration with few vs many samples (demo CNN): it should be flat.
+"""Peak RSS of calibration with few vs many samples: it should be flat.
 
-    /usr/bin/python3 tools/bench/bench_calib_memory.py [--counts 50,5000] [--batches 1,32]
-        [--runs 3] [--threads 2] [--qconvert PATH] [--json FILE]
+    /usr/bin/python3 tools/bench/bench_calib_memory.py [--model demo|KEY] [--counts 50,5000]
+        [--batches 1,32] [--runs 3] [--threads 2] [--qconvert PATH] [--json FILE]
 
-Exports the first max(counts) Fashion-MNIST train images as PNGs once, then for each count
-and batch runs `qconvert demo/fmnist_cnn.onnx --calib DIR --calib-count N -o OUT --quiet`
-under `/usr/bin/time -v` and reads its "Maximum resident set size" and the wall time;
-median of --runs.
+--model demo (the default) exports the first max(counts) Fashion-MNIST train images as PNGs
+once and quantizes demo/fmnist_cnn.onnx; --model KEY takes a real model of
+tests/e2e/accuracy.py (mlsd_large, ppocr_det, ...) with its preprocessing options and
+max(counts) calibration samples from tests/e2e/realdata.py (e.g. --model mlsd_large
+--counts 8,64 --batches 1,8: M-LSD large costs about a second per image). For each count and
+batch it runs `qconvert MODEL --calib DIR --calib-count N -o OUT --quiet` under
+`/usr/bin/time -v` and reads its "Maximum resident set size" and the wall time; median of
+--runs.
 Statistics are constant-size per tensor (docs/observers.md), so peak RSS should not grow
 with the number of samples; the table prints the ratio of each row to the smallest count.
 """
@@ -52,6 +56,7 @@ def run_child(cmd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="demo")
     ap.add_argument("--counts", default="50,5000")
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--runs", type=int, default=3)
@@ -68,12 +73,22 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="qc_bench_mem_") as tmp:
         calib = os.path.join(tmp, "calib")
-        subprocess.run([idx2png, TRAIN, calib, "--count", str(max(counts))], check=True,
-                       capture_output=True)
+        if a.model == "demo":
+            subprocess.run([idx2png, TRAIN, calib, "--count", str(max(counts))], check=True,
+                           capture_output=True)
+            model, model_args = os.path.join(ROOT, "demo", "fmnist_cnn.onnx"), []
+        else:
+            sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+            sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+            import accuracy as A
+            import realdata as R
+            spec = A.SPECS[a.model]
+            R.save_pngs(A.make_samples(spec, R.CALIB, max(counts)), calib)
+            model, model_args = A.model_path(spec), list(spec.args)
         out = os.path.join(tmp, "out.onnx")
         for b in batches:
             for n in counts:
-                cmd = [qc, os.path.join(ROOT, "demo", "fmnist_cnn.onnx"), "--calib", calib,
+                cmd = [qc, model, "--calib", calib, *model_args,
                        "--calib-count", str(n), "--batch", str(b), "--threads", str(a.threads),
                        "-o", out, "--quiet"]
                 res = [run_child(cmd) for _ in range(a.runs)]
@@ -81,7 +96,7 @@ def main():
                              "wall_s": statistics.median(r[1] for r in res),
                              "rss_runs": [r[0] for r in res]})
                 print(f"samples {n} batch {b}: {rows[-1]['peak_rss_mib']:.1f} MiB", file=sys.stderr)
-    print(f"demo CNN, {a.threads} threads, median of {a.runs} runs; peak RSS from /usr/bin/time -v")
+    print(f"{a.model}, {a.threads} threads, median of {a.runs} runs; peak RSS from /usr/bin/time -v")
     print(f'{"samples":>8} {"batch":>6} {"peak RSS MiB":>13} {"vs fewest":>10} {"wall s":>8}')
     for b in batches:
         base = next(r for r in rows if r["batch"] == b and r["samples"] == min(counts))
@@ -90,7 +105,7 @@ def main():
                   f'{r["peak_rss_mib"] / base["peak_rss_mib"]:>9.2f}x {r["wall_s"]:>8.2f}')
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"threads": a.threads, "runs": a.runs, "rows": rows}, f, indent=1)
+            json.dump({"model": a.model, "threads": a.threads, "runs": a.runs, "rows": rows}, f, indent=1)
     return 0
 
 

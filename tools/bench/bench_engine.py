@@ -2,7 +2,8 @@
 """Benchmark qconvert's FP32 engine against onnxruntime-node.
 
     /usr/bin/python3 tools/bench/bench_engine.py [--threads N] [--rounds R] [--repeat K]
-        [--models cnn,resnet,blazeface,ppocr] [--batches 1,8] [--qconvert PATH]
+        [--models cnn,resnet,blazeface,ppocr,mlsd_large,ppocr_det,ppocr_rec] [--batches 1,8]
+        [--qconvert PATH]
         [--qc-env KEY=VAL ...] [--ort-noopt] [--json FILE]
 
 For every model and batch, R interleaved rounds each run `qconvert run
@@ -12,6 +13,13 @@ process's per-run median is one sample, and the table shows the median of
 the R samples per side and the median of the R per-round ratios
 qconvert/ORT (robust to load shifting between rounds on a shared machine).
 Goal: ratio <= 1.2. Session creation and model loading are not timed.
+The peak RSS columns are each process's own high-water mark (/usr/bin/time,
+median over rounds): model, session and one batch's activations.
+
+Models: the demo's Fashion-MNIST nets (cnn, resnet, dwnet), BlazeFace front
+128, PP-OCR cls (ppocr), and M-LSD 512 tiny/large (mlsd_tiny, mlsd_large; NHWC
+RGBA 0-255), PP-OCRv4 det at 320x320 and rec at 48x320 (ppocr_det, ppocr_rec),
+fed photos and text as docs/accuracy.md does.
 
 --ort-noopt also times ORT with graph optimizations disabled (no Conv+BN/Relu
 fusion, no constant folding): the gap between the two ORT columns is what
@@ -48,6 +56,8 @@ def configs(tmp, models, batches):
             elif key == 'ppocr':
                 model = qm.PPOCR_CLS
                 x = qm.ppocr_images(n)
+            elif key in ('mlsd_tiny', 'mlsd_large', 'ppocr_det', 'ppocr_rec'):
+                model, x = qm.real_model(key, n, tmp)
             else:
                 raise SystemExit(f'unknown model key {key}')
             npy = os.path.join(tmp, f'{key}_b{n}.npy')
@@ -62,7 +72,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--rounds', type=int, default=5, help='interleaved process pairs per config (default 5)')
     ap.add_argument('--repeat', type=int, default=20, help='timed runs per process (default 20)')
-    ap.add_argument('--models', default='cnn,resnet,blazeface,ppocr')
+    ap.add_argument('--models', default='cnn,resnet,blazeface,ppocr,mlsd_large,ppocr_det,ppocr_rec')
     ap.add_argument('--batches', default='1,8')
     ap.add_argument('--qconvert', default=None)
     ap.add_argument('--qc-env', action='append', default=[], metavar='KEY=VAL')
@@ -82,6 +92,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix='qc_bench_') as tmp:
         cfgs = configs(tmp, a.models.split(','), [int(b) for b in a.batches.split(',')])
         samples = {c['label']: ([], [], []) for c in cfgs}
+        rss = {c['label']: ([], []) for c in cfgs}
         for r in range(a.rounds):
             for c in cfgs:
                 # Alternate which side goes first so neither always follows the other.
@@ -93,10 +104,13 @@ def main():
                         _, ms = qm.run_qconvert(c['model'], c['name'], c['npy'], os.path.join(tmp, 'qc'),
                                                 threads=a.threads, repeat=a.repeat, qconvert=qc, env=env)
                         samples[c['label']][0].append(ms)
+                        rss[c['label']][0].append(qm.LAST_PEAK_RSS_MIB['qconvert'])
                     else:
                         _, ms = qm.run_ort(c['model'], c['name'], c['npy'], os.path.join(tmp, 'ort'),
                                            threads=a.threads, repeat=a.repeat, warmup=2, optimize=side == 'ort')
                         samples[c['label']][1 if side == 'ort' else 2].append(ms)
+                        if side == 'ort':
+                            rss[c['label']][1].append(qm.LAST_PEAK_RSS_MIB['ort'])
             print(f'round {r + 1}/{a.rounds} done', file=sys.stderr, flush=True)
         for c in cfgs:
             q, o, no = samples[c['label']]
@@ -104,6 +118,9 @@ def main():
             row = {'config': c['label'], 'input': c['shape'], 'qconvert_ms': statistics.median(q),
                    'ort_ms': statistics.median(o), 'ratio': statistics.median(ratios),
                    'ratio_min': min(ratios), 'ratio_max': max(ratios), 'qconvert_samples': q, 'ort_samples': o}
+            for side, vals in zip(('qconvert', 'ort'), rss[c['label']]):
+                vals = [v for v in vals if v is not None]
+                row[f'{side}_peak_rss_mib'] = statistics.median(vals) if vals else None
             if no:
                 row['ort_noopt_ms'] = statistics.median(no)
                 row['ratio_noopt'] = statistics.median([x / y for x, y in zip(q, no)])
@@ -111,14 +128,17 @@ def main():
             rows.append(row)
     print(f'threads={a.threads} rounds={a.rounds} repeat={a.repeat}'
           + (f' qc-env={" ".join(a.qc_env)}' if a.qc_env else ''))
-    hdr = f'{"config":<14} {"input":<14} {"qconvert ms":>12} {"ORT ms":>9} {"ratio":>7}  {"ratio range":>15}  goal'
+    hdr = (f'{"config":<16} {"input":<16} {"qconvert ms":>12} {"ORT ms":>9} {"ratio":>7}  {"ratio range":>15}  goal'
+           f'  {"qc RSS MiB":>10} {"ORT RSS MiB":>11}')
     if a.ort_noopt:
         hdr += f'  {"ORT-noopt ms":>12} {"ratio":>6}'
     print(hdr)
     print('-' * len(hdr))
     for r in rows:
-        line = (f'{r["config"]:<14} {r["input"]:<14} {r["qconvert_ms"]:>12.3f} {r["ort_ms"]:>9.3f} {r["ratio"]:>7.2f}  '
-                f'{r["ratio_min"]:>6.2f} - {r["ratio_max"]:<6.2f}  {"ok  " if r["ratio"] <= 1.2 else "SLOW"}')
+        mib = lambda v: f'{v:.1f}' if v is not None else '-'
+        line = (f'{r["config"]:<16} {r["input"]:<16} {r["qconvert_ms"]:>12.3f} {r["ort_ms"]:>9.3f} {r["ratio"]:>7.2f}  '
+                f'{r["ratio_min"]:>6.2f} - {r["ratio_max"]:<6.2f}  {"ok  " if r["ratio"] <= 1.2 else "SLOW"}'
+                f'  {mib(r["qconvert_peak_rss_mib"]):>10} {mib(r["ort_peak_rss_mib"]):>11}')
         if 'ort_noopt_ms' in r:
             line += f'  {r["ort_noopt_ms"]:>12.3f} {r["ratio_noopt"]:>6.2f}'
         print(line)

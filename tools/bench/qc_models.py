@@ -163,6 +163,21 @@ def fixed_batch(src, path_out, batch):
     return path_out
 
 
+def real_model(key, n, tmp):
+    """(model path, input batch) for the real detection/OCR models at batch n, as
+    docs/accuracy.md feeds them: M-LSD 512 (fixed batch 1, rewritten to n), PP-OCRv4 det at
+    320x320 and rec at 48x320 (dynamic batch)."""
+    if key in ('mlsd_tiny', 'mlsd_large'):
+        src = MLSD_TINY if key == 'mlsd_tiny' else MLSD_LARGE
+        model = src if n == 1 else fixed_batch(src, os.path.join(tmp, f'{key}_b{n}.onnx'), n)
+        return model, mlsd_images(n)
+    if key == 'ppocr_det':
+        return PPOCR_DET, ppocr_det_images(n)
+    if key == 'ppocr_rec':
+        return PPOCR_REC, ppocr_rec_images(n)
+    raise KeyError(key)
+
+
 def blazeface_batch(path_out, batch):
     """BlazeFace (published at batch 1) at batch `batch`."""
     return fixed_batch(BLAZEFACE, path_out, batch)
@@ -177,6 +192,25 @@ def input_name(model_path):
 
 
 # ---- runners ----------------------------------------------------------------
+
+TIME = '/usr/bin/time'
+# Peak RSS (MiB) of the last run_qconvert / run_ort process, or None without /usr/bin/time.
+LAST_PEAK_RSS_MIB = {'qconvert': None, 'ort': None}
+
+
+def run_measured(cmd, env=None):
+    """subprocess.run(cmd) capturing text output, plus the process's own peak RSS in MiB
+    (from /usr/bin/time, so the forking interpreter's pages are not counted), or None."""
+    if not os.path.exists(TIME):
+        return subprocess.run(cmd, capture_output=True, text=True, env=env), None
+    r = subprocess.run([TIME, '-f', 'QC_PEAK_RSS_KIB %M'] + cmd, capture_output=True, text=True, env=env)
+    rss = None
+    lines = r.stderr.splitlines()
+    if lines and lines[-1].startswith('QC_PEAK_RSS_KIB '):
+        rss = int(lines[-1].split()[1]) / 1024.0
+        r.stderr = '\n'.join(lines[:-1])
+    return r, rss
+
 
 def read_pb(path):
     t = onnx.TensorProto()
@@ -197,13 +231,14 @@ def run_qconvert(model, name, npy, out_dir, threads=2, repeat=0, qconvert=None, 
            '--threads', str(threads)]
     if repeat:
         cmd += ['--repeat', str(repeat)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r, rss = run_measured(cmd, env=env)
     if r.returncode != 0:
         raise RuntimeError(f'qconvert run failed ({r.returncode}): {" ".join(cmd)}\n{r.stderr}')
     ms = None
     mt = re.search(r'median ([0-9.]+) ms', r.stdout)
     if mt:
         ms = float(mt.group(1))
+    LAST_PEAK_RSS_MIB['qconvert'] = rss
     return _outputs(out_dir, 'pb', read_pb), ms
 
 
@@ -212,9 +247,10 @@ def run_ort(model, name, npy, out_dir, threads=2, repeat=1, warmup=0, optimize=T
            '--repeat', str(repeat), '--warmup', str(warmup)]
     if not optimize:
         cmd.append('--no-optimize')
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r, rss = run_measured(cmd)
     if r.returncode != 0:
         raise RuntimeError(f'ort_run failed ({r.returncode}): {" ".join(cmd)}\n{r.stderr}')
+    LAST_PEAK_RSS_MIB['ort'] = rss
     info = json.loads(r.stdout.strip().splitlines()[-1])
     return _outputs(out_dir, 'npy', np.load), info['median_ms']
 
