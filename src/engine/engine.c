@@ -23,7 +23,7 @@ struct qc_engine {
   qc_graph *graph;
   plan_node *plan;
   int n_plan;
-  qc_tensor *consts;      /* per value id: decoded initializer (empty otherwise) */
+  qc_tensor *consts;      /* per value id: the graph's initializer view, borrowed (empty otherwise) */
   int *last_use;          /* per value id: plan index of the last consumer, -1 if none */
   unsigned char *pinned;  /* per value id: never freed during a run (inputs, constants, outputs) */
 };
@@ -146,9 +146,14 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
       e->pinned[v] = 1;
     if ((val->flags & QC_VALUE_INITIALIZER) && !(val->flags & QC_VALUE_GRAPH_INPUT) && val->n_consumers) {
       e->pinned[v] = 1;
-      rc = qc_graph_initializer(g, v, &e->consts[v]);
-      if (rc == 0 && !qc_dtype_is_computable(e->consts[v].dtype))
-        rc = qc_fail(QC_EUNSUPPORTED, "%s data is not supported by the engine", qc_dtype_name(e->consts[v].dtype));
+      /* Borrowed: the engine is freed before its graph (qc_engine_free reads
+       * it) and nothing rewrites the graph while an engine runs on it. */
+      const qc_tensor *view;
+      rc = qc_graph_initializer_view(g, v, &view);
+      if (rc == 0 && !qc_dtype_is_computable(view->dtype))
+        rc = qc_fail(QC_EUNSUPPORTED, "%s data is not supported by the engine", qc_dtype_name(view->dtype));
+      if (rc == 0)
+        qc_tensor_wrap(&e->consts[v], view->dtype, view->ndim, view->dims, view->data);
       if (rc < 0) {
         rc = qc_fail_context(rc, "initializer '%s'", val->name);
         goto fail;

@@ -1,8 +1,10 @@
 /* The FP32 inference engine: runs a model's graph node by node.
  *
  * qc_engine_create checks every node against the op registry (an unknown op
- * is an error naming op, opset and node), decodes initializers once and runs
- * each kernel's init(). qc_engine_run is reentrant: several threads may run
+ * is an error naming op, opset and node), takes the graph's decoded
+ * initializers (borrowed: free the engine before the model, and do not
+ * rewrite the graph while an engine exists) and runs each kernel's init().
+ * qc_engine_run is reentrant: several threads may run
  * the same engine at once on different inputs. Intermediate tensors are
  * freed right after their last consumer. */
 #ifndef QC_ENGINE_H

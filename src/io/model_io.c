@@ -209,17 +209,7 @@ static int inline_external(qc_model *m) {
       continue;
     qc_tensor t;
     QC_TRY(qc_tensor_from_proto(tp, m->dir, &t));
-    for (size_t k = 0; k < tp->n_external_data; k++)
-      onnx__string_string_entry_proto__free_unpacked(tp->external_data[k], NULL);
-    free(tp->external_data);
-    tp->external_data = NULL;
-    tp->n_external_data = 0;
-    tp->has_data_location = 0;
-    tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
-    free(tp->raw_data.data);
-    tp->has_raw_data = 1;
-    tp->raw_data.len = t.nbytes;
-    tp->raw_data.data = t.data; /* take ownership */
+    qc_tensor_proto_take_raw(tp, t.data, t.nbytes);
     t.owns_data = 0;
     qc_tensor_release(&t);
   }

@@ -20,6 +20,20 @@ int qc_tensor_proto_is_external(const Onnx__TensorProto *tp) {
   return tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
 }
 
+void qc_tensor_proto_take_raw(Onnx__TensorProto *tp, void *data, size_t len) {
+  for (size_t k = 0; k < tp->n_external_data; k++)
+    onnx__string_string_entry_proto__free_unpacked(tp->external_data[k], NULL);
+  free(tp->external_data);
+  tp->external_data = NULL;
+  tp->n_external_data = 0;
+  tp->has_data_location = 0;
+  tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+  free(tp->raw_data.data);
+  tp->has_raw_data = 1;
+  tp->raw_data.len = len;
+  tp->raw_data.data = data;
+}
+
 int qc_resolve_external_path(const char *model_dir, const char *location, char *buf, size_t n) {
   if (!location || !*location)
     return qc_fail(QC_EINVAL, "external data has no location");
@@ -111,8 +125,8 @@ static int count_mismatch(const Onnx__TensorProto *tp, const char *field, size_t
                  have, (long long)want);
 }
 
-int qc_tensor_from_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out) {
-  memset(out, 0, sizeof *out);
+/* Checks dtype, rank, segmentation and shape; the dtype and byte size. */
+static int check_header(const Onnx__TensorProto *tp, int *dt_out, size_t *nbytes) {
   int dt = tp->has_data_type ? tp->data_type : 0;
   if (!qc_dtype_is_valid(dt))
     return qc_fail(QC_EINVAL, "tensor '%s' has invalid data type %d", TP_NAME(tp), dt);
@@ -123,13 +137,21 @@ int qc_tensor_from_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_
     return qc_fail(QC_EUNSUPPORTED, "tensor '%s' has rank %zu (max %d)", TP_NAME(tp), tp->n_dims, QC_MAX_DIMS);
   if (tp->segment)
     return qc_fail(QC_EUNSUPPORTED, "tensor '%s' is segmented, which is not supported", TP_NAME(tp));
-  /* Validate the shape and check that the data is all there before allocating. */
-  size_t nb;
-  int64_t n;
-  int rc = qc_shape_bytes((qc_dtype)dt, (int)tp->n_dims, tp->dims, &nb);
+  int rc = qc_shape_bytes((qc_dtype)dt, (int)tp->n_dims, tp->dims, nbytes);
   if (rc < 0)
     return qc_fail_context(rc, "tensor '%s'", TP_NAME(tp));
-  n = (int64_t)(nb / qc_dtype_size((qc_dtype)dt));
+  *dt_out = dt;
+  return QC_OK;
+}
+
+int qc_tensor_from_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out) {
+  memset(out, 0, sizeof *out);
+  /* Validate the shape and check that the data is all there before allocating. */
+  int dt;
+  size_t nb;
+  QC_TRY(check_header(tp, &dt, &nb));
+  int64_t n = (int64_t)(nb / qc_dtype_size((qc_dtype)dt));
+  int rc;
   if (qc_tensor_proto_is_external(tp)) {
     rc = read_external(tp, model_dir, out, nb);
     if (rc < 0)
@@ -223,6 +245,39 @@ int qc_tensor_from_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_
   if (rc < 0)
     qc_tensor_release(out);
   return rc;
+}
+
+/* The proto field whose bytes are already the tensor's bytes (what
+ * qc_tensor_from_proto would memcpy), or NULL. */
+static const void *direct_bytes(const Onnx__TensorProto *tp, int dt, size_t nb) {
+  int64_t n = (int64_t)(nb / qc_dtype_size((qc_dtype)dt));
+  if (qc_tensor_proto_is_external(tp))
+    return NULL;
+  if (tp->has_raw_data)
+    return tp->raw_data.len == nb ? tp->raw_data.data : NULL;
+  switch (dt) {
+  case QC_DT_FLOAT: return (int64_t)tp->n_float_data == n ? (const void *)tp->float_data : NULL;
+  case QC_DT_COMPLEX64: return (int64_t)tp->n_float_data == 2 * n ? (const void *)tp->float_data : NULL;
+  case QC_DT_DOUBLE: return (int64_t)tp->n_double_data == n ? (const void *)tp->double_data : NULL;
+  case QC_DT_COMPLEX128: return (int64_t)tp->n_double_data == 2 * n ? (const void *)tp->double_data : NULL;
+  case QC_DT_INT64: return (int64_t)tp->n_int64_data == n ? (const void *)tp->int64_data : NULL;
+  default: return NULL;
+  }
+}
+
+int qc_tensor_view_proto(const Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out) {
+  memset(out, 0, sizeof *out);
+  int dt;
+  size_t nb;
+  QC_TRY(check_header(tp, &dt, &nb));
+  const void *src = nb ? direct_bytes(tp, dt, nb) : NULL;
+  /* Typed element access needs natural alignment; protobuf-c's buffers are
+   * malloc'd, so this only fails for hand-built protos. */
+  size_t align = qc_dtype_size((qc_dtype)dt) > 8 ? 8 : qc_dtype_size((qc_dtype)dt);
+  if (!src || (uintptr_t)src % align)
+    return qc_tensor_from_proto(tp, model_dir, out);
+  qc_tensor_wrap(out, (qc_dtype)dt, (int)tp->n_dims, tp->dims, (void *)src);
+  return QC_OK;
 }
 
 int qc_tensor_to_proto(const qc_tensor *t, const char *name, Onnx__TensorProto **out) {

@@ -11,12 +11,21 @@ struct Onnx__TensorProto;
  * model_dir (NULL: external data is an error); paths may not escape model_dir. */
 int qc_tensor_from_proto(const struct Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out);
 
+/* The same tensor, but where the proto already holds its bytes in the
+ * tensor's layout (raw_data, or float/double/int64 data, suitably aligned)
+ * out borrows them (owns_data = 0) and stays valid only while tp's data
+ * fields are unchanged; otherwise out owns a decoded copy as above. */
+int qc_tensor_view_proto(const struct Onnx__TensorProto *tp, const char *model_dir, qc_tensor *out);
+
 /* Builds a new heap TensorProto with raw_data (free with qc_tensor_proto_free). */
 int qc_tensor_to_proto(const qc_tensor *t, const char *name, struct Onnx__TensorProto **out);
 void qc_tensor_proto_free(struct Onnx__TensorProto *tp);
 
 /* Whether the tensor stores its bytes in an external file. */
 int qc_tensor_proto_is_external(const struct Onnx__TensorProto *tp);
+/* Makes an external tensor inline: raw_data := the malloc'd data (tp takes
+ * ownership) and the external references are dropped. */
+void qc_tensor_proto_take_raw(struct Onnx__TensorProto *tp, void *data, size_t len);
 
 /* Reads/writes a serialized TensorProto file (ONNX test data "input_0.pb").
  * *name (optional) receives a malloc'd copy of the tensor's name or NULL. */

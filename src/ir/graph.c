@@ -295,6 +295,7 @@ void qc_graph_free(qc_graph *g) {
     return;
   qc_graph_sync(g); /* hand new/removed node protos over to (or out of) the model proto */
   for (int v = 0; v < g->n_values; v++) {
+    qc_graph_drop_view(g, v);
     free(g->values[v].name);
     free(g->values[v].consumers);
   }
@@ -402,9 +403,53 @@ done:
   return rc;
 }
 
-int qc_graph_initializer(const qc_graph *g, int value, qc_tensor *out) {
-  const qc_value *v = &g->values[value];
+int qc_graph_initializer_view(const qc_graph *g, int value, const qc_tensor **out) {
+  *out = NULL;
+  qc_value *v = &g->values[value]; /* the cache slot is writable through a const graph */
   if (!v->init)
     return qc_fail(QC_EINTERNAL, "value '%s' is not an initializer", v->name);
-  return qc_tensor_from_proto(v->init, g->model->dir, out);
+  if (!v->init_view) {
+    qc_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+      return qc_fail(QC_ENOMEM, "out of memory");
+    int rc = qc_tensor_view_proto(v->init, g->model->dir, t);
+    if (rc < 0) {
+      free(t);
+      return rc;
+    }
+    v->init_view = t;
+  }
+  *out = v->init_view;
+  return QC_OK;
+}
+
+int qc_graph_initializer(const qc_graph *g, int value, qc_tensor *out) {
+  memset(out, 0, sizeof *out);
+  const qc_tensor *view;
+  QC_TRY(qc_graph_initializer_view(g, value, &view));
+  return qc_tensor_copy(out, view);
+}
+
+int qc_graph_inline_external(qc_graph *g) {
+  for (int id = 0; id < g->n_values; id++) {
+    qc_value *v = &g->values[id];
+    if (!v->init || !qc_tensor_proto_is_external(v->init))
+      continue;
+    const qc_tensor *view;
+    QC_TRY(qc_graph_initializer_view(g, id, &view));
+    if (!view->owns_data) /* not expected: an external tensor's view holds its own copy */
+      return qc_fail(QC_EINTERNAL, "initializer '%s': external data view does not own its bytes", v->name);
+    qc_tensor_proto_take_raw(v->init, view->data, view->nbytes);
+    v->init_view->owns_data = 0; /* the view borrows the proto's raw_data now */
+  }
+  return QC_OK;
+}
+
+void qc_graph_drop_view(qc_graph *g, int value) {
+  qc_value *v = &g->values[value];
+  if (!v->init_view)
+    return;
+  qc_tensor_release(v->init_view);
+  free(v->init_view);
+  v->init_view = NULL;
 }

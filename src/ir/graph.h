@@ -3,7 +3,9 @@
  * Values (tensors) are named edges with dtype and shape (static or symbolic);
  * nodes keep a pointer to their NodeProto, which owns the attributes.
  * Rewrites edit the protos in place with malloc'd parts, so everything a
- * pass did not touch is written back exactly as read (qc_graph_sync). */
+ * pass did not touch is written back exactly as read (qc_graph_sync).
+ * Initializers stay encoded in their TensorProtos; each is decoded at most
+ * once per version, on first use (qc_graph_initializer_view). */
 #ifndef QC_GRAPH_H
 #define QC_GRAPH_H
 
@@ -37,6 +39,7 @@ typedef struct qc_value {
   int n_consumers;               /* consumer node ids, one entry per use */
   int *consumers;
   struct Onnx__TensorProto *init; /* initializer proto, if QC_VALUE_INITIALIZER */
+  qc_tensor *init_view; /* init decoded on first use (qc_graph_initializer_view), or NULL */
 } qc_value;
 
 typedef struct qc_node {
@@ -80,8 +83,19 @@ const char *qc_node_label(const qc_graph *g, int node, char *buf, size_t n);
  * malloc'd (n_order entries). A cycle or a use of an undefined value is QC_EINVAL. */
 int qc_graph_topo_order(const qc_graph *g, int **order, int *n);
 
-/* Decodes an initializer value into an owned tensor. */
+/* An initializer's data, decoded on the first call and kept by the graph:
+ * later calls return the same tensor. It borrows the proto's bytes where they
+ * already are the tensor's (raw_data, float_data, ...), else holds one decoded
+ * copy (external data is read once). Read-only; valid until the initializer
+ * is replaced (qc_graph_set_initializer) or pruned, or the graph is freed.
+ * The cache is not part of the graph's state, hence the const graph, but
+ * filling it is not thread-safe: call from one thread at a time. */
+int qc_graph_initializer_view(const qc_graph *g, int value, const qc_tensor **out);
+/* An owned copy of the initializer's data, for callers that modify it. */
 int qc_graph_initializer(const qc_graph *g, int value, qc_tensor *out);
+/* Makes external initializers inline (raw_data) for saving: the view's copy
+ * of the file's bytes becomes the proto's, so the file is not read again. */
+int qc_graph_inline_external(qc_graph *g);
 
 /* ---- rewrite helpers ---- */
 /* A fresh value name "<base>" or "<base>_N" not used in the graph; written to buf. */

@@ -46,6 +46,8 @@ int qc_model_pack(qc_model *m, unsigned flags, unsigned char **buf, size_t *len)
   *buf = NULL;
   *len = 0;
   QC_TRY(qc_graph_sync(m->graph));
+  if (flags & QC_SAVE_INLINE_EXTERNAL)
+    QC_TRY(qc_graph_inline_external(m->graph)); /* from the decoded views; the io layer does the rest */
   return qc_model_proto_pack(m, flags, buf, len);
 }
 

@@ -28,6 +28,7 @@ int qc_graph_set_initializer(qc_graph *g, const char *name, const qc_tensor *t, 
     qc_tensor_proto_free(tp);
     return rc;
   }
+  qc_graph_drop_view(g, id);
   qc_value *v = &g->values[id];
   if (v->init) {
     /* Replace the data but keep the proto's other fields (doc_string etc.). */
@@ -313,6 +314,7 @@ int qc_graph_prune(qc_graph *g) {
     if (v && v->n_consumers == 0 && !(v->flags & QC_VALUE_GRAPH_OUTPUT)) {
       v->flags &= ~(unsigned)QC_VALUE_INITIALIZER;
       v->init = NULL;
+      qc_graph_drop_view(g, id);
       /* Drop a graph-input entry naming it (IR < 4 models list initializers as inputs). */
       for (size_t k = 0; k < gp->n_input; k++)
         if (gp->input[k]->name && strcmp(gp->input[k]->name, tp->name) == 0) {

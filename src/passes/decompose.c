@@ -170,24 +170,25 @@ static int decompose_div(decomposer *d, int node, int *done) {
   if (n->ninputs != 2 || n->noutputs != 1 || n->inputs[0] < 0 || !qc_value_is_const_init(g, n->inputs[1]) ||
       g->values[n->inputs[1]].dtype != QC_DT_FLOAT || qc_value_is_const_init(g, n->inputs[0]))
     return QC_OK;
-  qc_tensor c = {0};
-  QC_TRY(qc_graph_initializer(g, n->inputs[1], &c));
-  int ok = c.dtype == QC_DT_FLOAT && c.numel <= 4096;
-  for (int64_t i = 0; ok && i < c.numel; i++)
-    ok = isfinite(qc_f32(&c)[i]) && qc_f32(&c)[i] != 0.0f && isfinite(1.0f / qc_f32(&c)[i]);
-  int rc = QC_OK;
-  if (ok) {
-    for (int64_t i = 0; i < c.numel; i++)
-      qc_f32(&c)[i] = (float)(1.0 / (double)qc_f32(&c)[i]);
-    char inv[64];
-    rc = add_const(d, qc_f32(&c), c.ndim, c.dims, inv, sizeof inv);
-    if (rc == QC_OK)
-      rc = qc_node_set_input(g, node, 1, inv);
-    if (rc == QC_OK)
-      rc = qc_node_set_op(g, node, "Mul");
-    *done = rc == QC_OK;
-  }
-  qc_tensor_release(&c);
+  const qc_tensor *c;
+  QC_TRY(qc_graph_initializer_view(g, n->inputs[1], &c));
+  int ok = c->dtype == QC_DT_FLOAT && c->numel <= 4096;
+  for (int64_t i = 0; ok && i < c->numel; i++)
+    ok = isfinite(qc_f32(c)[i]) && qc_f32(c)[i] != 0.0f && isfinite(1.0f / qc_f32(c)[i]);
+  if (!ok)
+    return QC_OK;
+  qc_tensor inv = {0};
+  QC_TRY(qc_tensor_copy(&inv, c));
+  for (int64_t i = 0; i < inv.numel; i++)
+    qc_f32(&inv)[i] = (float)(1.0 / (double)qc_f32(&inv)[i]);
+  char inv_name[64];
+  int rc = add_const(d, qc_f32(&inv), inv.ndim, inv.dims, inv_name, sizeof inv_name);
+  qc_tensor_release(&inv);
+  if (rc == QC_OK)
+    rc = qc_node_set_input(g, node, 1, inv_name);
+  if (rc == QC_OK)
+    rc = qc_node_set_op(g, node, "Mul");
+  *done = rc == QC_OK;
   return rc;
 }
 

@@ -22,14 +22,14 @@ typedef struct bn_fold {
   int64_t group, trans_b;   /* ConvTranspose group; Gemm transB */
   int64_t channels;         /* M: output channels of the producer */
   double *s, *t;            /* per channel: y = s * x + t */
-  qc_tensor w, bias;        /* decoded weight and optional bias / Gemm C */
+  qc_tensor w;              /* the weight, an owned copy (scaled in place) */
+  const qc_tensor *bias;    /* optional bias / Gemm C: the graph's view, or NULL */
 } bn_fold;
 
 static void fold_release(bn_fold *f) {
   free(f->s);
   free(f->t);
   qc_tensor_release(&f->w);
-  qc_tensor_release(&f->bias);
 }
 
 static int is_float_const(const qc_graph *g, int v) {
@@ -126,8 +126,8 @@ static int load(const qc_graph *g, bn_fold *f, int *ok) {
   if (m <= 0)
     return QC_OK;
   if (pn->ninputs > 2 && pn->inputs[2] >= 0) {
-    QC_TRY(qc_graph_initializer(g, pn->inputs[2], &f->bias));
-    const qc_tensor *c = &f->bias;
+    QC_TRY(qc_graph_initializer_view(g, pn->inputs[2], &f->bias));
+    const qc_tensor *c = f->bias;
     int row_vector; /* broadcasts along Gemm rows only: [], [1], [M], [1,1], [1,M] */
     if (f->kind == PROD_GEMM)
       row_vector = (c->ndim == 0 || (c->ndim == 1 && (c->dims[0] == 1 || c->dims[0] == m)) ||
@@ -141,13 +141,12 @@ static int load(const qc_graph *g, bn_fold *f, int *ok) {
   f->t = malloc(sizeof(double) * (size_t)m);
   if (!f->s || !f->t)
     return qc_fail(QC_ENOMEM, "out of memory");
-  qc_tensor prm[4] = {{0}};
+  const qc_tensor *prm[4] = {NULL};
   int rc = QC_OK;
   for (int i = 0; i < 4 && rc == QC_OK; i++)
-    rc = qc_graph_initializer(g, b->inputs[i + 1], &prm[i]);
-  if (rc == QC_OK && prm[0].numel == m && prm[1].numel == m && prm[2].numel == m && prm[3].numel == m) {
-    const float *scale = qc_f32(&prm[0]), *shift = qc_f32(&prm[1]), *mean = qc_f32(&prm[2]),
-                *var = qc_f32(&prm[3]);
+    rc = qc_graph_initializer_view(g, b->inputs[i + 1], &prm[i]);
+  if (rc == QC_OK && prm[0]->numel == m && prm[1]->numel == m && prm[2]->numel == m && prm[3]->numel == m) {
+    const float *scale = qc_f32(prm[0]), *shift = qc_f32(prm[1]), *mean = qc_f32(prm[2]), *var = qc_f32(prm[3]);
     *ok = 1;
     for (int64_t j = 0; j < m; j++) {
       double denom = (double)var[j] + (double)f->eps;
@@ -159,8 +158,6 @@ static int load(const qc_graph *g, bn_fold *f, int *ok) {
       f->t[j] = (double)shift[j] - (double)mean[j] * f->s[j];
     }
   }
-  for (int i = 0; i < 4; i++)
-    qc_tensor_release(&prm[i]);
   return rc;
 }
 
@@ -196,7 +193,7 @@ static int new_bias(bn_fold *f, qc_tensor *out, int *reset_beta) {
   int64_t m = f->channels;
   QC_TRY(qc_tensor_alloc(out, QC_DT_FLOAT, 1, &m));
   float *o = qc_f32(out);
-  const qc_tensor *c = f->bias.data ? &f->bias : NULL;
+  const qc_tensor *c = f->bias;
   *reset_beta = f->kind == PROD_GEMM && f->beta == 0.0f;
   for (int64_t j = 0; j < m; j++) {
     double cj = c ? (double)qc_f32(c)[c->numel == 1 ? 0 : j] : 0.0;

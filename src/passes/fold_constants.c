@@ -44,7 +44,7 @@ static int is_arith(const char *op) {
 typedef struct fold_ctx {
   qc_model *model;
   qc_graph *g;
-  qc_tensor *vals; /* per value id: known constant (decoded lazily) */
+  qc_tensor *vals; /* per value id: known constant (the graph's initializer view, borrowed) */
   int n_vals;
 } fold_ctx;
 
@@ -54,9 +54,11 @@ static int const_value(fold_ctx *c, int v, qc_tensor **out) {
   if (v < 0 || v >= c->n_vals)
     return QC_OK;
   if (c->vals[v].dtype == QC_DT_UNDEFINED && qc_value_is_const_init(c->g, v)) {
-    int rc = qc_graph_initializer(c->g, v, &c->vals[v]);
+    const qc_tensor *view;
+    int rc = qc_graph_initializer_view(c->g, v, &view);
     if (rc < 0)
       return qc_fail_context(rc, "initializer '%s'", c->g->values[v].name);
+    qc_tensor_wrap(&c->vals[v], view->dtype, view->ndim, view->dims, view->data);
   }
   if (c->vals[v].dtype != QC_DT_UNDEFINED)
     *out = &c->vals[v];
@@ -242,12 +244,11 @@ static int try_fold(fold_ctx *c, int node, int *folded) {
     rc = qc_graph_put_initializer(g, name, &out);
   if (rc == QC_OK) {
     drop_value_info(g, name);
-    qc_tensor_release(&c->vals[outv]);
-    c->vals[outv] = out; /* ownership moves to the cache */
+    /* Later readers take the new initializer's view, which borrows its proto's bytes. */
+    memset(&c->vals[outv], 0, sizeof c->vals[outv]);
     *folded = 1;
-  } else {
-    qc_tensor_release(&out);
   }
+  qc_tensor_release(&out);
   free(name);
   return rc;
 }
@@ -268,8 +269,6 @@ int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts
   if (!c.vals)
     return qc_fail(QC_ENOMEM, "out of memory");
   int rc = qc_pass_walk(g, 1, "constant-folding", fold_one, &c, &counts->changed);
-  for (int v = 0; v < c.n_vals; v++)
-    qc_tensor_release(&c.vals[v]);
-  free(c.vals);
+  free(c.vals); /* borrowed views only */
   return rc;
 }

@@ -16,7 +16,9 @@ static int const_bool(const qc_graph *g, int v, int *known, int *value) {
   *known = 0;
   qc_tensor t = {0};
   if (qc_value_is_const_init(g, v)) {
-    QC_TRY(qc_graph_initializer(g, v, &t));
+    const qc_tensor *view;
+    QC_TRY(qc_graph_initializer_view(g, v, &view));
+    qc_tensor_wrap(&t, view->dtype, view->ndim, view->dims, view->data);
   } else if (g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
     qc_attrs a = qc_node_attrs(g, g->values[v].producer);
     if (!qc_attr_has(&a, "value") || qc_attr_tensor(&a, "value", &t) < 0) {

@@ -296,7 +296,9 @@ static int const_scales(up *u, int node, qc_tensor *s) {
   int v = g->nodes[node].ninputs > 1 ? g->nodes[node].inputs[1] : -1;
   qc_tensor t = {0};
   if (qc_value_is_const_init(g, v)) {
-    QC_TRY(qc_graph_initializer(g, v, &t));
+    const qc_tensor *view;
+    QC_TRY(qc_graph_initializer_view(g, v, &view));
+    qc_tensor_wrap(&t, view->dtype, view->ndim, view->dims, view->data);
   } else if (v >= 0 && g->values[v].producer >= 0 && strcmp(qc_node_op(g, g->values[v].producer), "Constant") == 0) {
     qc_attrs a = qc_node_attrs(g, g->values[v].producer);
     QC_TRY(qc_attr_tensor(&a, "value", &t));
@@ -425,8 +427,10 @@ static int r_broadcast(up *u, int node) {
   for (int64_t i = 0; i < trailing; i++)
     axes[i] = rb + i;
   if (qc_value_is_const_init(g, b)) { /* reshape the constant: [dims..., 1...] */
-    qc_tensor t = {0};
-    QC_TRY(qc_graph_initializer(g, b, &t));
+    const qc_tensor *view;
+    QC_TRY(qc_graph_initializer_view(g, b, &view));
+    qc_tensor t = {0}; /* the same bytes under the new shape */
+    qc_tensor_wrap(&t, view->dtype, view->ndim, view->dims, view->data);
     int64_t dims[QC_MAX_DIMS];
     memcpy(dims, t.dims, sizeof(int64_t) * (size_t)t.ndim);
     for (int64_t i = 0; i < trailing; i++)

@@ -101,10 +101,9 @@ static int rescale_factor(const qc_graph *g, int node, int *act_slot, float *fac
       continue;
     if (g->values[c].ndim > 1 && (g->values[x].ndim < 0 || g->values[c].ndim > g->values[x].ndim))
       continue;
-    qc_tensor t = {0};
-    int ok = qc_graph_initializer(g, c, &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1;
-    float v = ok ? qc_f32(&t)[0] : 0.0f;
-    qc_tensor_release(&t);
+    const qc_tensor *t;
+    int ok = qc_graph_initializer_view(g, c, &t) == QC_OK && t->dtype == QC_DT_FLOAT && t->numel == 1;
+    float v = ok ? qc_f32(t)[0] : 0.0f;
     if (ok && v >= 0x1p-20f && v <= 0x1p20f) {
       *act_slot = slot;
       *factor = v;
@@ -148,11 +147,10 @@ static int clip_bound(const qc_graph *g, int node, const char *name, int slot, f
     return 1;
   if (!(g->values[n->inputs[slot]].flags & QC_VALUE_INITIALIZER))
     return 0;
-  qc_tensor t = {0};
-  int ok = qc_graph_initializer(g, n->inputs[slot], &t) == QC_OK && t.dtype == QC_DT_FLOAT && t.numel == 1;
+  const qc_tensor *t;
+  int ok = qc_graph_initializer_view(g, n->inputs[slot], &t) == QC_OK && t->dtype == QC_DT_FLOAT && t->numel == 1;
   if (ok)
-    *out = qc_f32(&t)[0];
-  qc_tensor_release(&t);
+    *out = qc_f32(t)[0];
   return ok;
 }
 
@@ -168,11 +166,10 @@ int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v) {
   if (v < 0)
     return 0;
   if (qdq_is_float_initializer(g, v)) {
-    qc_tensor t = {0};
-    int zero = qc_graph_initializer(g, v, &t) == QC_OK && t.dtype == QC_DT_FLOAT;
-    for (int64_t i = 0; zero && i < t.numel; i++)
-      zero = qc_f32(&t)[i] == 0.0f;
-    qc_tensor_release(&t);
+    const qc_tensor *t;
+    int zero = qc_graph_initializer_view(g, v, &t) == QC_OK && t->dtype == QC_DT_FLOAT;
+    for (int64_t i = 0; zero && i < t->numel; i++)
+      zero = qc_f32(t)[i] == 0.0f;
     return zero;
   }
   const qc_stats *s = qc_stats_set_find(stats, g->values[v].name);

@@ -173,10 +173,11 @@ int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float
   int b_slot = strcmp(op, "MatMul") == 0 ? -1 : 2;
   int axis;
   float beta = 1.0f;
-  qc_tensor w = {0}, b = {0};
+  const qc_tensor *w, *b = NULL; /* the graph's views */
+  qc_tensor w_alpha = {0};       /* Gemm: alpha * B, owned */
   if (nd->ninputs <= w_slot || nd->inputs[w_slot] < 0)
     return QC_OK;
-  QC_TRY(qc_graph_initializer(g, nd->inputs[w_slot], &w));
+  QC_TRY(qc_graph_initializer_view(g, nd->inputs[w_slot], &w));
   int rc = QC_OK;
   qc_attrs attrs = qc_node_attrs(g, node);
   int64_t group = 1, trans_b = 0;
@@ -195,71 +196,72 @@ int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float
       rc = qc_attr_float(&attrs, "beta", 1.0f, &beta);
     axis = trans_b ? 0 : 1;
     if (rc == QC_OK && alpha != 1.0f) { /* fold alpha into B so the weight scale carries it */
-      for (int64_t i = 0; i < w.numel; i++)
-        qc_f32(&w)[i] *= alpha;
-      rc = qc_node_set_attr_float(g, node, "alpha", 1.0f);
+      rc = qc_tensor_copy(&w_alpha, w);
+      for (int64_t i = 0; rc == QC_OK && i < w_alpha.numel; i++)
+        qc_f32(&w_alpha)[i] *= alpha;
+      if (rc == QC_OK)
+        rc = qc_node_set_attr_float(g, node, "alpha", 1.0f);
+      w = &w_alpha;
     }
   } else { /* MatMul: B [K, N], channels along N */
-    axis = w.ndim == 2 ? 1 : -1;
+    axis = w->ndim == 2 ? 1 : -1;
   }
   if (rc < 0) {
     char label[256];
-    qc_tensor_release(&w);
+    qc_tensor_release(&w_alpha);
     return qc_fail_context(rc, "%s", qc_node_label(g, node, label, sizeof label));
   }
   if (opts->per_tensor)
     axis = -1;
-  if (w.dtype != QC_DT_FLOAT || w.ndim < 1) {
-    qc_tensor_release(&w);
+  if (w->dtype != QC_DT_FLOAT || w->ndim < 1) {
+    qc_tensor_release(&w_alpha);
     return QC_OK;
   }
-  int n = axis >= 0 ? (int)w.dims[axis] : 1;
+  int n = axis >= 0 ? (int)w->dims[axis] : 1;
   float *scale = malloc(sizeof(float) * (size_t)n);
   if (!scale)
     rc = qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = weight_scales(&w, axis, scale, n);
+    rc = weight_scales(w, axis, scale, n);
   /* Bias first: it may enlarge a channel's weight scale. */
   int has_bias = b_slot >= 0 && nd->ninputs > b_slot && nd->inputs[b_slot] >= 0 &&
                  (g->values[nd->inputs[b_slot]].flags & QC_VALUE_INITIALIZER);
   int quant_bias = 0;
   if (rc == QC_OK && has_bias && x_scale > 0 && !opts->weight_only) {
-    rc = qc_graph_initializer(g, nd->inputs[b_slot], &b);
-    quant_bias = rc == QC_OK && b.dtype == QC_DT_FLOAT && b.ndim == 1 && (n == 1 || b.numel == n);
+    rc = qc_graph_initializer_view(g, nd->inputs[b_slot], &b);
+    quant_bias = rc == QC_OK && b->dtype == QC_DT_FLOAT && b->ndim == 1 && (n == 1 || b->numel == n);
   }
   if (rc == QC_OK && quant_bias) {
-    rc = replace_bias(g, node, b_slot, &b, x_scale, scale, n, beta);
+    rc = replace_bias(g, node, b_slot, b, x_scale, scale, n, beta);
     if (rc == QC_OK && beta != 1.0f)
       rc = qc_node_set_attr_float(g, node, "beta", 1.0f);
   }
   if (rc == QC_OK)
-    rc = replace_weight(g, node, w_slot, &w, axis, scale, n);
+    rc = replace_weight(g, node, w_slot, w, axis, scale, n);
   free(scale);
-  qc_tensor_release(&w);
-  qc_tensor_release(&b);
+  qc_tensor_release(&w_alpha);
   return rc;
 }
 
 int qdq_quantize_constant_input(qc_graph *g, int node, int slot, qc_qscheme scheme) {
   int v = g->nodes[node].inputs[slot];
-  qc_tensor c = {0}, q = {0};
-  QC_TRY(qc_graph_initializer(g, v, &c));
-  if (c.dtype != QC_DT_FLOAT) {
-    qc_tensor_release(&c);
+  const qc_tensor *c;
+  qc_tensor q = {0};
+  QC_TRY(qc_graph_initializer_view(g, v, &c));
+  if (c->dtype != QC_DT_FLOAT)
     return QC_OK;
-  }
   float mn = INFINITY, mx = -INFINITY;
-  for (int64_t i = 0; i < c.numel; i++) {
-    mn = qc_f32(&c)[i] < mn ? qc_f32(&c)[i] : mn;
-    mx = qc_f32(&c)[i] > mx ? qc_f32(&c)[i] : mx;
+  for (int64_t i = 0; i < c->numel; i++) {
+    mn = qc_f32(c)[i] < mn ? qc_f32(c)[i] : mn;
+    mx = qc_f32(c)[i] > mx ? qc_f32(c)[i] : mx;
   }
   qc_qparams qp;
-  int rc = qc_qparams_compute(scheme, c.numel ? mn : 0, c.numel ? mx : 0, &qp);
+  int rc = qc_qparams_compute(scheme, c->numel ? mn : 0, c->numel ? mx : 0, &qp);
   qc_dtype qt = scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
   if (rc == QC_OK)
-    rc = qc_tensor_alloc(&q, qt, c.ndim, c.dims);
-  for (int64_t i = 0; rc == QC_OK && i < c.numel; i++) {
-    int32_t r = qc_quantize_value(qc_f32(&c)[i], qp.scale, qp.zero_point, qp.qmin, qp.qmax);
+    rc = qc_tensor_alloc(&q, qt, c->ndim, c->dims);
+  for (int64_t i = 0; rc == QC_OK && i < c->numel; i++) {
+    int32_t r = qc_quantize_value(qc_f32(c)[i], qp.scale, qp.zero_point, qp.qmin, qp.qmax);
     if (qt == QC_DT_UINT8)
       qc_u8(&q)[i] = (uint8_t)r;
     else
@@ -279,7 +281,6 @@ int qdq_quantize_constant_input(qc_graph *g, int node, int slot, qc_qscheme sche
   }
   if (rc == QC_OK)
     rc = qc_node_set_input(g, node, slot, dqname);
-  qc_tensor_release(&c);
   qc_tensor_release(&q);
   return rc;
 }
