@@ -11,6 +11,9 @@
 #include "../ir/attr.h"
 #include "qdq_state.h"
 
+/* The levels of an 8-bit grid: the margin beyond the bounds is one step. */
+#define SATURATION_STEPS 255.0
+
 int qdq_saturation_range(const qc_graph *g, int node, double ylo, double yhi, double q, double *lo, double *hi) {
   const char *op = qc_node_op(g, node);
   if (!strcmp(op, "HardSigmoid")) {
@@ -136,7 +139,12 @@ void qdq_saturation_bounds(qdq_state *st) {
     if (p >= 0 && st->node_q[p] && (kind == K_SHARED || kind == K_RESCALE))
       continue; /* its qparams are its input's: the input's readers are checked there */
     if (st->value_q[v] && serving_range(st, v, 1.0, &lo, &hi, &by, 0) && lo < hi) {
-      st->sat_lo[v] = lo, st->sat_hi[v] = hi;
+      /* One step of the new grid beyond each bound: rounding the zero point
+       * moves the grid's ends by up to half a step, and an end inside the
+       * bound would leave every saturated element off by up to a quantum
+       * (0.998 for a HardSwish gate of 1), the same error everywhere. */
+      double margin = (hi - lo) / (SATURATION_STEPS - 2);
+      st->sat_lo[v] = lo - margin, st->sat_hi[v] = hi + margin;
       st->sat_by[v] = by;
     }
   }

@@ -7,7 +7,8 @@ Sigmoid / Tanh / HardSigmoid / Softmax, calibrated with --observer minmax on 32 
   * the scale of each clipped logit tensor equals numpy's: the observed range intersected with
     Sigmoid [ln(p/(1-p)) at p = q/2 and 1 - q/2] (q the Sigmoid output's scale), Tanh
     [atanh(-1 + q/2), atanh(1 - q/2)] (q the scale the float Tanh output would have at 8 bits),
-    HardSigmoid [-beta/alpha, (1-beta)/alpha] (it is decomposed into Mul, Add, Clip first);
+    HardSigmoid [-beta/alpha, (1-beta)/alpha] (it is decomposed into Mul, Add, Clip first), each
+    widened by one step of the new grid, (hi - lo) / 253, on both sides;
     the Softmax logits keep their observed range; the JSON report lists the three clips;
   * onnxruntime's INT8 Sigmoid output is within about one output quantum of FP32 (RMS <= q,
     max <= 2.5 q: half a logit step times the slope 1/4, plus the output's own rounding) on 16
@@ -89,7 +90,9 @@ def expected_ranges(m, xs):
     q_tanh = uint8_scale(th.min(), th.max())
     l_tanh = (math.atanh(-1 + q_tanh / 2), math.atanh(1 - q_tanh / 2))  # a float output: Tanh's limits
     bounds = {"sig": l_sig, "tanh": l_tanh, "hsig": (-BETA / ALPHA, (1 - BETA) / ALPHA)}
-    clipped = {k: (max(observed[k][0], b[0]), min(observed[k][1], b[1])) for k, b in bounds.items()}
+    margin = {k: (b[1] - b[0]) / 253 for k, b in bounds.items()}  # one step of the new grid
+    clipped = {k: (max(observed[k][0], b[0] - margin[k]), min(observed[k][1], b[1] + margin[k]))
+               for k, b in bounds.items()}
     return observed, clipped, q_sig
 
 
