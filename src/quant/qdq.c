@@ -23,7 +23,7 @@
  *                  (qdq_regions.c).
  *   saturation     a tensor read only by saturating functions (Sigmoid,
  *                  Tanh, HardSigmoid, Add+Clip) is quantized on the range
- *                  where their outputs still move (saturation_bounds). */
+ *                  where their outputs still move (qdq_saturation.c). */
 #include "qdq.h"
 
 #include <math.h>
@@ -35,7 +35,6 @@
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
 #include "qdq_state.h"
-
 
 static qc_dtype act_qtype(const qdq_state *st) {
   return st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
