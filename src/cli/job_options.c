@@ -26,7 +26,7 @@ static int split_list(const char *opt, const char *s, char **buf, const char **i
 enum {
   OPT_CALIB_COUNT = 256, OPT_BATCH, OPT_THREADS, OPT_INPUT_SHAPE, OPT_SAVE_STATS, OPT_LOAD_STATS, OPT_QUIET,
   OPT_SCALE, OPT_MEAN, OPT_STD, OPT_COLOR, OPT_LAYOUT, OPT_RESIZE, OPT_PAD, OPT_OBSERVER, OPT_OBSERVERS,
-  OPT_PERCENTILE, OPT_ACT_TYPE, OPT_PER_TENSOR, OPT_WEIGHT_ONLY, OPT_NO_EQUALIZE, OPT_EXCLUDE, OPT_OP_TYPES, OPT_EVAL, OPT_DATA,
+  OPT_PERCENTILE, OPT_ACT_TYPE, OPT_PER_TENSOR, OPT_WEIGHT_ONLY, OPT_NO_EQUALIZE, OPT_NO_SAT_CLIP, OPT_EXCLUDE, OPT_OP_TYPES, OPT_EVAL, OPT_DATA,
   OPT_MIN_SQNR, OPT_FALLBACK_BUDGET,
 };
 
@@ -92,6 +92,8 @@ static void print_help(cli_job_mode mode) {
          "  --per-tensor            per-tensor weight scales (default per channel)\n"
          "  --weight-only           int8 weights behind DequantizeLinear, float activations\n"
          "  --no-equalize           skip cross-layer equalization of Conv -> [Relu] -> Conv pairs\n"
+         "  --no-saturation-clip    keep the observer's range for tensors read only by Sigmoid, Tanh or\n"
+         "                          HardSigmoid (default: clipped to where their outputs still move)\n"
          "  --exclude NODE,...      keep these nodes in FP32\n"
          "  --op-types A,B,...      quantize only these op types (supported: %s)\n",
          qc_qdq_supported_ops());
@@ -120,7 +122,7 @@ int cli_job_parse(int argc, char **argv, cli_job_mode mode, cli_job_args *a) {
       {"observer", required_argument, 0, OPT_OBSERVER}, {"observers", required_argument, 0, OPT_OBSERVERS},
       {"percentile", required_argument, 0, OPT_PERCENTILE}, {"activation-type", required_argument, 0, OPT_ACT_TYPE},
       {"per-tensor", no_argument, 0, OPT_PER_TENSOR}, {"weight-only", no_argument, 0, OPT_WEIGHT_ONLY},
-      {"no-equalize", no_argument, 0, OPT_NO_EQUALIZE},
+      {"no-equalize", no_argument, 0, OPT_NO_EQUALIZE}, {"no-saturation-clip", no_argument, 0, OPT_NO_SAT_CLIP},
       {"exclude", required_argument, 0, OPT_EXCLUDE}, {"op-types", required_argument, 0, OPT_OP_TYPES},
       {"eval", required_argument, 0, OPT_EVAL}, {"data", required_argument, 0, OPT_DATA},
       {"min-sqnr", required_argument, 0, OPT_MIN_SQNR},
@@ -216,6 +218,7 @@ int cli_job_parse(int argc, char **argv, cli_job_mode mode, cli_job_args *a) {
     case OPT_PER_TENSOR: o->per_tensor = 1; break;
     case OPT_WEIGHT_ONLY: o->weight_only = 1; break;
     case OPT_NO_EQUALIZE: o->no_equalize = 1; break;
+    case OPT_NO_SAT_CLIP: o->no_saturation_clip = 1; break;
     case OPT_EXCLUDE:
       rc = split_list("--exclude", optarg, &a->exclude_buf, a->exclude, CLI_MAX_LIST, &o->n_exclude);
       break;

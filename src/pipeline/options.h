@@ -38,6 +38,7 @@ typedef struct qc_job_options {
   int per_tensor;         /* per-tensor weight scales instead of per channel */
   int weight_only;        /* int8 weights behind DequantizeLinear, float activations */
   int no_equalize;        /* skip cross-layer equalization */
+  int no_saturation_clip; /* keep observer ranges before saturating readers */
   const char *const *exclude; /* node names kept in FP32 */
   int n_exclude;
   const char *const *op_types; /* op types to quantize (none: every supported one) */

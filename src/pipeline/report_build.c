@@ -38,6 +38,10 @@ void job_report_build(const job_state *s, qc_quant_report *r) {
   r->n_tensors = s->summary.n_tensors;
   r->warnings = (const char **)s->summary.warnings;
   r->n_warnings = s->summary.n_warnings;
+  r->regions = s->summary.regions;
+  r->n_regions = s->summary.n_regions;
+  r->clips = s->summary.clips;
+  r->n_clips = s->summary.n_clips;
   r->layers = s->layers;
   r->n_layers = s->n_layers;
   r->compare = s->n_entries ? s->entries : NULL;

@@ -35,6 +35,7 @@ void job_quant_opts(const qc_job_options *o, qc_observer_kind kind, qc_quant_opt
   q->per_tensor = o->per_tensor;
   q->weight_only = o->weight_only;
   q->no_equalize = o->no_equalize;
+  q->no_saturation_clip = o->no_saturation_clip;
   q->exclude = o->exclude;
   q->n_exclude = o->n_exclude;
   q->op_types = o->n_op_types ? o->op_types : NULL;

@@ -17,7 +17,13 @@
  *                  placement, so the Q is known to exist.
  *   rescale        Mul by a positive scalar constant c after a quantized
  *                  input: removed; its output is the input's int8 tensor read
- *                  with scale c * s (exact, no kernel, no extra rounding). */
+ *                  with scale c * s (exact, no kernel, no extra rounding).
+ *   float regions  comparison, selection and index ops and what they read,
+ *                  back to the weighted producers, stay float
+ *                  (qdq_regions.c).
+ *   saturation     a tensor read only by saturating functions (Sigmoid,
+ *                  Tanh, HardSigmoid, Add+Clip) is quantized on the range
+ *                  where their outputs still move (qdq_saturation.c). */
 #include "qdq.h"
 
 #include <math.h>
@@ -28,31 +34,13 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "onnx.pb-c.h"
-#include "qdq_internal.h"
-
-typedef struct qdq_state {
-  qc_model *m;
-  qc_graph *g;
-  const qc_stats_set *stats;
-  const qc_quant_opts *opts;
-  qc_quant_summary *out;
-  int *node_q;      /* per node id: quantized */
-  int *value_q;     /* per value id: gets Q/DQ */
-  qc_qparams *qp;   /* per value id, valid when qp_done */
-  int *qp_done;     /* 0 unknown, 1 done, -1 unavailable */
-  int *kind;        /* per node id, decided on the graph as it was before the rewrite */
-  int *act_slot;    /* per node id: the input a follower tracks (rescale: the non-constant one) */
-  float *factor;    /* per node id: a rescale's constant */
-  float *clip_top;  /* per value id: the max its absorbed Relu/Clip chain clips at (else inf) */
-} qdq_state;
-
-static int node_kind(const qdq_state *st, int node) { return st->kind[node]; }
+#include "qdq_state.h"
 
 static qc_dtype act_qtype(const qdq_state *st) {
   return st->opts->act_scheme == QC_QS_UINT8_AFFINE ? QC_DT_UINT8 : QC_DT_INT8;
 }
 
-static int follower_input(const qdq_state *st, int node) {
+int qdq_follower_input(const qdq_state *st, int node) {
   const qc_node *n = &st->g->nodes[node];
   return n->ninputs > st->act_slot[node] ? n->inputs[st->act_slot[node]] : -1;
 }
@@ -113,13 +101,27 @@ static int concat_data_input(const qdq_state *st, int node) {
   return data;
 }
 
-/* qparams from v's own statistics; 0 when it has none usable (never
+/* The observer's range of v; 0 when v has no usable statistics (never
  * observed, or only NaN/Inf). */
-static int observed_qparams(const qdq_state *st, int v, qc_qparams *qp) {
+int qdq_observed_range(const qdq_state *st, int v, float *rmin, float *rmax) {
   const qc_stats *s = qc_stats_set_find(st->stats, st->g->values[v].name);
+  return s && s->count > 0 && qc_observer_range(&st->opts->observer, s, rmin, rmax) == QC_OK;
+}
+
+/* qparams from v's own statistics, its range intersected with what its
+ * saturating readers can tell apart (never widened); 0 when it has none. */
+static int observed_qparams(const qdq_state *st, int v, qc_qparams *qp) {
   float rmin, rmax;
-  return s && s->count > 0 && qc_observer_range(&st->opts->observer, s, &rmin, &rmax) == QC_OK &&
-         qc_qparams_compute(st->opts->act_scheme, rmin, rmax, qp) == QC_OK;
+  if (!qdq_observed_range(st, v, &rmin, &rmax))
+    return 0;
+  if (v < st->nv && st->sat_by && st->sat_by[v]) {
+    float lo = fmaxf(rmin, (float)st->sat_lo[v]), hi = fminf(rmax, (float)st->sat_hi[v]);
+    if (lo < hi && (lo > rmin || hi < rmax)) {
+      rmin = lo, rmax = hi;
+      st->sat_used[v] = 1;
+    }
+  }
+  return qc_qparams_compute(st->opts->act_scheme, rmin, rmax, qp) == QC_OK;
 }
 
 /* qparams of an activation value: shared-scale outputs take their input's. */
@@ -132,11 +134,11 @@ static int value_qparams(qdq_state *st, int v, qc_qparams *qp) {
   int prod = g->values[v].producer;
   int ok = 0;
   st->qp_done[v] = -1; /* guards cycles */
-  int kind = prod >= 0 ? node_kind(st, prod) : K_NONE, k;
+  int kind = prod >= 0 ? qdq_kind(st, prod) : K_NONE, k;
   if (prod >= 0 && st->node_q[prod] && kind == K_SHARED) {
     ok = value_qparams(st, g->nodes[prod].inputs[0], &st->qp[v]);
   } else if (prod >= 0 && st->node_q[prod] && kind == K_RESCALE) {
-    ok = value_qparams(st, follower_input(st, prod), &st->qp[v]);
+    ok = value_qparams(st, qdq_follower_input(st, prod), &st->qp[v]);
     st->qp[v].scale = (float)((double)st->qp[v].scale * st->factor[prod]);
     ok = ok && isnormal(st->qp[v].scale);
   } else if (prod >= 0 && st->node_q[prod] && (k = concat_data_input(st, prod)) >= 0) {
@@ -156,8 +158,8 @@ static int plan(qdq_state *st, const int *order, int n) {
   qc_graph *g = st->g;
   for (int k = 0; k < n; k++) {
     int id = order[k];
-    int kind = node_kind(st, id);
-    if (!node_allowed(st, id))
+    int kind = qdq_kind(st, id);
+    if (!node_allowed(st, id) || st->node_region[id])
       continue;
     if (kind == K_WEIGHTED)
       st->node_q[id] = qdq_weighted_ok(g, id) ||
@@ -173,15 +175,16 @@ static int plan(qdq_state *st, const int *order, int n) {
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
-    int kind = node_kind(st, id);
+    int kind = qdq_kind(st, id);
     if (!st->node_q[id] || (kind != K_WEIGHTED && kind != K_FUSED))
       continue;
     for (int i = 0; i < nd->ninputs; i++)
-      if (qdq_is_float_activation(g, nd->inputs[i]) && !(kind == K_WEIGHTED && i == 2))
+      if (qdq_is_float_activation(g, nd->inputs[i]) && !(kind == K_WEIGHTED && i == 2) &&
+          !st->value_region[nd->inputs[i]])
         st->value_q[nd->inputs[i]] = 1;
     for (int o = 0; o < nd->noutputs; o++) {
       int v = nd->outputs[o];
-      if (v < 0)
+      if (v < 0 || st->value_region[v])
         continue;
       if (!output_stays_float(g, id, v))
         st->value_q[v] = 1;
@@ -193,15 +196,16 @@ static int plan(qdq_state *st, const int *order, int n) {
   for (int k = 0; k < n; k++) {
     int id = order[k];
     const qc_node *nd = &g->nodes[id];
-    int kind = node_kind(st, id);
-    if ((kind != K_SHARED && kind != K_REMOVABLE && kind != K_RESCALE) || !node_allowed(st, id) || nd->ninputs < 1)
+    int kind = qdq_kind(st, id);
+    if ((kind != K_SHARED && kind != K_REMOVABLE && kind != K_RESCALE) || !node_allowed(st, id) || nd->ninputs < 1 ||
+        st->node_region[id])
       continue;
-    int in = follower_input(st, id);
+    int in = qdq_follower_input(st, id);
     if (in < 0 || !st->value_q[in])
       continue;
     st->node_q[id] = 1;
     for (int o = 0; o < nd->noutputs; o++)
-      if (nd->outputs[o] >= 0)
+      if (nd->outputs[o] >= 0 && !st->value_region[nd->outputs[o]])
         st->value_q[nd->outputs[o]] = 1;
   }
   /* A follower whose outputs feed no quantized node would only add a useless
@@ -209,7 +213,7 @@ static int plan(qdq_state *st, const int *order, int n) {
    * it costs nothing and removes a node. */
   for (int k = n - 1; k >= 0; k--) {
     int id = order[k];
-    int kind = node_kind(st, id);
+    int kind = qdq_kind(st, id);
     if (!st->node_q[id] || (kind != K_SHARED && kind != K_REMOVABLE))
       continue;
     const qc_node *nd = &g->nodes[id];
@@ -240,18 +244,18 @@ static int absorbing_producer(qdq_state *st, int act) {
   qc_graph *g = st->g;
   const qc_node *an = &g->nodes[act];
   float lo, hi;
-  if (node_kind(st, act) != K_REMOVABLE || !node_allowed(st, act) || !qdq_clip_bounds(g, act, &lo, &hi) ||
-      lo != 0.0f || an->ninputs < 1 || an->noutputs != 1)
+  if (qdq_kind(st, act) != K_REMOVABLE || !node_allowed(st, act) || !qdq_clip_bounds(g, act, &lo, &hi) ||
+      lo != 0.0f || an->ninputs < 1 || an->noutputs != 1 || st->node_region[act])
     return -1;
   int in = an->inputs[0], out = an->outputs[0];
-  if (in < 0 || out < 0)
+  if (in < 0 || out < 0 || st->value_region[out])
     return -1;
   const qc_value *iv = &g->values[in];
   int prod = iv->producer;
   if (prod < 0 || !st->node_q[prod] || iv->n_consumers != 1 || (iv->flags & QC_VALUE_GRAPH_OUTPUT))
     return -1;
   /* A rescale's or shared-scale op's range is its input's: it could not clip. */
-  int pk = node_kind(st, prod);
+  int pk = qdq_kind(st, prod);
   int clips = (pk == K_WEIGHTED && qdq_weighted_ok(g, prod)) ||
               (pk == K_FUSED && strcmp(qc_node_op(g, prod), "Softmax") != 0);
   if (!clips)
@@ -360,7 +364,7 @@ static int record_tensor(qdq_state *st, int v, const qc_qparams *qp) {
   t->qtype = st->opts->act_scheme == QC_QS_UINT8_AFFINE ? "uint8" : "int8";
   t->nonfinite = stats ? stats->nonfinite : 0;
   s->n_tensors++;
-  return QC_OK;
+  return v < st->nv && st->sat_used[v] ? qdq_record_clip(st, v) : QC_OK;
 }
 
 /* Inserts Q -> DQ on value v; every consumer then reads the DQ output. */
@@ -412,7 +416,7 @@ static int fold_rescale(qdq_state *st, int node) {
   qc_qparams qp;
   value_qparams(st, y, &qp);
   /* The input now reads the DequantizeLinear of x (or of an earlier rescale). */
-  int x_dq = follower_input(st, node);
+  int x_dq = qdq_follower_input(st, node);
   int dq = x_dq >= 0 ? g->values[x_dq].producer : -1;
   if (dq < 0 || strcmp(qc_node_op(g, dq), "DequantizeLinear") != 0)
     return qc_fail(QC_EINTERNAL, "rescale to '%s': its input is not dequantized", g->values[y].name);
@@ -454,6 +458,7 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   QC_TRY(qc_graph_topo_order(g, &order, &n));
   /* Sized for the values that exist now; rewrites only add values after planning. */
   int nv = g->n_values, nn = g->n_nodes;
+  st.nv = nv;
   st.node_q = calloc((size_t)nn + 1, sizeof(int));
   st.value_q = calloc((size_t)nv + 1, sizeof(int));
   st.qp = calloc((size_t)nv + 1, sizeof(qc_qparams));
@@ -462,8 +467,14 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   st.act_slot = calloc((size_t)nn + 1, sizeof(int));
   st.factor = calloc((size_t)nn + 1, sizeof(float));
   st.clip_top = malloc(((size_t)nv + 1) * sizeof(float));
+  st.value_region = calloc((size_t)nv + 1, sizeof(int));
+  st.node_region = calloc((size_t)nn + 1, sizeof(int));
+  st.sat_lo = calloc((size_t)nv + 1, sizeof(double));
+  st.sat_hi = calloc((size_t)nv + 1, sizeof(double));
+  st.sat_by = calloc((size_t)nv + 1, sizeof(char *));
+  st.sat_used = calloc((size_t)nv + 1, sizeof(int));
   if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor ||
-      !st.clip_top) {
+      !st.clip_top || !st.value_region || !st.node_region || !st.sat_lo || !st.sat_hi || !st.sat_by || !st.sat_used) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
@@ -473,7 +484,13 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
     int id = order[k];
     st.kind[id] = qdq_node_kind(g, id, &st.act_slot[id], &st.factor[id]);
   }
-  if ((rc = plan(&st, order, n)) < 0 || (rc = absorb_activations(&st)) < 0 || (rc = drop_unobserved(&st, nv)) < 0)
+  if (!opts->weight_only &&
+      (rc = qdq_float_regions(g, stats, order, n, st.value_region, st.node_region, out)) < 0)
+    goto done;
+  if ((rc = plan(&st, order, n)) < 0)
+    goto done;
+  qdq_saturation_bounds(&st); /* on the graph as planned, before absorption renames outputs */
+  if ((rc = absorb_activations(&st)) < 0 || (rc = drop_unobserved(&st, nv)) < 0)
     goto done;
   /* The rewrite follows the graph without the absorbed nodes. */
   free(order);
@@ -485,8 +502,11 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
     int id = order[k];
     if (!st.node_q[id])
       continue;
-    int kind = node_kind(&st, id);
-    out->nodes_quantized++;
+    int kind = qdq_kind(&st, id), float_out = g->nodes[id].noutputs > 0;
+    for (int o = 0; o < g->nodes[id].noutputs; o++)
+      float_out &= g->nodes[id].outputs[o] >= 0 && g->nodes[id].outputs[o] < nv &&
+                   st.value_region[g->nodes[id].outputs[o]] != 0;
+    out->nodes_quantized += !float_out; /* a weighted op whose output feeds a float region runs in float */
     if (kind == K_WEIGHTED && qdq_weighted_ok(g, id)) {
       int x = g->nodes[id].inputs[0];
       qc_qparams xqp;
@@ -503,7 +523,7 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
     if (g->inputs[i] < nv && st.value_q[g->inputs[i]])
       rc = insert_qdq(&st, g->inputs[i]);
   for (int k = 0; k < n && rc == QC_OK; k++) {
-    if (st.node_q[order[k]] && node_kind(&st, order[k]) == K_RESCALE) {
+    if (st.node_q[order[k]] && qdq_kind(&st, order[k]) == K_RESCALE) {
       rc = fold_rescale(&st, order[k]);
       continue;
     }
@@ -528,6 +548,12 @@ done:
   free(st.act_slot);
   free(st.factor);
   free(st.clip_top);
+  free(st.value_region);
+  free(st.node_region);
+  free(st.sat_lo);
+  free(st.sat_hi);
+  free(st.sat_by);
+  free(st.sat_used);
   return rc;
 }
 
@@ -536,7 +562,13 @@ void qc_quant_summary_free(qc_quant_summary *s) {
     free(s->tensors[i].name);
   for (int i = 0; i < s->n_warnings; i++)
     free(s->warnings[i]);
+  for (int i = 0; i < s->n_regions; i++)
+    qdq_float_region_free(&s->regions[i]);
+  for (int i = 0; i < s->n_clips; i++)
+    free(s->clips[i].tensor);
   free(s->tensors);
   free(s->warnings);
+  free(s->regions);
+  free(s->clips);
   memset(s, 0, sizeof *s);
 }

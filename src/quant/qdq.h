@@ -22,12 +22,35 @@ typedef struct qc_tensor_report {
   uint64_t nonfinite;   /* NaN/Inf values seen during calibration (excluded) */
 } qc_tensor_report;
 
+/* A region of discrete post-processing kept in float by design (comparison,
+ * selection and index ops and every tensor they read, back to the weighted
+ * ops that produce them; docs/quantization.md). */
+typedef struct qc_float_region {
+  char *decided_by;   /* its first decision op: "Equal 'name'" */
+  char **nodes;       /* its nodes in graph order ("op 'name'") */
+  int n_nodes;
+  char **boundary;    /* weighted producers it starts at: int8 inputs and weights, float output */
+  int n_boundary;
+  int n_tensors;      /* float activation tensors kept float */
+  double float_bytes; /* their size per calibration sample in float32 (int8 would be a quarter) */
+} qc_float_region;
+
+/* An activation range clipped to where its saturating consumers' outputs
+ * still move (docs/quantization.md). */
+typedef struct qc_saturation_clip {
+  char *tensor;
+  const char *consumer;             /* "Sigmoid", "Tanh", "HardSigmoid", "Add+Clip" */
+  float observed_min, observed_max; /* the observer's range */
+  float lo, hi;                     /* the range quantized */
+} qc_saturation_clip;
+
 typedef struct qc_quant_opts {
   qc_observer_cfg observer;   /* activation range selection */
   qc_qscheme act_scheme;      /* QC_QS_UINT8_AFFINE (default) or QC_QS_INT8_SYMMETRIC */
   int per_tensor;             /* weights per tensor instead of per channel */
   int weight_only;            /* int8 weights behind DQ, float activations */
   int no_equalize;            /* skip cross-layer equalization (equalize.c) */
+  int no_saturation_clip;     /* keep observer ranges before saturating consumers */
   const char *const *exclude; /* node names kept in FP32 */
   int n_exclude;
   const char *const *op_types; /* op types to quantize; NULL = all supported */
@@ -44,6 +67,10 @@ typedef struct qc_quant_summary {
   int n_tensors;
   char **warnings;
   int n_warnings;
+  qc_float_region *regions; /* float by design, in graph order */
+  int n_regions;
+  qc_saturation_clip *clips; /* in graph order */
+  int n_clips;
 } qc_quant_summary;
 
 /* Whether a node runs as an int8 kernel of its own when quantized (weighted

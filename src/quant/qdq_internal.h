@@ -28,6 +28,22 @@ int qdq_clip_bounds(const qc_graph *g, int node, float *lo, float *hi);
  * zeros (a generated channel padding). */
 int qdq_all_zero(const qc_graph *g, const qc_stats_set *stats, int v);
 
+/* Discrete post-processing kept float (qdq_regions.c): value_region[v] and
+ * node_region[node] (zeroed, sized for every value / node) get the number of
+ * the region, from 1; node_region also marks the weighted, fused and rescale
+ * ops that read a region tensor. Each region is appended to out->regions. */
+int qdq_float_regions(const qc_graph *g, const qc_stats_set *stats, const int *order, int n, int *value_region,
+                      int *node_region, qc_quant_summary *out);
+void qdq_float_region_free(qc_float_region *r);
+
+/* Saturating consumers (docs/quantization.md): for `node` reading x at input
+ * 0, the range of x beyond which its output moves by at most half of the
+ * output quantum q, on an output grid [ylo, yhi] (+-inf: the function's own
+ * limits). Sigmoid and Tanh invert at ylo + q/2 and yhi - q/2; HardSigmoid
+ * gives where alpha * x + beta reaches 0 and 1. 0 when
+ * node is no saturating op or the bounds are degenerate. */
+int qdq_saturation_range(const qc_graph *g, int node, double ylo, double yhi, double q, double *lo, double *hi);
+
 /* The base of the names generated for the next quantized tensor: "qc<N>", N
  * counting up in rewrite order. Short on purpose: exporters' tensor names run
  * to 70+ bytes and each generated name is stored 2-3 times, which cost

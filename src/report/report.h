@@ -57,6 +57,10 @@ typedef struct qc_quant_report {
   int n_tensors;
   const char **warnings;     /* one-line notes (skipped nodes, NaN seen, ...) */
   int n_warnings;
+  const qc_float_region *regions;   /* float by design (decision regions) */
+  int n_regions;
+  const qc_saturation_clip *clips;  /* ranges clipped before saturating readers */
+  int n_clips;
   /* Optional parts (NULL / 0 when absent). */
   const qc_eval_result *eval;     /* --eval */
   const qc_layer_error *layers;   /* per-layer SQNR, worst first */

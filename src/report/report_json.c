@@ -93,6 +93,44 @@ static void json_tensor(qc_report_buf *b, const qc_tensor_report *t) {
   qc_rb_printf(b, ", \"nonfinite\": %" PRIu64 "}", t->nonfinite);
 }
 
+static void json_string_list(qc_report_buf *b, char *const *items, int n) {
+  qc_rb_puts(b, "[");
+  for (int i = 0; i < n; i++) {
+    if (i)
+      qc_rb_puts(b, ", ");
+    json_string(b, items[i]);
+  }
+  qc_rb_puts(b, "]");
+}
+
+static void json_region(qc_report_buf *b, const qc_float_region *r) {
+  qc_rb_puts(b, "{\"decided_by\": ");
+  json_string(b, r->decided_by);
+  qc_rb_puts(b, ", \"nodes\": ");
+  json_string_list(b, r->nodes, r->n_nodes);
+  qc_rb_puts(b, ", \"float_outputs_of\": ");
+  json_string_list(b, r->boundary, r->n_boundary);
+  qc_rb_printf(b, ", \"float_tensors\": %d, \"float_bytes_per_sample\": ", r->n_tensors);
+  json_double(b, r->float_bytes);
+  qc_rb_puts(b, "}");
+}
+
+static void json_clip(qc_report_buf *b, const qc_saturation_clip *c) {
+  qc_rb_puts(b, "{\"tensor\": ");
+  json_string(b, c->tensor);
+  qc_rb_puts(b, ", \"read_by\": ");
+  json_string(b, c->consumer);
+  qc_rb_puts(b, ", \"observed_min\": ");
+  json_float(b, c->observed_min);
+  qc_rb_puts(b, ", \"observed_max\": ");
+  json_float(b, c->observed_max);
+  qc_rb_puts(b, ", \"min\": ");
+  json_float(b, c->lo);
+  qc_rb_puts(b, ", \"max\": ");
+  json_float(b, c->hi);
+  qc_rb_puts(b, "}");
+}
+
 /* Writes "[\n    item,\n    item\n  ]" for n items via the given emitter. */
 #define JSON_LIST(b, n, emit_item)        \
   do {                                    \
@@ -241,6 +279,16 @@ int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
   qc_rb_puts(b, ",\n");
   json_key(b, in, "warnings");
   JSON_LIST(b, r->warnings ? r->n_warnings : 0, json_string(b, r->warnings[i_] ? r->warnings[i_] : ""));
+  if (r->n_regions > 0) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "float_regions");
+    JSON_LIST(b, r->n_regions, json_region(b, &r->regions[i_]));
+  }
+  if (r->n_clips > 0) {
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "saturation_clips");
+    JSON_LIST(b, r->n_clips, json_clip(b, &r->clips[i_]));
+  }
   if (r->passes) {
     qc_rb_puts(b, ",\n");
     json_key(b, in, "passes");

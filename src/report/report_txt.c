@@ -209,6 +209,36 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
   op_table(b, r);
   eval_summary(b, r);
 
+  for (int i = 0; i < r->n_regions; i++) {
+    const qc_float_region *g = &r->regions[i];
+    char bytes[32];
+    qc_format_bytes(g->float_bytes, bytes, sizeof bytes);
+    qc_rb_printf(b, "\nfloat by design (decided by ");
+    qc_rb_text(b, g->decided_by);
+    qc_rb_printf(b, "): %d nodes, %d tensors, %s of float activations per sample\n", g->n_nodes, g->n_tensors,
+                 bytes);
+    for (int k = 0; k < g->n_nodes; k++) {
+      qc_rb_puts(b, "  - ");
+      qc_rb_text(b, g->nodes[k]);
+      qc_rb_puts(b, "\n");
+    }
+    for (int k = 0; k < g->n_boundary; k++) {
+      qc_rb_puts(b, "  - float output of ");
+      qc_rb_text(b, g->boundary[k]);
+      qc_rb_puts(b, "\n");
+    }
+  }
+  if (r->n_clips > 0) {
+    qc_rb_printf(b, "\nsaturation clips (%d):\n", r->n_clips);
+    for (int i = 0; i < r->n_clips; i++) {
+      const qc_saturation_clip *c = &r->clips[i];
+      qc_rb_printf(b, "  - [%.7g, %.7g] -> [%.7g, %.7g] (%s) ", c->observed_min, c->observed_max, c->lo, c->hi,
+                   c->consumer);
+      qc_rb_text(b, c->tensor);
+      qc_rb_puts(b, "\n");
+    }
+  }
+
   int n_warnings = r->warnings ? r->n_warnings : 0;
   if (n_warnings > 0) {
     qc_rb_printf(b, "\nwarnings (%d):\n", n_warnings);
