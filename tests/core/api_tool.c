@@ -57,6 +57,8 @@ int main(int argc, char **argv) {
       o.weight_only = 1;
     else if (strcmp(k, "--no-equalize") == 0)
       o.no_equalize = 1;
+    else if (strcmp(k, "--no-saturation-clip") == 0)
+      o.no_saturation_clip = 1;
     else if (strcmp(k, "--verbose") == 0)
       o.verbose = 1;
     else
