@@ -52,9 +52,12 @@ def job(qc, spec, model, calib, out, threads, extra=()):
     """The job as a user runs it (no --report: reports add a per-layer error pass)."""
     cmd = [qc, model, "--calib", calib, *spec.args, "--threads", str(threads), "-o", out, *extra]
     dt, rss, r = timed(cmd)
-    m = re.search(r"calibration\s+\d+ samples in ([0-9.]+) s", r.stdout)
+    m = re.search(r"calibration\s+\d+ samples in (?:(\d+)m )?([0-9.]+) ?(ms|s)\b", r.stdout)
+    calib_s = None
+    if m:
+        calib_s = float(m.group(1) or 0) * 60 + float(m.group(2)) / (1000.0 if m.group(3) == "ms" else 1.0)
     os.remove(out)
-    return {"wall_s": dt, "rss_mib": rss, "calib_s": float(m.group(1)) if m else None, "stderr": r.stderr}
+    return {"wall_s": dt, "rss_mib": rss, "calib_s": calib_s, "stderr": r.stderr}
 
 
 def ort_inference(model, listing, outdir, threads):
@@ -145,7 +148,8 @@ def main():
                    "ort_wall_s": med([x["ort"] for x in rows], "wall_s"),
                    "ort_rss_mib": med([x["ort"] for x in rows], "rss_mib"),
                    "ratio": statistics.median(x["job"]["wall_s"] / x["ort"]["infer_s"] for x in rows),
-                   "calib_ratio": statistics.median(x["job"]["calib_s"] / x["ort"]["infer_s"] for x in rows)}
+                   "calib_ratio": statistics.median(x["job"]["calib_s"] / x["ort"]["infer_s"] for x in rows
+                                                    if x["job"]["calib_s"] is not None)}
             if fb_calib:
                 res.update({"fallback_images": a.fallback_images, "min_sqnr": a.min_sqnr,
                             "plain_s": med([x["plain"] for x in rows], "wall_s"),
