@@ -103,9 +103,34 @@ static int concat_data_input(const qdq_state *st, int node) {
 
 /* The observer's range of v; 0 when v has no usable statistics (never
  * observed, or only NaN/Inf). */
+static void observe_entry(const qdq_state *st, size_t i) {
+  const qc_stats *s = st->stats->stats[i];
+  int ok = s->count > 0 && qc_observer_range(&st->opts->observer, s, &st->obs_lo[i], &st->obs_hi[i]) == QC_OK;
+  st->obs_known[i] = ok ? 1 : -1;
+}
+
+/* Every statistics entry's range up front, on all threads: the searches are
+ * independent, so the result does not depend on the thread count. */
+static void observe_all(const qdq_state *st) {
+  const long n = (long)st->stats->count;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long i = 0; i < n; i++)
+    observe_entry(st, (size_t)i);
+}
+
 int qdq_observed_range(const qdq_state *st, int v, float *rmin, float *rmax) {
-  const qc_stats *s = qc_stats_set_find(st->stats, st->g->values[v].name);
-  return s && s->count > 0 && qc_observer_range(&st->opts->observer, s, rmin, rmax) == QC_OK;
+  const char *name = st->g->values[v].name;
+  for (size_t i = 0; i < st->stats->count; i++) {
+    if (strcmp(st->stats->names[i], name) != 0)
+      continue;
+    if (!st->obs_known[i])
+      observe_entry(st, i);
+    if (st->obs_known[i] < 0)
+      return 0;
+    *rmin = st->obs_lo[i], *rmax = st->obs_hi[i];
+    return 1;
+  }
+  return 0;
 }
 
 /* qparams from v's own statistics, its range intersected with what its
@@ -355,8 +380,7 @@ static int record_tensor(qdq_state *st, int v, const qc_qparams *qp) {
     return qc_fail(QC_ENOMEM, "out of memory");
   float rmin = qp->qmin == qp->zero_point ? 0 : (qp->qmin - qp->zero_point) * qp->scale;
   float rmax = (qp->qmax - qp->zero_point) * qp->scale;
-  if (stats && stats->count) /* report the observer's own range */
-    qc_observer_range(&st->opts->observer, stats, &rmin, &rmax);
+  qdq_observed_range(st, v, &rmin, &rmax); /* report the observer's own range, if any */
   t->rmin = rmin;
   t->rmax = rmax;
   t->scale = qp->scale;
@@ -473,11 +497,16 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   st.sat_hi = calloc((size_t)nv + 1, sizeof(double));
   st.sat_by = calloc((size_t)nv + 1, sizeof(char *));
   st.sat_used = calloc((size_t)nv + 1, sizeof(int));
+  st.obs_known = calloc(stats->count + 1, sizeof(signed char));
+  st.obs_lo = calloc(stats->count + 1, sizeof(float));
+  st.obs_hi = calloc(stats->count + 1, sizeof(float));
   if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor ||
-      !st.clip_top || !st.value_region || !st.node_region || !st.sat_lo || !st.sat_hi || !st.sat_by || !st.sat_used) {
+      !st.clip_top || !st.value_region || !st.node_region || !st.sat_lo || !st.sat_hi || !st.sat_by || !st.sat_used ||
+      !st.obs_known || !st.obs_lo || !st.obs_hi) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
+  observe_all(&st);
   for (int v = 0; v < nv; v++)
     st.clip_top[v] = INFINITY;
   for (int k = 0; k < n; k++) {
@@ -554,6 +583,9 @@ done:
   free(st.sat_hi);
   free(st.sat_by);
   free(st.sat_used);
+  free(st.obs_known);
+  free(st.obs_lo);
+  free(st.obs_hi);
   return rc;
 }
 

@@ -25,6 +25,10 @@ typedef struct qdq_state {
   double *sat_lo, *sat_hi; /* per value id: the range its saturating readers can tell apart */
   const char **sat_by;     /* per value id: which reader set it (NULL: none) */
   int *sat_used;           /* per value id: its qparams come from the clipped range */
+  /* Per statistics entry: the observer's range, computed once (an mse or
+   * entropy search costs milliseconds, and planning asks several times). */
+  signed char *obs_known; /* 0 not yet, 1 usable, -1 none */
+  float *obs_lo, *obs_hi;
 } qdq_state;
 
 static inline int qdq_kind(const qdq_state *st, int node) { return st->kind[node]; }
