@@ -36,6 +36,49 @@ int qc_set_threads(int nthreads) {
 }
 
 
+/* A kernel instance for graph node id, as every evaluation sets one up:
+ * names, opset, attributes and arity; inputs, outputs and priv stay empty. */
+static void kernel_bind(const qc_graph *g, int id, int opset, const qc_op *op, qc_kernel *k) {
+  const qc_node *nd = &g->nodes[id];
+  memset(k, 0, sizeof *k);
+  k->op = op;
+  k->op_type = nd->proto->op_type;
+  k->node_name = nd->proto->name ? nd->proto->name : "";
+  k->opset = opset;
+  k->attrs = qc_node_attrs(g, id);
+  k->ninputs = nd->ninputs;
+  k->noutputs = nd->noutputs;
+}
+
+/* Output shapes, then the computation (a shape-only op has no run). */
+static int kernel_exec(qc_kernel *k) {
+  int rc = k->op->shape(k);
+  if (rc == QC_OK && k->op->run)
+    rc = k->op->run(k);
+  return rc;
+}
+
+int qc_engine_eval_node(const qc_graph *g, int node, int opset, qc_tensor **inputs, qc_tensor **outputs,
+                        int noutputs) {
+  const qc_op *op = qc_op_find(g->nodes[node].proto->op_type, opset);
+  if (!op)
+    return qc_fail(QC_EUNSUPPORTED, "no kernel for op '%s' at opset %d", g->nodes[node].proto->op_type, opset);
+  qc_kernel k;
+  kernel_bind(g, node, opset, op, &k);
+  k.inputs = inputs;
+  k.outputs = outputs;
+  k.noutputs = noutputs;
+  int rc = op->init ? op->init(&k) : QC_OK;
+  if (rc == QC_OK)
+    rc = kernel_exec(&k);
+  free(k.priv);
+  if (rc < 0) {
+    char label[256];
+    return qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, node, label, sizeof label), opset);
+  }
+  return QC_OK;
+}
+
 static int check_node_op(const qc_model *m, int id, const qc_op **op_out) {
   const qc_graph *g = m->graph;
   const Onnx__NodeProto *np = g->nodes[id].proto;
@@ -166,15 +209,11 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     plan_node *pn = &e->plan[p];
     pn->node = id;
     qc_kernel *k = &pn->tmpl;
-    rc = check_node_op(m, id, &k->op);
+    const qc_op *op;
+    rc = check_node_op(m, id, &op);
     if (rc < 0)
       goto fail;
-    k->op_type = nd->proto->op_type;
-    k->node_name = nd->proto->name ? nd->proto->name : "";
-    k->opset = m->opset;
-    k->attrs = qc_node_attrs(g, id);
-    k->ninputs = nd->ninputs;
-    k->noutputs = nd->noutputs;
+    kernel_bind(g, id, m->opset, op, k);
     e->n_plan = p + 1;
     if (k->op->init && (rc = k->op->init(k)) < 0) {
       char label[256];
@@ -284,9 +323,7 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     }
     k.inputs = kin;
     k.outputs = kout;
-    rc = k.op->shape(&k);
-    if (rc == QC_OK && k.op->run)
-      rc = k.op->run(&k);
+    rc = kernel_exec(&k);
     if (rc < 0) {
       rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
       break;

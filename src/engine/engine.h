@@ -33,6 +33,14 @@ int qc_engine_check_ops(const struct qc_model *m);
  * hold one (empty) tensor per graph output; the caller releases them. */
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user);
 
+/* Evaluates node `node` of g once on the given inputs, as the engine runs it
+ * (the registered kernel for opset: init, shapes, run, teardown), filling the
+ * first noutputs outputs (empty tensors; the caller releases them). No kernel
+ * for the op is QC_EUNSUPPORTED. Constant folding uses it. */
+struct qc_graph;
+int qc_engine_eval_node(const struct qc_graph *g, int node, int opset, qc_tensor **inputs, qc_tensor **outputs,
+                        int noutputs);
+
 /* Sets the OpenMP thread count (0: all cores). Returns the count used. */
 int qc_set_threads(int nthreads);
 

@@ -10,6 +10,7 @@
 #include "../core/status.h"
 #include "../ir/attr.h"
 #include "../io/model_io.h"
+#include "../engine/engine.h"
 #include "../ir/pass_util.h"
 #include "../ops/op.h"
 #include "onnx.pb-c.h"
@@ -174,23 +175,8 @@ static int fold_with_kernel(fold_ctx *c, int node, qc_tensor *out, int *ok) {
     free(in);
     return rc;
   }
-  /* The node as a kernel instance, as the engine sets one up. */
-  qc_kernel k = {.op = kop,
-                 .op_type = n->proto->op_type,
-                 .node_name = n->proto->name ? n->proto->name : "",
-                 .opset = c->model->opset,
-                 .attrs = qc_node_attrs(c->g, node)};
   qc_tensor *outs[1] = {out};
-  k.ninputs = n->ninputs;
-  k.inputs = in;
-  k.noutputs = 1;
-  k.outputs = outs;
-  rc = kop->init ? kop->init(&k) : QC_OK;
-  if (rc == QC_OK)
-    rc = kop->shape(&k);
-  if (rc == QC_OK && kop->run)
-    rc = kop->run(&k);
-  free(k.priv);
+  rc = qc_engine_eval_node(c->g, node, c->model->opset, in, outs, 1);
   free(in);
   if (rc == QC_ENOMEM || rc == QC_EINTERRUPTED)
     return rc;
