@@ -193,9 +193,25 @@ def print_table():
     print("%d cases, %d handled as expected, %d not" % (len(rows), T.passed, len(T.failures)))
 
 
+def world_traversable(path):
+    """Whether other users (the uid-65534 cases) can reach path: every directory from / down
+    to it lets them through. A TMPDIR from `mktemp -d` (mode 0700) does not."""
+    p = os.path.abspath(path)
+    while True:
+        if not os.stat(p).st_mode & 0o001:
+            return False
+        if p == os.path.dirname(p):
+            return True
+        p = os.path.dirname(p)
+
+
 def run_catalogue(modules):
-    """Runs each module's cases(top) in one fresh directory, prints the table and the totals."""
-    top = tempfile.mkdtemp(prefix="qc-bad-inputs-")
+    """Runs each module's cases(top) in one fresh directory, prints the table and the totals.
+    The directory is made under TMPDIR, or under /tmp when other users cannot reach TMPDIR."""
+    parent = tempfile.gettempdir()
+    if not world_traversable(parent) and world_traversable("/tmp"):
+        parent = "/tmp"
+    top = tempfile.mkdtemp(prefix="qc-bad-inputs-", dir=parent)
     os.chmod(top, 0o755)
     try:
         for mod in modules:
