@@ -14,6 +14,9 @@ batch it runs `qconvert MODEL --calib DIR --calib-count N -o OUT --quiet` under
 --runs.
 Statistics are constant-size per tensor (docs/observers.md), so peak RSS should not grow
 with the number of samples; the table prints the ratio of each row to the smallest count.
+Calibration runs up to --threads batches at once, so a count with fewer batches than threads
+(e.g. 8 samples at batch 8) holds fewer batches' activations: compare counts that give at least
+--threads batches each (the script warns otherwise).
 """
 import argparse
 import json
@@ -70,6 +73,12 @@ def main():
     idx2png = os.path.join(os.path.dirname(qc), "tools", "idx2png")
     counts = [int(c) for c in a.counts.split(",")]
     batches = [int(b) for b in a.batches.split(",")]
+    for b in batches:
+        for n in counts:
+            if -(-n // b) < a.threads:
+                print(f"warning: {n} samples at batch {b} are fewer batches than --threads {a.threads}: "
+                      f"fewer batches run at once, so this row needs less memory by construction",
+                      file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory(prefix="qc_bench_mem_") as tmp:
         calib = os.path.join(tmp, "calib")
