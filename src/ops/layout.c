@@ -98,6 +98,28 @@ static int need_input(const qc_kernel *k, int i, const qc_tensor **out) {
   return QC_OK;
 }
 
+/* Allocates Y (X's type and rank, the given dims) for Tile and Pad, which
+ * fill it row by row along the last axis. *rows is 0 when no row is left to
+ * fill (Y is empty, or a scalar now copied from X); otherwise it counts the
+ * output rows and in_strides holds X's contiguous strides. */
+static int alloc_row_output(qc_kernel *k, const qc_tensor *x, const int64_t *dims, qc_tensor **y,
+                            int64_t *in_strides, int64_t *rows) {
+  *y = qc_out(k, 0);
+  *rows = 0;
+  QC_TRY(qc_tensor_alloc(*y, x->dtype, x->ndim, dims));
+  if ((*y)->numel == 0)
+    return QC_OK;
+  if (x->ndim == 0) {
+    memcpy((*y)->data, x->data, qc_dtype_size(x->dtype));
+    return QC_OK;
+  }
+  contiguous_strides(x, in_strides);
+  *rows = 1;
+  for (int d = 0; d < x->ndim - 1; d++)
+    *rows *= dims[d];
+  return QC_OK;
+}
+
 /* ---- Transpose ---- */
 
 int qc_transpose_shape(qc_kernel *k) {
@@ -385,19 +407,12 @@ int qc_tile_shape(qc_kernel *k) {
       return qc_fail(QC_ELIMIT, "tiled dimension overflows");
     dims[d] = x->dims[d] * reps[d];
   }
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, dims));
-  if (y->numel == 0)
+  qc_tensor *y;
+  int64_t in_strides[QC_MAX_DIMS], rows;
+  QC_TRY(alloc_row_output(k, x, dims, &y, in_strides, &rows));
+  if (rows == 0)
     return QC_OK;
   const size_t es = qc_dtype_size(x->dtype);
-  if (n == 0) {
-    memcpy(y->data, x->data, es);
-    return QC_OK;
-  }
-  int64_t in_strides[QC_MAX_DIMS], rows = 1;
-  contiguous_strides(x, in_strides);
-  for (int d = 0; d < n - 1; d++)
-    rows *= dims[d];
   const int64_t in_last = x->dims[n - 1], out_last = dims[n - 1];
   const size_t row_bytes = (size_t)in_last * es;
 #pragma omp parallel for schedule(static) if (y->numel > 65536 && rows > 1)
@@ -435,13 +450,18 @@ static int normalize_indices(const qc_tensor *ind, int64_t dim, int64_t **out) {
   return QC_OK;
 }
 
+/* Gather's and GatherElements' data and indices, and their `axis` as written. */
+static int gather_inputs(const qc_kernel *k, const qc_tensor **x, const qc_tensor **ind, int64_t *axis_attr) {
+  QC_TRY(need_input(k, 0, x));
+  QC_TRY(need_input(k, 1, ind));
+  return qc_attr_int(&k->attrs, "axis", 0, axis_attr);
+}
+
 int qc_gather_shape(qc_kernel *k) {
   const qc_tensor *x, *ind;
-  QC_TRY(need_input(k, 0, &x));
-  QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
+  QC_TRY(gather_inputs(k, &x, &ind, &axis_attr));
   if (x->ndim == 0)
     return qc_fail(QC_EINVAL, "Gather data must have rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -480,11 +500,9 @@ int qc_gather_shape(qc_kernel *k) {
 
 int qc_gather_elements_shape(qc_kernel *k) {
   const qc_tensor *x, *ind;
-  QC_TRY(need_input(k, 0, &x));
-  QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
+  QC_TRY(gather_inputs(k, &x, &ind, &axis_attr));
   if (x->ndim == 0 || ind->ndim != x->ndim)
     return qc_fail(QC_EINVAL, "GatherElements needs data and indices of the same rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -666,18 +684,11 @@ int qc_pad_shape(qc_kernel *k) {
     if (mode != PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
       return qc_fail(QC_EINVAL, "cannot %s-pad empty axis %d", mode_s, d);
   }
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, r, dims));
-  if (y->numel == 0)
+  qc_tensor *y;
+  int64_t in_strides[QC_MAX_DIMS], rows;
+  QC_TRY(alloc_row_output(k, x, dims, &y, in_strides, &rows));
+  if (rows == 0)
     return QC_OK;
-  if (r == 0) {
-    memcpy(y->data, x->data, es);
-    return QC_OK;
-  }
-  int64_t in_strides[QC_MAX_DIMS], rows = 1;
-  contiguous_strides(x, in_strides);
-  for (int d = 0; d < r - 1; d++)
-    rows *= dims[d];
   const int64_t out_last = dims[r - 1], in_last = x->dims[r - 1], b = begin[r - 1];
   /* Interior of the last axis: a single memcpy per row. */
   const int64_t lo = b > 0 ? b : 0, hi = (b + in_last < out_last) ? b + in_last : out_last;
