@@ -534,7 +534,10 @@ int qc_gather_elements_shape(qc_kernel *k) {
 
 /* ---- DepthToSpace / SpaceToDepth ---- */
 
-static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
+/* DepthToSpace's and SpaceToDepth's 4-D input X and attribute blocksize b. */
+static int block_input(const qc_kernel *k, const qc_tensor **xp, int64_t *b) {
+  QC_TRY(need_input(k, 0, xp));
+  const qc_tensor *x = *xp;
   QC_TRY(qc_attr_int(&k->attrs, "blocksize", 0, b));
   if (*b <= 0 || *b > 4096)
     return qc_fail(QC_EINVAL, "blocksize must be positive, got %lld", (long long)*b);
@@ -545,11 +548,20 @@ static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
   return QC_OK;
 }
 
+/* Allocates the 4-D output odims and fills it in order from X read as the
+ * 6-D view dims6 with source strides ss. */
+static int rearrange_4d(qc_kernel *k, const qc_tensor *x, const int64_t odims[4], const int64_t dims6[6],
+                        const int64_t ss[6]) {
+  qc_tensor *y = qc_out(k, 0);
+  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
+  return QC_OK;
+}
+
 int qc_depth_to_space_shape(qc_kernel *k) {
   const qc_tensor *x;
-  QC_TRY(need_input(k, 0, &x));
   int64_t b;
-  QC_TRY(block_size_4d(k, x, &b));
+  QC_TRY(block_input(k, &x, &b));
   char mode[8];
   QC_TRY(qc_attr_string(&k->attrs, "mode", "DCR", mode, sizeof mode));
   int crd = strcmp(mode, "CRD") == 0;
@@ -559,33 +571,26 @@ int qc_depth_to_space_shape(qc_kernel *k) {
   if (C % (b * b) != 0)
     return qc_fail(QC_EINVAL, "channels %lld not divisible by blocksize^2 %lld", (long long)C, (long long)(b * b));
   const int64_t Co = C / (b * b), HW = H * W;
-  int64_t odims[4] = {N, Co, H * b, W * b};
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  const int64_t odims[4] = {N, Co, H * b, W * b};
   /* Output viewed as [N, Co, H, b1, W, b2]. */
-  int64_t dims6[6] = {N, Co, H, b, W, b};
-  int64_t ss[6] = {C * HW, crd ? b * b * HW : HW, W, crd ? b * HW : b * Co * HW, 1, crd ? HW : Co * HW};
-  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
-  return QC_OK;
+  const int64_t dims6[6] = {N, Co, H, b, W, b};
+  const int64_t ss[6] = {C * HW, crd ? b * b * HW : HW, W, crd ? b * HW : b * Co * HW, 1, crd ? HW : Co * HW};
+  return rearrange_4d(k, x, odims, dims6, ss);
 }
 
 int qc_space_to_depth_shape(qc_kernel *k) {
   const qc_tensor *x;
-  QC_TRY(need_input(k, 0, &x));
   int64_t b;
-  QC_TRY(block_size_4d(k, x, &b));
+  QC_TRY(block_input(k, &x, &b));
   const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
   if (H % b != 0 || W % b != 0)
     return qc_fail(QC_EINVAL, "spatial size %lldx%lld not divisible by blocksize %lld", (long long)H, (long long)W,
                    (long long)b);
-  int64_t odims[4] = {N, C * b * b, H / b, W / b};
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  const int64_t odims[4] = {N, C * b * b, H / b, W / b};
   /* Output viewed as [N, b1, b2, C, H/b, W/b]. */
-  int64_t dims6[6] = {N, b, b, C, H / b, W / b};
-  int64_t ss[6] = {C * H * W, W, 1, H * W, b * W, b};
-  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
-  return QC_OK;
+  const int64_t dims6[6] = {N, b, b, C, H / b, W / b};
+  const int64_t ss[6] = {C * H * W, W, 1, H * W, b * W, b};
+  return rearrange_4d(k, x, odims, dims6, ss);
 }
 
 /* ---- Pad ---- */
