@@ -120,6 +120,16 @@ static int alloc_row_output(qc_kernel *k, const qc_tensor *x, const int64_t *dim
   return QC_OK;
 }
 
+/* The products of the dims before and after axis: the data viewed as
+ * [outer, dims[axis], inner]. */
+static void around_axis(int ndim, const int64_t *dims, int axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < axis; d++)
+    *outer *= dims[d];
+  for (int d = axis + 1; d < ndim; d++)
+    *inner *= dims[d];
+}
+
 /* ---- Transpose ---- */
 
 int qc_transpose_shape(qc_kernel *k) {
@@ -183,11 +193,8 @@ int qc_concat_shape(qc_kernel *k) {
   qc_tensor *y = qc_out(k, 0);
   QC_TRY(qc_tensor_alloc(y, x0->dtype, x0->ndim, dims));
   const size_t es = qc_dtype_size(x0->dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++)
-    outer *= dims[d];
-  for (int d = axis + 1; d < x0->ndim; d++)
-    inner *= dims[d];
+  int64_t outer, inner;
+  around_axis(x0->ndim, dims, axis, &outer, &inner);
   const size_t out_row = (size_t)(dims[axis] * inner) * es;
   size_t col = 0;
   for (int i = 0; i < k->ninputs; i++) {
@@ -269,11 +276,8 @@ int qc_split_shape(qc_kernel *k) {
       sizes[i] = dim / n;
   }
   const size_t es = qc_dtype_size(x->dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++)
-    outer *= x->dims[d];
-  for (int d = axis + 1; d < x->ndim; d++)
-    inner *= x->dims[d];
+  int64_t outer, inner;
+  around_axis(x->ndim, x->dims, axis, &outer, &inner);
   const size_t in_row = (size_t)(dim * inner) * es;
   size_t col = 0;
   for (int i = 0; i < n; i++) {
@@ -482,11 +486,8 @@ int qc_gather_shape(qc_kernel *k) {
   int rc = qc_tensor_alloc(y, x->dtype, out_rank, dims);
   if (rc == QC_OK && y->numel > 0) {
     const size_t es = qc_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < axis; d++)
-      outer *= x->dims[d];
-    for (int d = axis + 1; d < x->ndim; d++)
-      inner *= x->dims[d];
+    int64_t outer, inner;
+    around_axis(x->ndim, x->dims, axis, &outer, &inner);
     const size_t chunk = (size_t)inner * es;
     const int64_t nidx = ind->numel, dim = x->dims[axis];
     for (int64_t o = 0; o < outer; o++)
