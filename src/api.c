@@ -78,26 +78,27 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
   return QC_OK;
 }
 
-int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o) {
+/* One job, quantize or (compare) compare, with its summary printed where asked.
+ * fn names the API function in messages. */
+static int run_job(const char *fn, int compare, const char *model_path, const char *output_path,
+                   const qconvert_options *o) {
   qc_job_options jo;
   qc_observer_kind kinds[QC_OBS_COUNT];
   qc_job_result res;
-  QC_TRY(job_options("qconvert_quantize", 0, model_path, output_path, o, &jo, kinds));
-  QC_TRY(qc_job_quantize(&jo, &res));
-  if (o->summary)
+  QC_TRY(job_options(fn, compare, model_path, output_path, o, &jo, kinds));
+  QC_TRY(compare ? qc_job_compare(&jo, &res) : qc_job_quantize(&jo, &res));
+  if (o->summary && compare)
+    qc_report_print_compare(o->summary, &res.report, o->eval_dir ? o->eval_dir : "calibration samples");
+  else if (o->summary)
     qc_report_print(o->summary, &res.report);
   qc_job_result_free(&res);
   return QC_OK;
 }
 
+int qconvert_quantize(const char *model_path, const char *output_path, const qconvert_options *o) {
+  return run_job("qconvert_quantize", 0, model_path, output_path, o);
+}
+
 int qconvert_compare(const char *model_path, const char *best_output_path, const qconvert_options *o) {
-  qc_job_options jo;
-  qc_observer_kind kinds[QC_OBS_COUNT];
-  qc_job_result res;
-  QC_TRY(job_options("qconvert_compare", 1, model_path, best_output_path, o, &jo, kinds));
-  QC_TRY(qc_job_compare(&jo, &res));
-  if (o->summary)
-    qc_report_print_compare(o->summary, &res.report, o->eval_dir ? o->eval_dir : "calibration samples");
-  qc_job_result_free(&res);
-  return QC_OK;
+  return run_job("qconvert_compare", 1, model_path, best_output_path, o);
 }

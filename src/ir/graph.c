@@ -204,6 +204,14 @@ int qc_graph_reindex(qc_graph *g) {
   return QC_OK;
 }
 
+/* Interns the value at position i of one of the graph's lists (`what`
+ * names the list for the message); the name must be non-empty. */
+static int intern_listed_value(qc_graph *g, const char *name, const char *what, size_t i, int *id) {
+  if (!name || !*name)
+    return qc_fail(QC_EINVAL, "%s #%zu has no name", what, i);
+  return qc_graph_intern_value(g, name, id);
+}
+
 int qc_graph_build(struct qc_model *m, qc_graph **out) {
   *out = NULL;
   qc_graph *g = calloc(1, sizeof *g);
@@ -216,11 +224,7 @@ int qc_graph_build(struct qc_model *m, qc_graph **out) {
   for (size_t i = 0; rc == QC_OK && i < gp->n_initializer; i++) {
     const Onnx__TensorProto *tp = gp->initializer[i];
     int id;
-    if (!tp->name || !*tp->name) {
-      rc = qc_fail(QC_EINVAL, "initializer #%zu has no name", i);
-      break;
-    }
-    rc = qc_graph_intern_value(g, tp->name, &id);
+    rc = intern_listed_value(g, tp->name, "initializer", i, &id);
     if (rc < 0)
       break;
     qc_value *v = &g->values[id];
@@ -237,11 +241,7 @@ int qc_graph_build(struct qc_model *m, qc_graph **out) {
   for (size_t i = 0; rc == QC_OK && i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     int id;
-    if (!vi->name || !*vi->name) {
-      rc = qc_fail(QC_EINVAL, "graph input #%zu has no name", i);
-      break;
-    }
-    rc = qc_graph_intern_value(g, vi->name, &id);
+    rc = intern_listed_value(g, vi->name, "graph input", i, &id);
     if (rc < 0)
       break;
     if (g->values[id].flags & QC_VALUE_INITIALIZER)
@@ -263,11 +263,7 @@ int qc_graph_build(struct qc_model *m, qc_graph **out) {
   for (size_t i = 0; rc == QC_OK && i < gp->n_output; i++) {
     const Onnx__ValueInfoProto *vi = gp->output[i];
     int id;
-    if (!vi->name || !*vi->name) {
-      rc = qc_fail(QC_EINVAL, "graph output #%zu has no name", i);
-      break;
-    }
-    rc = qc_graph_intern_value(g, vi->name, &id);
+    rc = intern_listed_value(g, vi->name, "graph output", i, &id);
     if (rc < 0)
       break;
     apply_type(&g->values[id], vi);

@@ -125,33 +125,34 @@ int qc_graph_add_node(qc_graph *g, const char *op_type, const char *node_name, c
   return qc_graph_reindex(g);
 }
 
-/* Finds or appends the attribute `name` on the node, resetting its payload. */
-static int attr_slot(qc_graph *g, int node, const char *name, Onnx__AttributeProto **out) {
+/* Finds or appends the attribute `name` on the node, resetting its payload
+ * to an empty attribute of the given type. */
+static int attr_slot(qc_graph *g, int node, const char *name, Onnx__AttributeProto__AttributeType type,
+                     Onnx__AttributeProto **out) {
   Onnx__NodeProto *np = g->nodes[node].proto;
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0) {
-      onnx__attribute_proto__free_unpacked(np->attribute[i], NULL);
-      np->attribute[i] = NULL;
-      *out = NULL;
-      Onnx__AttributeProto *a = malloc(sizeof *a);
-      if (!a)
-        return oom();
-      onnx__attribute_proto__init(a);
-      a->name = strdup(name);
-      np->attribute[i] = a;
-      *out = a;
-      return a->name ? QC_OK : oom();
-    }
-  Onnx__AttributeProto **arr = realloc(np->attribute, sizeof *arr * (np->n_attribute + 1));
-  if (!arr)
-    return oom();
-  np->attribute = arr;
+  *out = NULL;
+  size_t slot = 0;
+  while (slot < np->n_attribute && !(np->attribute[slot]->name && strcmp(np->attribute[slot]->name, name) == 0))
+    slot++;
+  if (slot < np->n_attribute) {
+    onnx__attribute_proto__free_unpacked(np->attribute[slot], NULL);
+    np->attribute[slot] = NULL;
+  } else {
+    Onnx__AttributeProto **arr = realloc(np->attribute, sizeof *arr * (np->n_attribute + 1));
+    if (!arr)
+      return oom();
+    np->attribute = arr;
+  }
   Onnx__AttributeProto *a = malloc(sizeof *a);
   if (!a)
     return oom();
   onnx__attribute_proto__init(a);
   a->name = strdup(name);
-  arr[np->n_attribute++] = a;
+  a->has_type = 1;
+  a->type = type;
+  np->attribute[slot] = a;
+  if (slot == np->n_attribute)
+    np->n_attribute++;
   *out = a;
   return a->name ? QC_OK : oom();
 }
@@ -168,9 +169,7 @@ int qc_node_set_op(qc_graph *g, int node, const char *op_type) {
 
 int qc_node_set_attr_int(qc_graph *g, int node, const char *name, int64_t v) {
   Onnx__AttributeProto *a;
-  QC_TRY(attr_slot(g, node, name, &a));
-  a->has_type = 1;
-  a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+  QC_TRY(attr_slot(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, &a));
   a->has_i = 1;
   a->i = v;
   return QC_OK;
@@ -178,9 +177,7 @@ int qc_node_set_attr_int(qc_graph *g, int node, const char *name, int64_t v) {
 
 int qc_node_set_attr_float(qc_graph *g, int node, const char *name, float v) {
   Onnx__AttributeProto *a;
-  QC_TRY(attr_slot(g, node, name, &a));
-  a->has_type = 1;
-  a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+  QC_TRY(attr_slot(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, &a));
   a->has_f = 1;
   a->f = v;
   return QC_OK;
@@ -188,9 +185,7 @@ int qc_node_set_attr_float(qc_graph *g, int node, const char *name, float v) {
 
 int qc_node_set_attr_ints(qc_graph *g, int node, const char *name, const int64_t *v, size_t n) {
   Onnx__AttributeProto *a;
-  QC_TRY(attr_slot(g, node, name, &a));
-  a->has_type = 1;
-  a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+  QC_TRY(attr_slot(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, &a));
   a->ints = malloc(sizeof(int64_t) * (n ? n : 1));
   if (!a->ints)
     return oom();
@@ -201,9 +196,7 @@ int qc_node_set_attr_ints(qc_graph *g, int node, const char *name, const int64_t
 
 int qc_node_set_attr_string(qc_graph *g, int node, const char *name, const char *v) {
   Onnx__AttributeProto *a;
-  QC_TRY(attr_slot(g, node, name, &a));
-  a->has_type = 1;
-  a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+  QC_TRY(attr_slot(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, &a));
   a->has_s = 1;
   a->s.len = strlen(v);
   a->s.data = malloc(a->s.len + 1);

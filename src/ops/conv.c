@@ -38,13 +38,7 @@ int qc_conv_init(qc_kernel *k) {
 static int conv_resolve(const qc_kernel *k, qc_window_geom *g) {
   const conv_priv *p = k->priv;
   const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1), *b = qc_in(k, 2);
-  if (!x || !w || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "Conv needs inputs X, W and output Y");
-  QC_TRY(qc_check_spatial_input(x, "input X"));
-  if (w->dtype != QC_DT_FLOAT)
-    return qc_fail(QC_EUNSUPPORTED, "weight W has type %s; only float is supported", qc_dtype_name(w->dtype));
-  if (w->ndim != x->ndim)
-    return qc_fail(QC_EINVAL, "weight W has rank %d but X has rank %d", w->ndim, x->ndim);
+  QC_TRY(qc_conv_check_xw(k, "Conv"));
   const int nsp = x->ndim - 2;
   const int64_t C = x->dims[1], M = w->dims[0], G = p->group;
   if (w->dims[1] * G != C)
@@ -53,12 +47,8 @@ static int conv_resolve(const qc_kernel *k, qc_window_geom *g) {
   if (M % G != 0)
     return qc_fail(QC_EINVAL, "W has %lld output channels, not divisible by group %lld", (long long)M,
                    (long long)G);
-  for (int j = 0; j < p->attrs.n_kernel && j < nsp; j++)
-    if (p->attrs.kernel[j] != w->dims[2 + j])
-      return qc_fail(QC_EINVAL, "kernel_shape[%d] = %lld does not match W dim %lld", j,
-                     (long long)p->attrs.kernel[j], (long long)w->dims[2 + j]);
-  if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
-    return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
+  QC_TRY(qc_conv_check_kernel(&p->attrs, nsp, w));
+  QC_TRY(qc_conv_check_bias(b, M));
   return qc_window_resolve(&p->attrs, nsp, x->dims + 2, w->dims + 2, 0, g);
 }
 

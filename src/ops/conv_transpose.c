@@ -54,23 +54,14 @@ static int conv_transpose_resolve(const qc_kernel *k, qc_window_geom *g) {
   const conv_transpose_priv *p = k->priv;
   const qc_window_attrs *a = &p->attrs;
   const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1), *b = qc_in(k, 2);
-  if (!x || !w || !qc_out(k, 0))
-    return qc_fail(QC_EINVAL, "ConvTranspose needs inputs X, W and output Y");
-  QC_TRY(qc_check_spatial_input(x, "input X"));
-  if (w->dtype != QC_DT_FLOAT)
-    return qc_fail(QC_EUNSUPPORTED, "weight W has type %s; only float is supported", qc_dtype_name(w->dtype));
-  if (w->ndim != x->ndim)
-    return qc_fail(QC_EINVAL, "weight W has rank %d but X has rank %d", w->ndim, x->ndim);
+  QC_TRY(qc_conv_check_xw(k, "ConvTranspose"));
   const int nsp = x->ndim - 2;
   const int64_t C = x->dims[1], G = p->group, M = w->dims[1] * G;
   if (w->dims[0] != C || C % G != 0)
     return qc_fail(QC_EINVAL, "X has %lld channels but W dim 0 is %lld (group %lld)", (long long)C,
                    (long long)w->dims[0], (long long)G);
   QC_TRY(qc_window_attrs_check(a, nsp));
-  for (int j = 0; j < a->n_kernel; j++)
-    if (a->kernel[j] != w->dims[2 + j])
-      return qc_fail(QC_EINVAL, "kernel_shape[%d] = %lld does not match W dim %lld", j, (long long)a->kernel[j],
-                     (long long)w->dims[2 + j]);
+  QC_TRY(qc_conv_check_kernel(a, nsp, w));
   if (p->n_output_padding && p->n_output_padding != nsp)
     return qc_fail(QC_EINVAL, "output_padding has %d values but the input has %d spatial dims",
                    p->n_output_padding, nsp);
@@ -81,8 +72,7 @@ static int conv_transpose_resolve(const qc_kernel *k, qc_window_geom *g) {
   else if (p->n_output_shape)
     return qc_fail(QC_EINVAL, "output_shape has %d values but the input has %d spatial dims", p->n_output_shape,
                    nsp);
-  if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
-    return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
+  QC_TRY(qc_conv_check_bias(b, M));
 
   g->nsp = nsp;
   for (int i = 0; i < QC_WIN_SP; i++) {

@@ -78,6 +78,32 @@ int qc_check_spatial_input(const qc_tensor *x, const char *what) {
   return QC_OK;
 }
 
+int qc_conv_check_xw(const qc_kernel *k, const char *op_type) {
+  const qc_tensor *x = qc_in(k, 0), *w = qc_in(k, 1);
+  if (!x || !w || !qc_out(k, 0))
+    return qc_fail(QC_EINVAL, "%s needs inputs X, W and output Y", op_type);
+  QC_TRY(qc_check_spatial_input(x, "input X"));
+  if (w->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EUNSUPPORTED, "weight W has type %s; only float is supported", qc_dtype_name(w->dtype));
+  if (w->ndim != x->ndim)
+    return qc_fail(QC_EINVAL, "weight W has rank %d but X has rank %d", w->ndim, x->ndim);
+  return QC_OK;
+}
+
+int qc_conv_check_kernel(const qc_window_attrs *a, int nsp, const qc_tensor *w) {
+  for (int j = 0; j < a->n_kernel && j < nsp; j++)
+    if (a->kernel[j] != w->dims[2 + j])
+      return qc_fail(QC_EINVAL, "kernel_shape[%d] = %lld does not match W dim %lld", j, (long long)a->kernel[j],
+                     (long long)w->dims[2 + j]);
+  return QC_OK;
+}
+
+int qc_conv_check_bias(const qc_tensor *b, int64_t M) {
+  if (b && (b->dtype != QC_DT_FLOAT || b->ndim != 1 || b->dims[0] != M))
+    return qc_fail(QC_EINVAL, "bias B must be a float vector of %lld elements", (long long)M);
+  return QC_OK;
+}
+
 int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, const int64_t *kernel_sp,
                       int ceil_mode, qc_window_geom *g) {
   QC_TRY(qc_window_attrs_check(a, nsp));

@@ -56,6 +56,14 @@ int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, c
 /* Checks X is a float tensor of rank 3..5 (N, C, spatial...). */
 int qc_check_spatial_input(const qc_tensor *x, const char *what);
 
+/* Conv's and ConvTranspose's common input checks: X, W and Y present, X
+ * a float spatial input, W float and of X's rank. */
+int qc_conv_check_xw(const qc_kernel *k, const char *op_type);
+/* kernel_shape, where given, equals W's spatial dims (first nsp of them). */
+int qc_conv_check_kernel(const qc_window_attrs *a, int nsp, const qc_tensor *w);
+/* The optional bias B is a float vector of M elements. */
+int qc_conv_check_bias(const qc_tensor *b, int64_t M);
+
 /* Output positions o in [0, n_out) with 0 <= o * stride + offset < n_in
  * form [*lo, *hi) (stride > 0). Used to skip padding without branches. */
 static inline void qc_valid_range(int64_t offset, int64_t stride, int64_t n_in, int64_t n_out, int64_t *lo,

@@ -98,6 +98,38 @@ static int need_input(const qc_kernel *k, int i, const qc_tensor **out) {
   return QC_OK;
 }
 
+/* Allocates Y (X's type and rank, the given dims) for Tile and Pad, which
+ * fill it row by row along the last axis. *rows is 0 when no row is left to
+ * fill (Y is empty, or a scalar now copied from X); otherwise it counts the
+ * output rows and in_strides holds X's contiguous strides. */
+static int alloc_row_output(qc_kernel *k, const qc_tensor *x, const int64_t *dims, qc_tensor **y,
+                            int64_t *in_strides, int64_t *rows) {
+  *y = qc_out(k, 0);
+  *rows = 0;
+  QC_TRY(qc_tensor_alloc(*y, x->dtype, x->ndim, dims));
+  if ((*y)->numel == 0)
+    return QC_OK;
+  if (x->ndim == 0) {
+    memcpy((*y)->data, x->data, qc_dtype_size(x->dtype));
+    return QC_OK;
+  }
+  contiguous_strides(x, in_strides);
+  *rows = 1;
+  for (int d = 0; d < x->ndim - 1; d++)
+    *rows *= dims[d];
+  return QC_OK;
+}
+
+/* The products of the dims before and after axis: the data viewed as
+ * [outer, dims[axis], inner]. */
+static void around_axis(int ndim, const int64_t *dims, int axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < axis; d++)
+    *outer *= dims[d];
+  for (int d = axis + 1; d < ndim; d++)
+    *inner *= dims[d];
+}
+
 /* ---- Transpose ---- */
 
 int qc_transpose_shape(qc_kernel *k) {
@@ -161,11 +193,8 @@ int qc_concat_shape(qc_kernel *k) {
   qc_tensor *y = qc_out(k, 0);
   QC_TRY(qc_tensor_alloc(y, x0->dtype, x0->ndim, dims));
   const size_t es = qc_dtype_size(x0->dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++)
-    outer *= dims[d];
-  for (int d = axis + 1; d < x0->ndim; d++)
-    inner *= dims[d];
+  int64_t outer, inner;
+  around_axis(x0->ndim, dims, axis, &outer, &inner);
   const size_t out_row = (size_t)(dims[axis] * inner) * es;
   size_t col = 0;
   for (int i = 0; i < k->ninputs; i++) {
@@ -247,11 +276,8 @@ int qc_split_shape(qc_kernel *k) {
       sizes[i] = dim / n;
   }
   const size_t es = qc_dtype_size(x->dtype);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; d++)
-    outer *= x->dims[d];
-  for (int d = axis + 1; d < x->ndim; d++)
-    inner *= x->dims[d];
+  int64_t outer, inner;
+  around_axis(x->ndim, x->dims, axis, &outer, &inner);
   const size_t in_row = (size_t)(dim * inner) * es;
   size_t col = 0;
   for (int i = 0; i < n; i++) {
@@ -385,19 +411,12 @@ int qc_tile_shape(qc_kernel *k) {
       return qc_fail(QC_ELIMIT, "tiled dimension overflows");
     dims[d] = x->dims[d] * reps[d];
   }
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, dims));
-  if (y->numel == 0)
+  qc_tensor *y;
+  int64_t in_strides[QC_MAX_DIMS], rows;
+  QC_TRY(alloc_row_output(k, x, dims, &y, in_strides, &rows));
+  if (rows == 0)
     return QC_OK;
   const size_t es = qc_dtype_size(x->dtype);
-  if (n == 0) {
-    memcpy(y->data, x->data, es);
-    return QC_OK;
-  }
-  int64_t in_strides[QC_MAX_DIMS], rows = 1;
-  contiguous_strides(x, in_strides);
-  for (int d = 0; d < n - 1; d++)
-    rows *= dims[d];
   const int64_t in_last = x->dims[n - 1], out_last = dims[n - 1];
   const size_t row_bytes = (size_t)in_last * es;
 #pragma omp parallel for schedule(static) if (y->numel > 65536 && rows > 1)
@@ -435,13 +454,18 @@ static int normalize_indices(const qc_tensor *ind, int64_t dim, int64_t **out) {
   return QC_OK;
 }
 
+/* Gather's and GatherElements' data and indices, and their `axis` as written. */
+static int gather_inputs(const qc_kernel *k, const qc_tensor **x, const qc_tensor **ind, int64_t *axis_attr) {
+  QC_TRY(need_input(k, 0, x));
+  QC_TRY(need_input(k, 1, ind));
+  return qc_attr_int(&k->attrs, "axis", 0, axis_attr);
+}
+
 int qc_gather_shape(qc_kernel *k) {
   const qc_tensor *x, *ind;
-  QC_TRY(need_input(k, 0, &x));
-  QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
+  QC_TRY(gather_inputs(k, &x, &ind, &axis_attr));
   if (x->ndim == 0)
     return qc_fail(QC_EINVAL, "Gather data must have rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -462,11 +486,8 @@ int qc_gather_shape(qc_kernel *k) {
   int rc = qc_tensor_alloc(y, x->dtype, out_rank, dims);
   if (rc == QC_OK && y->numel > 0) {
     const size_t es = qc_dtype_size(x->dtype);
-    int64_t outer = 1, inner = 1;
-    for (int d = 0; d < axis; d++)
-      outer *= x->dims[d];
-    for (int d = axis + 1; d < x->ndim; d++)
-      inner *= x->dims[d];
+    int64_t outer, inner;
+    around_axis(x->ndim, x->dims, axis, &outer, &inner);
     const size_t chunk = (size_t)inner * es;
     const int64_t nidx = ind->numel, dim = x->dims[axis];
     for (int64_t o = 0; o < outer; o++)
@@ -480,11 +501,9 @@ int qc_gather_shape(qc_kernel *k) {
 
 int qc_gather_elements_shape(qc_kernel *k) {
   const qc_tensor *x, *ind;
-  QC_TRY(need_input(k, 0, &x));
-  QC_TRY(need_input(k, 1, &ind));
   int64_t axis_attr;
   int axis;
-  QC_TRY(qc_attr_int(&k->attrs, "axis", 0, &axis_attr));
+  QC_TRY(gather_inputs(k, &x, &ind, &axis_attr));
   if (x->ndim == 0 || ind->ndim != x->ndim)
     return qc_fail(QC_EINVAL, "GatherElements needs data and indices of the same rank >= 1");
   QC_TRY(qc_sl_axis(axis_attr, x->ndim, 0, &axis));
@@ -516,7 +535,10 @@ int qc_gather_elements_shape(qc_kernel *k) {
 
 /* ---- DepthToSpace / SpaceToDepth ---- */
 
-static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
+/* DepthToSpace's and SpaceToDepth's 4-D input X and attribute blocksize b. */
+static int block_input(const qc_kernel *k, const qc_tensor **xp, int64_t *b) {
+  QC_TRY(need_input(k, 0, xp));
+  const qc_tensor *x = *xp;
   QC_TRY(qc_attr_int(&k->attrs, "blocksize", 0, b));
   if (*b <= 0 || *b > 4096)
     return qc_fail(QC_EINVAL, "blocksize must be positive, got %lld", (long long)*b);
@@ -527,11 +549,20 @@ static int block_size_4d(const qc_kernel *k, const qc_tensor *x, int64_t *b) {
   return QC_OK;
 }
 
+/* Allocates the 4-D output odims and fills it in order from X read as the
+ * 6-D view dims6 with source strides ss. */
+static int rearrange_4d(qc_kernel *k, const qc_tensor *x, const int64_t odims[4], const int64_t dims6[6],
+                        const int64_t ss[6]) {
+  qc_tensor *y = qc_out(k, 0);
+  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
+  return QC_OK;
+}
+
 int qc_depth_to_space_shape(qc_kernel *k) {
   const qc_tensor *x;
-  QC_TRY(need_input(k, 0, &x));
   int64_t b;
-  QC_TRY(block_size_4d(k, x, &b));
+  QC_TRY(block_input(k, &x, &b));
   char mode[8];
   QC_TRY(qc_attr_string(&k->attrs, "mode", "DCR", mode, sizeof mode));
   int crd = strcmp(mode, "CRD") == 0;
@@ -541,33 +572,26 @@ int qc_depth_to_space_shape(qc_kernel *k) {
   if (C % (b * b) != 0)
     return qc_fail(QC_EINVAL, "channels %lld not divisible by blocksize^2 %lld", (long long)C, (long long)(b * b));
   const int64_t Co = C / (b * b), HW = H * W;
-  int64_t odims[4] = {N, Co, H * b, W * b};
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  const int64_t odims[4] = {N, Co, H * b, W * b};
   /* Output viewed as [N, Co, H, b1, W, b2]. */
-  int64_t dims6[6] = {N, Co, H, b, W, b};
-  int64_t ss[6] = {C * HW, crd ? b * b * HW : HW, W, crd ? b * HW : b * Co * HW, 1, crd ? HW : Co * HW};
-  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
-  return QC_OK;
+  const int64_t dims6[6] = {N, Co, H, b, W, b};
+  const int64_t ss[6] = {C * HW, crd ? b * b * HW : HW, W, crd ? b * HW : b * Co * HW, 1, crd ? HW : Co * HW};
+  return rearrange_4d(k, x, odims, dims6, ss);
 }
 
 int qc_space_to_depth_shape(qc_kernel *k) {
   const qc_tensor *x;
-  QC_TRY(need_input(k, 0, &x));
   int64_t b;
-  QC_TRY(block_size_4d(k, x, &b));
+  QC_TRY(block_input(k, &x, &b));
   const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
   if (H % b != 0 || W % b != 0)
     return qc_fail(QC_EINVAL, "spatial size %lldx%lld not divisible by blocksize %lld", (long long)H, (long long)W,
                    (long long)b);
-  int64_t odims[4] = {N, C * b * b, H / b, W / b};
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  const int64_t odims[4] = {N, C * b * b, H / b, W / b};
   /* Output viewed as [N, b1, b2, C, H/b, W/b]. */
-  int64_t dims6[6] = {N, b, b, C, H / b, W / b};
-  int64_t ss[6] = {C * H * W, W, 1, H * W, b * W, b};
-  qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
-  return QC_OK;
+  const int64_t dims6[6] = {N, b, b, C, H / b, W / b};
+  const int64_t ss[6] = {C * H * W, W, 1, H * W, b * W, b};
+  return rearrange_4d(k, x, odims, dims6, ss);
 }
 
 /* ---- Pad ---- */
@@ -666,18 +690,11 @@ int qc_pad_shape(qc_kernel *k) {
     if (mode != PAD_CONSTANT && x->dims[d] == 0 && dims[d] > 0)
       return qc_fail(QC_EINVAL, "cannot %s-pad empty axis %d", mode_s, d);
   }
-  qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, r, dims));
-  if (y->numel == 0)
+  qc_tensor *y;
+  int64_t in_strides[QC_MAX_DIMS], rows;
+  QC_TRY(alloc_row_output(k, x, dims, &y, in_strides, &rows));
+  if (rows == 0)
     return QC_OK;
-  if (r == 0) {
-    memcpy(y->data, x->data, es);
-    return QC_OK;
-  }
-  int64_t in_strides[QC_MAX_DIMS], rows = 1;
-  contiguous_strides(x, in_strides);
-  for (int d = 0; d < r - 1; d++)
-    rows *= dims[d];
   const int64_t out_last = dims[r - 1], in_last = x->dims[r - 1], b = begin[r - 1];
   /* Interior of the last axis: a single memcpy per row. */
   const int64_t lo = b > 0 ? b : 0, hi = (b + in_last < out_last) ? b + in_last : out_last;

@@ -298,38 +298,35 @@ static int global_pool_shape(qc_kernel *k) {
   return qc_tensor_alloc(y, QC_DT_FLOAT, x->ndim, dims);
 }
 
-int qc_globalaveragepool_shape(qc_kernel *k) { return global_pool_shape(k); }
-int qc_globalaveragepool_run(qc_kernel *k) {
+static float plane_mean(const float *xc, int64_t size) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < size; i++)
+    sum += xc[i];
+  return size ? (float)(sum / (double)size) : NAN;
+}
+
+static float plane_max(const float *xc, int64_t size) {
+  float best = -INFINITY;
+  for (int64_t i = 0; i < size; i++)
+    best = xc[i] > best ? xc[i] : best;
+  return best;
+}
+
+/* y[n, c] = reduce(x[n, c, all spatial positions]). */
+static int global_pool_run(qc_kernel *k, float (*reduce)(const float *xc, int64_t size)) {
   const qc_tensor *xt = qc_in(k, 0);
   const float *x = qc_f32(xt);
   float *y = qc_f32(qc_out(k, 0));
   const int64_t nc_count = xt->dims[0] * xt->dims[1];
   const int64_t size = nc_count ? xt->numel / nc_count : 0;
 #pragma omp parallel for schedule(static) if (xt->numel > QC_POOL_PARALLEL_MIN)
-  for (int64_t nc = 0; nc < nc_count; nc++) {
-    const float *xc = x + nc * size;
-    double sum = 0.0;
-    for (int64_t i = 0; i < size; i++)
-      sum += xc[i];
-    y[nc] = size ? (float)(sum / (double)size) : NAN;
-  }
+  for (int64_t nc = 0; nc < nc_count; nc++)
+    y[nc] = reduce(x + nc * size, size);
   return QC_OK;
 }
 
+int qc_globalaveragepool_shape(qc_kernel *k) { return global_pool_shape(k); }
+int qc_globalaveragepool_run(qc_kernel *k) { return global_pool_run(k, plane_mean); }
+
 int qc_globalmaxpool_shape(qc_kernel *k) { return global_pool_shape(k); }
-int qc_globalmaxpool_run(qc_kernel *k) {
-  const qc_tensor *xt = qc_in(k, 0);
-  const float *x = qc_f32(xt);
-  float *y = qc_f32(qc_out(k, 0));
-  const int64_t nc_count = xt->dims[0] * xt->dims[1];
-  const int64_t size = nc_count ? xt->numel / nc_count : 0;
-#pragma omp parallel for schedule(static) if (xt->numel > QC_POOL_PARALLEL_MIN)
-  for (int64_t nc = 0; nc < nc_count; nc++) {
-    const float *xc = x + nc * size;
-    float best = -INFINITY;
-    for (int64_t i = 0; i < size; i++)
-      best = xc[i] > best ? xc[i] : best;
-    y[nc] = best;
-  }
-  return QC_OK;
-}
+int qc_globalmaxpool_run(qc_kernel *k) { return global_pool_run(k, plane_max); }

@@ -31,28 +31,21 @@ typedef void (*f64_row_fn)(const double *in, double *out, int64_t n, const unary
 /* Integer rows work on int64 values of any signed/unsigned width via a switch. */
 typedef int64_t (*int_elem_fn)(int64_t x);
 
-/* The expression sees x (float) and p (params); a, b, g are shorthands.
+/* The expression sees x (of the row type T) and p (params); a, b, g are shorthands.
  * Transcendental functions come from vmath.h/pmath.h, never libm (whose
  * results depend on the CPU, see pmath.h). */
 
-#define F32_ROW(NAME, ...)                                                                   \
-  static void NAME##_f32(const float *in, float *out, int64_t n, const unary_params *p) {   \
-    const float a = p->alpha, b = p->beta, g = p->gamma;                                     \
-    (void)a, (void)b, (void)g;                                                               \
-    for (int64_t j = 0; j < n; j++) {                                                        \
-      const float x = in[j];                                                                 \
-      out[j] = (__VA_ARGS__);                                                                \
-    }                                                                                        \
+#define TYPED_ROW(NAME, SUFFIX, T, ...)                                                \
+  static void NAME##_##SUFFIX(const T *in, T *out, int64_t n, const unary_params *p) { \
+    const T a = p->alpha, b = p->beta, g = p->gamma;                                   \
+    (void)a, (void)b, (void)g;                                                         \
+    for (int64_t j = 0; j < n; j++) {                                                  \
+      const T x = in[j];                                                               \
+      out[j] = (__VA_ARGS__);                                                          \
+    }                                                                                  \
   }
-#define F64_ROW(NAME, ...)                                                                   \
-  static void NAME##_f64(const double *in, double *out, int64_t n, const unary_params *p) { \
-    const double a = p->alpha, b = p->beta, g = p->gamma;                                    \
-    (void)a, (void)b, (void)g;                                                               \
-    for (int64_t j = 0; j < n; j++) {                                                        \
-      const double x = in[j];                                                                \
-      out[j] = (__VA_ARGS__);                                                                \
-    }                                                                                        \
-  }
+#define F32_ROW(NAME, ...) TYPED_ROW(NAME, f32, float, __VA_ARGS__)
+#define F64_ROW(NAME, ...) TYPED_ROW(NAME, f64, double, __VA_ARGS__)
 
 static inline float softplusf(float x) {
   const double d = x;

@@ -10,6 +10,13 @@
 /* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
 static const int64_t no_dims[1] = {0};
 
+/* Allocates t with the given type and shape and copies its numel values from vals. */
+static void tensor_init(qc_tensor *t, qc_dtype dtype, int ndim, const int64_t *dims, const void *vals) {
+  CHECK_OK(qc_tensor_alloc(t, dtype, ndim, dims));
+  if (t->data)
+    memcpy(t->data, vals, (size_t)t->numel * qc_dtype_size(dtype));
+}
+
 /* Runs op (registry lookup at opset) with up to 3 inputs and one INT attribute. */
 static int run_op(const char *op_type, int opset, qc_tensor **inputs, int ninputs, const char *attr_name,
                   int64_t attr_value, qc_tensor *out) {
@@ -50,11 +57,9 @@ static void test_vector_int8(int opset) {
   const int8_t want[8] = {0, 2, 2, 0, -2, -2, 127, -128};
   int64_t d8 = 8;
   qc_tensor x = {0}, s = {0}, z = {0}, y = {0};
-  qc_tensor_alloc(&x, QC_DT_FLOAT, 1, &d8);
-  memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
-  qc_f32(&s)[0] = 1.0f;
-  qc_tensor_alloc(&z, QC_DT_INT8, 0, no_dims);
+  tensor_init(&x, QC_DT_FLOAT, 1, &d8, xv);
+  tensor_init(&s, QC_DT_FLOAT, 0, no_dims, &(float){1.0f});
+  tensor_init(&z, QC_DT_INT8, 0, no_dims, &(int8_t){0});
   qc_tensor *in[3] = {&x, &s, &z};
   int rc = run_op("QuantizeLinear", opset, in, 3, NULL, 0, &y);
   CHECK(rc == QC_OK, "opset %d quantize failed: %s", opset, qc_last_error());
@@ -74,10 +79,8 @@ static void test_missing_zero_point_is_uint8(void) {
   const uint8_t want[4] = {0, 0, 128, 255};
   int64_t d4 = 4;
   qc_tensor x = {0}, s = {0}, y = {0};
-  qc_tensor_alloc(&x, QC_DT_FLOAT, 1, &d4);
-  memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
-  qc_f32(&s)[0] = 1.0f;
+  tensor_init(&x, QC_DT_FLOAT, 1, &d4, xv);
+  tensor_init(&s, QC_DT_FLOAT, 0, no_dims, &(float){1.0f});
   qc_tensor *in[2] = {&x, &s};
   int rc = run_op("QuantizeLinear", 13, in, 2, NULL, 0, &y);
   CHECK(rc == QC_OK && y.dtype == QC_DT_UINT8, "uint8 default failed: %s", qc_last_error());
@@ -98,12 +101,9 @@ static void test_per_axis(int64_t axis) {
   const float want_dq[12] = {2, -3, 2, -1, 8, -246, 0, 127, 58.5f, 1, -4, 4};
   int64_t xd[3] = {2, 3, 2}, d3 = 3;
   qc_tensor x = {0}, s = {0}, z = {0}, y = {0}, back = {0};
-  qc_tensor_alloc(&x, QC_DT_FLOAT, 3, xd);
-  memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 1, &d3);
-  memcpy(s.data, sv, sizeof sv);
-  qc_tensor_alloc(&z, QC_DT_INT8, 1, &d3);
-  memcpy(z.data, zv, sizeof zv);
+  tensor_init(&x, QC_DT_FLOAT, 3, xd, xv);
+  tensor_init(&s, QC_DT_FLOAT, 1, &d3, sv);
+  tensor_init(&z, QC_DT_INT8, 1, &d3, zv);
   qc_tensor *in[3] = {&x, &s, &z};
   int rc = run_op("QuantizeLinear", 13, in, 3, "axis", axis, &y);
   CHECK(rc == QC_OK, "per-axis quantize (axis %lld) failed: %s", (long long)axis, qc_last_error());
@@ -136,10 +136,8 @@ static void test_dequantize_int32(void) {
   const int32_t xv[3] = {-1000000, 0, 123456};
   int64_t d3 = 3;
   qc_tensor x = {0}, s = {0}, y = {0};
-  qc_tensor_alloc(&x, QC_DT_INT32, 1, &d3);
-  memcpy(x.data, xv, sizeof xv);
-  qc_tensor_alloc(&s, QC_DT_FLOAT, 0, no_dims);
-  qc_f32(&s)[0] = 0.25f;
+  tensor_init(&x, QC_DT_INT32, 1, &d3, xv);
+  tensor_init(&s, QC_DT_FLOAT, 0, no_dims, &(float){0.25f});
   qc_tensor *in[2] = {&x, &s};
   int rc = run_op("DequantizeLinear", 10, in, 2, NULL, 0, &y);
   CHECK(rc == QC_OK, "int32 dequantize failed: %s", qc_last_error());
