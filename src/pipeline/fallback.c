@@ -207,8 +207,8 @@ int job_fallback(job_state *s) {
   }
   rc = add_note(&s->summary, note);
   if (rc == QC_OK && not_ranked) {
-    snprintf(note, sizeof note, "--min-sqnr %.1f: ranked %d compute node%s; %d more stay float by design "
-             "(float regions) and were not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
+    snprintf(note, sizeof note, "--min-sqnr %.1f: the ranking covers %d compute node%s; %d more stay float "
+             "by design (float regions) and are not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
     rc = add_note(&s->summary, note);
   }
   if (rc == QC_OK && f.out_of_time) {

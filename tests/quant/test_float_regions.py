@@ -15,7 +15,7 @@ Checks:
     report says "float by design";
   * --min-sqnr 150 (out of reach: the whole search runs) ranks only the two Convs: the
     region's compute nodes (Sigmoid, Mul) stay float whatever the mask says, so the report's
-    warning says "ranked 2 compute nodes; 2 more stay float by design", no region node is named
+    warning says "the ranking covers 2 compute nodes; 2 more stay float by design", no region node is named
     as kept in FP32, and onnxruntime runs the result (finite scores with peaks; the search
     leaves the logits Conv int8, so the peak set may differ from FP32's by one).
 """
@@ -72,7 +72,7 @@ def fallback(tmp, path, calib, region_nodes):
         return
     with open(rep) as f:
         warnings = json.load(f).get("warnings", [])
-    T.check(any("ranked 2 compute nodes; 2 more stay float by design" in w for w in warnings),
+    T.check(any("the ranking covers 2 compute nodes; 2 more stay float by design" in w for w in warnings),
             "--min-sqnr ranks the 2 Convs, not the region's Sigmoid and Mul", str(warnings))
     kept = next((w for w in warnings if "most sensitive node" in w), "")
     names = {n.split("'")[1] for n in region_nodes if "'" in n}
