@@ -3,7 +3,9 @@
  * When the quantized model's output SQNR against FP32 (on the --eval data, or
  * up to 64 calibration samples) is below the target:
  *   1. sensitivity: for every compute node (weighted or fused op) quantize
- *      that node alone and measure the output SQNR; lower = more sensitive;
+ *      that node alone and measure the output SQNR; lower = more sensitive.
+ *      Nodes of float regions (src/quant/qdq_regions.c) stay float whatever
+ *      the mask says, so they are not ranked;
  *   2. keep the k most sensitive nodes in FP32, k = 1, 2, 3, ..., until the
  *      target is met (at most half of the compute nodes);
  *   3. sensitivities do not add up, so each kept node but the last is
@@ -110,15 +112,20 @@ int job_fallback(job_state *s) {
   QC_TRY(job_open_reference(s));
   qc_graph *base_graph = s->fp32->graph; /* same node ids as every trial's copy */
   int n_nodes = base_graph->n_nodes, rc;
-  unsigned char *mask = malloc((size_t)n_nodes + 1);
+  unsigned char *mask = malloc((size_t)n_nodes + 1), *float_by_design = malloc((size_t)n_nodes + 1);
   sensitivity *sens = calloc((size_t)n_nodes + 1, sizeof *sens);
-  if (!mask || !sens) {
-    free(mask);
-    free(sens);
-    return qc_fail(QC_ENOMEM, "out of memory");
+  if (!mask || !float_by_design || !sens) {
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+    goto done;
   }
-  for (int k = 0; k < base_graph->n_order; k++)
-    f.planned += qc_qdq_node_is_compute(base_graph, base_graph->order[k]);
+  if ((rc = qc_qdq_float_region_nodes(base_graph, &s->stats, &s->q, float_by_design)) < 0)
+    goto done;
+  int not_ranked = 0; /* compute nodes of float regions */
+  for (int k = 0; k < base_graph->n_order; k++) {
+    int id = base_graph->order[k];
+    if (qc_qdq_node_is_compute(base_graph, id))
+      float_by_design[id] ? not_ranked++ : f.planned++;
+  }
   f.planned++; /* the all-quantized model */
   memset(mask, 1, (size_t)n_nodes);
   if ((rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL, NULL)) < 0 || sqnr >= target)
@@ -128,7 +135,7 @@ int job_fallback(job_state *s) {
   int n_sens = 0;
   for (int k = 0; k < base_graph->n_order && rc == QC_OK && !budget_spent(&f); k++) {
     int id = base_graph->order[k];
-    if (!qc_qdq_node_is_compute(base_graph, id))
+    if (!qc_qdq_node_is_compute(base_graph, id) || float_by_design[id])
       continue;
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;
@@ -199,6 +206,11 @@ int job_fallback(job_state *s) {
     first = 0;
   }
   rc = add_note(&s->summary, note);
+  if (rc == QC_OK && not_ranked) {
+    snprintf(note, sizeof note, "--min-sqnr %.1f: the ranking covers %d compute node%s; %d more stay float "
+             "by design (float regions) and are not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
+    rc = add_note(&s->summary, note);
+  }
   if (rc == QC_OK && f.out_of_time) {
     snprintf(note, sizeof note, "--fallback-budget %g s ran out after %d trial%s (%s): the model is the best found "
              "so far, and another machine may find another", s->o->fallback_budget, searched, searched == 1 ? "" : "s",
@@ -209,6 +221,7 @@ done:
   if (s->o->progress && f.trials)
     fputc('\n', stderr);
   free(mask);
+  free(float_by_design);
   free(sens);
   return rc;
 }

@@ -76,6 +76,12 @@ typedef struct qc_quant_summary {
 /* Whether a node runs as an int8 kernel of its own when quantized (weighted
  * and fused ops, not shared-scale followers or rescales): the unit of FP32 fallback. */
 int qc_qdq_node_is_compute(const struct qc_graph *g, int node);
+/* The nodes the QDQ pass keeps float by design in g (the float regions'
+ * nodes, docs/quantization.md), whatever the node mask: mask_out (g->n_nodes
+ * entries) gets 1 for each, 0 elsewhere. Returns their number, or a negative
+ * status. With opts->weight_only there are no regions. */
+int qc_qdq_float_region_nodes(const struct qc_graph *g, const qc_stats_set *stats, const qc_quant_opts *opts,
+                              unsigned char *mask_out);
 /* Whether op_type can be quantized by this pass (for --op-types validation). */
 int qc_qdq_op_supported(const char *op_type);
 /* Comma-separated list of the supported op types. */

@@ -225,3 +225,25 @@ void qdq_float_region_free(qc_float_region *r) {
   free(r->boundary);
   memset(r, 0, sizeof *r);
 }
+
+int qc_qdq_float_region_nodes(const qc_graph *g, const qc_stats_set *stats, const qc_quant_opts *opts,
+                              unsigned char *mask_out) {
+  memset(mask_out, 0, (size_t)g->n_nodes);
+  if (opts->weight_only)
+    return 0;
+  int *order = NULL, n = 0, count = 0;
+  QC_TRY(qc_graph_topo_order(g, &order, &n));
+  int *value_region = calloc((size_t)g->n_values + 1, sizeof(int));
+  int *node_region = calloc((size_t)g->n_nodes + 1, sizeof(int));
+  qc_quant_summary regions = {0};
+  int rc = value_region && node_region ? qdq_float_regions(g, stats, order, n, value_region, node_region, &regions)
+                                       : qc_fail(QC_ENOMEM, "out of memory");
+  for (int k = 0; k < n && rc == QC_OK; k++)
+    if (node_region[order[k]])
+      mask_out[order[k]] = 1, count++;
+  qc_quant_summary_free(&regions);
+  free(order);
+  free(value_region);
+  free(node_region);
+  return rc < 0 ? rc : count;
+}

@@ -3,7 +3,7 @@
  * OUTDIR/quant.{html,png}: a quantization job with --eval (ops, tensors with
  * awkward names, eval, 30 layers, 3 histograms with 5 observer ranges);
  * OUTDIR/compare.{html,png}: the same plus 5 `qconvert compare` entries.
- * OUTDIR/unlabeled.{html,png}: no labels, no eval-dependent extras.
+ * OUTDIR/unlabeled.{html,png}: no labels, no eval-dependent extras, no regions or clips.
  * Exit code: qc_exit_code of the first failure. */
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +36,18 @@ static const char *warnings[] = {
     "node 'softmax_1': Softmax kept in float",
     "tensor 'nan_range': 42 NaN/Inf values excluded",
     "op type <Odd&Op> has \"odd\" chars",
+};
+
+/* quant and compare: one float region and two saturation clips (names to escape). */
+static char *region_nodes[] = {"Sigmoid 'sigmoid'", "MaxPool 'maxpool'", "Equal 'peak<&>'", "Cast 'cast'",
+                               "Mul 'mul'"};
+static char *region_boundary[] = {"Conv 'head'"};
+static qc_float_region regions[] = {
+    {"Equal 'peak<&>'", region_nodes, 5, region_boundary, 1, 3, 12288.0},
+};
+static qc_saturation_clip clips[] = {
+    {"/head/Conv_output_0", "Sigmoid", -17.25f, 9.5f, -8.75f, 8.75f},
+    {"gate<&>", "HardSigmoid", -6.5f, 7.0f, -3.0f, 3.0f},
 };
 
 enum { N_LAYERS = 30, N_HISTS = 3, N_BINS = 128, N_COMPARE = 5 };
@@ -161,6 +173,10 @@ int main(int argc, char **argv) {
   fill_compare();
   qc_quant_report r;
   fill(&r);
+  r.regions = regions;
+  r.n_regions = (int)(sizeof regions / sizeof regions[0]);
+  r.clips = clips;
+  r.n_clips = (int)(sizeof clips / sizeof clips[0]);
   int rc = write_both(argv[1], "quant", &r);
 
   if (rc == QC_OK) {

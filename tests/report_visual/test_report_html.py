@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 
 from common import check_rerun_identical, path, write_reports
@@ -103,6 +104,35 @@ def check_page(file, expect_compare, min_svgs=3):
     return html, page
 
 
+def section_rows(html, sid):
+    """The rows of section `sid`'s table as lists of cell texts (entities decoded)."""
+    m = re.search(r'<section id="%s">(.*?)</section>' % sid, html, re.S)
+    if not m:
+        return None
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", m.group(1), re.S):
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)
+        rows.append([unescape(c) for c in cells])
+    return rows
+
+
+def check_regions_and_clips(html):
+    """report_visual_tool's region (decided by Equal 'peak<&>') and clips, as the .txt lists them."""
+    regions = section_rows(html, "regions")
+    check(regions is not None and "Float by design (1 region)" in html, "quant.html: float regions section")
+    if regions:
+        check(regions[1:] == [["Equal 'peak<&>'",
+                               "Sigmoid 'sigmoid', MaxPool 'maxpool', Equal 'peak<&>', Cast 'cast', Mul 'mul'",
+                               "Conv 'head'", "3", "12.0 KiB"]], f"quant.html: the region's row {regions[1:]}")
+    clips = section_rows(html, "clips")
+    check(clips is not None and "Saturation clips (2)" in html, "quant.html: saturation clips section")
+    if clips:
+        check(clips[1:] == [["/head/Conv_output_0", "Sigmoid", "-17.25", "9.5", "-8.75", "8.75"],
+                            ["gate<&>", "HardSigmoid", "-6.5", "7", "-3", "3"]], f"quant.html: clip rows {clips[1:]}")
+    check("peak&lt;&amp;&gt;" in html and "gate&lt;&amp;&gt;" in html, "quant.html: region and clip names escaped")
+    check('href="#regions"' in html and 'href="#clips"' in html, "quant.html: nav links to both sections")
+
+
 def main():
     out = write_reports(TOOL)
     html, page = check_page(path(out, "quant", ".html"), False)
@@ -122,6 +152,7 @@ def main():
           "quant.html: log-scale switch (CSS only)")
     check("top-1 accuracy" in html and "91.60%" in html and "90.80%" in html,
           "quant.html: eval top-1 FP32 91.60% and INT8 90.80%")
+    check_regions_and_clips(html)
 
     html, page = check_page(path(out, "compare", ".html"), True)
     best_rows = [a for t, a in page.attrs if t == "tr" and ("class", "best") in a]
@@ -141,6 +172,8 @@ def main():
     check("27.40 dB" in html and "96.20%" in html, "unlabeled.html: SQNR and agreement shown")
     check("No per-layer error" in html and "No histograms recorded" in html,
           "unlabeled.html: notes for absent parts")
+    check("regions" not in page.ids and "clips" not in page.ids and "#regions" not in html,
+          "unlabeled.html: no float-region or clip section (and no link) without any")
 
     # Deterministic: a second run writes the same bytes.
     check_rerun_identical(TOOL, out, ".html")
