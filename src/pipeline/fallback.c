@@ -45,6 +45,7 @@ typedef struct search {
   int trials, planned;  /* planned: the ranking's trials, for the progress line */
   double best_db;
   int out_of_time;
+  qc_range_memo ranges; /* every trial quantizes from the same statistics: ranges computed once */
 } search;
 
 static double now_seconds(void) {
@@ -71,6 +72,7 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   qc_quant_opts q = s->q;
   q.node_mask = mask;
   q.n_node_mask = n_mask;
+  q.range_memo = &f->ranges;
   qc_eval_opts eo = job_eval_opts(s->o);
   int rc = job_quantize_copy(s, &q, &mq, &sum, out ? log_out : NULL);
   if (rc == QC_OK)
@@ -118,6 +120,8 @@ int job_fallback(job_state *s) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
+  if ((rc = qc_range_memo_init(&f.ranges, s->stats.count)) < 0)
+    goto done;
   if ((rc = qc_qdq_float_region_nodes(base_graph, &s->stats, &s->q, float_by_design)) < 0)
     goto done;
   int not_ranked = 0; /* compute nodes of float regions */
@@ -223,5 +227,6 @@ done:
   free(mask);
   free(float_by_design);
   free(sens);
+  qc_range_memo_free(&f.ranges);
   return rc;
 }

@@ -115,7 +115,25 @@ static void observe_all(const qdq_state *st) {
   const long n = (long)st->stats->count;
 #pragma omp parallel for schedule(dynamic, 1)
   for (long i = 0; i < n; i++)
-    observe_entry(st, (size_t)i);
+    if (!st->obs_known[i])
+      observe_entry(st, (size_t)i);
+}
+
+int qc_range_memo_init(qc_range_memo *m, size_t n) {
+  m->n = n;
+  m->known = calloc(n + 1, sizeof *m->known);
+  m->lo = calloc(n + 1, sizeof *m->lo);
+  m->hi = calloc(n + 1, sizeof *m->hi);
+  if (!m->known || !m->lo || !m->hi) {
+    qc_range_memo_free(m);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  return QC_OK;
+}
+
+void qc_range_memo_free(qc_range_memo *m) {
+  free(m->known), free(m->lo), free(m->hi);
+  memset(m, 0, sizeof *m);
 }
 
 int qdq_observed_range(const qdq_state *st, int v, float *rmin, float *rmax) {
@@ -497,9 +515,17 @@ int qc_pass_quantize(qc_model *m, const qc_stats_set *stats, const qc_quant_opts
   st.sat_hi = calloc((size_t)nv + 1, sizeof(double));
   st.sat_by = calloc((size_t)nv + 1, sizeof(char *));
   st.sat_used = calloc((size_t)nv + 1, sizeof(int));
-  st.obs_known = calloc(stats->count + 1, sizeof(signed char));
-  st.obs_lo = calloc(stats->count + 1, sizeof(float));
-  st.obs_hi = calloc(stats->count + 1, sizeof(float));
+  qc_range_memo own = {0}, *memo = opts->range_memo;
+  if (!memo || memo->n != stats->count) {
+    memo = &own;
+    if (qc_range_memo_init(&own, stats->count) < 0) {
+      rc = QC_ENOMEM;
+      goto done;
+    }
+  }
+  st.obs_known = memo->known;
+  st.obs_lo = memo->lo;
+  st.obs_hi = memo->hi;
   if (!st.node_q || !st.value_q || !st.qp || !st.qp_done || !st.kind || !st.act_slot || !st.factor ||
       !st.clip_top || !st.value_region || !st.node_region || !st.sat_lo || !st.sat_hi || !st.sat_by || !st.sat_used ||
       !st.obs_known || !st.obs_lo || !st.obs_hi) {
@@ -583,9 +609,7 @@ done:
   free(st.sat_hi);
   free(st.sat_by);
   free(st.sat_used);
-  free(st.obs_known);
-  free(st.obs_lo);
-  free(st.obs_hi);
+  qc_range_memo_free(&own);
   return rc;
 }
 

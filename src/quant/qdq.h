@@ -44,6 +44,17 @@ typedef struct qc_saturation_clip {
   float lo, hi;                     /* the range quantized */
 } qc_saturation_clip;
 
+/* The observer's range of each statistics entry, kept across QDQ passes over
+ * the same statistics and observer: the --min-sqnr trials quantize the same
+ * model hundreds of times, and an mse search costs milliseconds per tensor. */
+typedef struct qc_range_memo {
+  size_t n;           /* entries: the statistics set's count when made */
+  signed char *known; /* per entry: 0 not yet, 1 usable, -1 none */
+  float *lo, *hi;
+} qc_range_memo;
+int qc_range_memo_init(qc_range_memo *m, size_t n);
+void qc_range_memo_free(qc_range_memo *m);
+
 typedef struct qc_quant_opts {
   qc_observer_cfg observer;   /* activation range selection */
   qc_qscheme act_scheme;      /* QC_QS_UINT8_AFFINE (default) or QC_QS_INT8_SYMMETRIC */
@@ -57,6 +68,7 @@ typedef struct qc_quant_opts {
   int n_op_types;
   const unsigned char *node_mask; /* per IR node id: 0 keeps the node in FP32; NULL = all allowed */
   int n_node_mask;
+  qc_range_memo *range_memo; /* ranges kept across passes over the same statistics; NULL = this pass only */
 } qc_quant_opts;
 
 typedef struct qc_quant_summary {
