@@ -211,27 +211,50 @@ static int mass_points_of(const hist_view *v, mass_points *m) {
   return QC_OK;
 }
 
-/* nearbyint(x) in the default rounding mode (ties to even), inline: adding and
- * subtracting 1.5 * 2^52 rounds any |x| < 2^51; larger doubles are integers. */
-static inline double round_even(double x) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* AVX2 / AVX-512 clones picked at load time; the build forbids FMA contraction,
+ * so every clone computes the same IEEE operations. */
+#define QC_OBS_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define QC_OBS_MULTIVERSION
+#endif
+
+/* term[j] = count[j] * e * e, e = fakequant(centre[j]) - centre[j]. nearbyint
+ * in the default rounding mode (ties to even) is inline: adding and subtracting
+ * 1.5 * 2^52 rounds any |x| < 2^51; larger doubles are integers. The loop has
+ * no branches (the choices are selects between computed values), so it vectorises. */
+QC_OBS_MULTIVERSION
+static void mse_terms(const double *centre, const double *count, int n, double scale, double zp, double qmin,
+                      double qmax, double *term) {
   const double magic = 6755399441055744.0;
-  return fabs(x) < 2251799813685248.0 ? (x + magic) - magic : x;
+  for (int j = 0; j < n; j++) {
+    double x = centre[j] / scale;
+    double r = (x + magic) - magic;
+    double q = (fabs(x) < 2251799813685248.0 ? r : x) + zp;
+    q = q < qmin ? qmin : q;
+    q = q > qmax ? qmax : q;
+    double e = (q - zp) * scale - centre[j];
+    term[j] = count[j] * e * e;
+  }
 }
 
 /* Sum over the mass points of count * (fakequant(centre) - centre)^2 for the
- * qparams of (lo, hi). Exact zeros are always representable and contribute nothing. */
+ * qparams of (lo, hi). Exact zeros are always representable and contribute nothing.
+ * The search only asks whether the sum is below `bound` (the best so far): the
+ * terms are >= 0 and rounded addition is monotone, so once a partial sum
+ * reaches the bound the full sum would too, and the loop stops there (the
+ * partial sum is returned). Sums below the bound are the full sums, in order. */
 static int quant_error(const qc_observer_cfg *cfg, const mass_points *m, double lo, double hi,
-                       double *err) {
+                       double bound, double *err) {
   qc_qparams qp;
   QC_TRY(qc_qparams_from_range((float)lo, (float)hi, cfg->qmin, cfg->qmax, cfg->symmetric, &qp));
-  const double scale = qp.scale, zp = qp.zero_point, qmin = cfg->qmin, qmax = cfg->qmax;
-  double sum = 0.0;
-  for (int j = 0; j < m->n; j++) {
-    double c = m->centre[j];
-    double q = round_even(c / scale) + zp;
-    q = q < qmin ? qmin : q > qmax ? qmax : q;
-    double e = (q - zp) * scale - c;
-    sum += m->count[j] * e * e;
+  /* The terms of a block are independent (vectorised); only the sum is serial, in point order. */
+  double sum = 0.0, term[64];
+  for (int start = 0; start < m->n && !(sum >= bound); start += 64) {
+    int len = m->n - start < 64 ? m->n - start : 64;
+    mse_terms(m->centre + start, m->count + start, len, qp.scale, qp.zero_point, cfg->qmin, cfg->qmax, term);
+    for (int j = 0; j < len; j++)
+      sum += term[j];
   }
   *err = sum;
   return QC_OK;
@@ -254,7 +277,7 @@ static int range_mse(const qc_observer_cfg *cfg, const qc_stats *s, double *lo, 
     for (int i = 0; i <= v.n && rc == QC_OK; i++) {
       /* Candidates: every bin centre, then max|x| itself. */
       double a = i < v.n ? fmin(((double)i + 0.5) * v.width, maxabs) : maxabs;
-      rc = quant_error(cfg, &m, -a, a, &err);
+      rc = quant_error(cfg, &m, -a, a, best, &err);
       if (rc == QC_OK && err < best)
         best = err, best_a = a;
     }
@@ -267,7 +290,7 @@ static int range_mse(const qc_observer_cfg *cfg, const qc_stats *s, double *lo, 
     double best_lo = s->min, best_hi = s->max;
     while (rc == QC_OK) {
       double wlo = fmax(view_edge(&v, a), s->min), whi = fmin(view_edge(&v, b + 1), s->max);
-      rc = quant_error(cfg, &m, wlo, whi, &err);
+      rc = quant_error(cfg, &m, wlo, whi, best, &err);
       if (rc == QC_OK && err < best)
         best = err, best_lo = wlo, best_hi = whi;
       if (a >= b)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/status.h"
+#include "stats_kernels.h"
 
 void qc_stats_init(qc_stats *s) {
   memset(s, 0, sizeof *s);
@@ -130,28 +131,22 @@ static void rebin(qc_stats *s, int32_t exp, int64_t first) {
 
 /* ---- update / merge ---- */
 
+/* The int32 float-multiply binning of qc_hist_add_fast applies (see stats_kernels.h). */
+static int fast_binning_ok(float min, float max, int32_t exp) {
+  if (exp < -126 || exp > 126)
+    return 0;
+  double limit = ldexp((double)QC_HIST_FAST_INDEX_MAX, exp);
+  return fabs((double)min) < limit && fabs((double)max) < limit;
+}
+
 int qc_stats_update(qc_stats *s, const float *x, size_t n) {
-  float mn = INFINITY, mx = -INFINITY;
-  uint64_t finite = 0, zeros = 0, nonfinite = 0;
-  for (size_t i = 0; i < n; i++) {
-    float v = x[i];
-    if (!isfinite(v)) {
-      nonfinite++;
-      continue;
-    }
-    finite++;
-    if (v == 0.0f) {
-      zeros++;
-      v = 0.0f; /* -0 and +0 must give the same min/max bits */
-    }
-    if (v < mn)
-      mn = v;
-    if (v > mx)
-      mx = v;
-  }
-  s->nonfinite += nonfinite;
-  if (finite == 0)
+  qc_sample_scan scan;
+  qc_stats_scan(x, n, &scan);
+  s->nonfinite += scan.nonfinite;
+  if (scan.finite == 0)
     return QC_OK;
+  float mn = scan.min, mx = scan.max;
+  uint64_t finite = scan.finite, zeros = scan.zeros;
 
   float new_min = s->count ? fminf(s->min, mn) : mn;
   float new_max = s->count ? fmaxf(s->max, mx) : mx;
@@ -164,17 +159,21 @@ int qc_stats_update(qc_stats *s, const float *x, size_t n) {
   } else {
     rebin(s, exp, first);
   }
-  double inv_width = ldexp(1.0, -exp);
   uint64_t *counts = s->hist.counts;
-  for (size_t i = 0; i < n; i++) {
-    float v = x[i];
-    if (!isfinite(v))
-      continue;
-    double scaled = (double)v * inv_width;
-    /* Truncation is floor here: both operands are >= 0 (and a libm floor()
-     * call per element was the calibration hot spot). */
-    int64_t k = scaled >= 0 ? (int64_t)scaled : -1 - (int64_t)-scaled;
-    counts[k - first]++;
+  if (scan.nonfinite == 0 && fast_binning_ok(new_min, new_max, exp)) {
+    int len = (int)(qc_hist_bin(new_max, exp) - first + 1);
+    qc_hist_add_fast(counts, len, x, n, ldexpf(1.0f, -exp), (int32_t)first);
+  } else {
+    double inv_width = ldexp(1.0, -exp);
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i];
+      if (!isfinite(v))
+        continue;
+      double scaled = (double)v * inv_width;
+      /* Truncation is floor here: both operands are >= 0. */
+      int64_t k = scaled >= 0 ? (int64_t)scaled : -1 - (int64_t)-scaled;
+      counts[k - first]++;
+    }
   }
   s->count += finite;
   s->zeros += zeros;

@@ -10,6 +10,7 @@
 #include "core/status.h"
 #include "observer.h"
 #include "qparams.h"
+#include "ops/simd.h"
 #include "stats.h"
 #include "qc_test.h"
 
@@ -168,6 +169,68 @@ static void test_merge(void) {
   free(all), free(acc), free(seg), free(a), free(b), free(c3);
 }
 
+/* qc_stats_update (vectorised scan, int32 binning in interleaved lanes, zeros
+ * skipped) against the histogram's definition: the global finite min/max, the
+ * canonical geometry, and qc_hist_bin per value. Sample sizes cover the
+ * direct path, the lanes path and the vector tails; data covers -0, zeros,
+ * subnormals, values far from 0 (the int64 fallback), NaN/Inf and constants. */
+static float update_case_value(int kind, size_t i) {
+  switch (kind) {
+  case 0: return fmaxf(gauss(), 0.0f) * (i % 7 == 0 ? -0.0f : 1.0f); /* ReLU with -0 */
+  case 1: return gauss() * 3.0f;
+  case 2: return 1000.0f + gauss() * 1e-3f;                                /* far from 0 */
+  case 3: return (i % 3 ? 1e-42f : -1e-44f) * (float)(i % 5);              /* subnormals, zeros */
+  case 4: return i % 1000 == 1 ? (i % 2000 == 1 ? NAN : INFINITY) : gauss(); /* non-finite */
+  case 5: return -2.5f;                                                     /* constant */
+  case 6: return i % 997 == 0 ? 1e30f : gauss() * 1e-20f;                  /* huge span */
+  default: return -fabsf(gauss()) * 1e-3f - 1e-3f * (i % 2);               /* negatives only */
+  }
+}
+
+static void test_update_reference(void) {
+  const size_t sizes[] = {1, 7, 8, 9, 100, 4095, 5000, 70001};
+  const int nsizes = (int)(sizeof sizes / sizeof *sizes);
+  size_t total = 0;
+  for (int z = 0; z < nsizes; z++)
+    total += sizes[z];
+  float *x = malloc(total * sizeof *x);
+  qc_stats *s = malloc(sizeof *s);
+  uint64_t *ref = malloc(QC_HIST_BINS * sizeof *ref);
+  for (int kind = 0; kind < 8; kind++) {
+    for (size_t i = 0; i < total; i++)
+      x[i] = update_case_value(kind, i);
+    qc_stats_init(s);
+    size_t off = 0;
+    for (int z = 0; z < nsizes; z++) {
+      CHECK_OK(qc_stats_update(s, x + off, sizes[z]));
+      off += sizes[z];
+    }
+    float mn = INFINITY, mx = -INFINITY;
+    uint64_t finite = 0, zeros = 0;
+    for (size_t i = 0; i < total; i++)
+      if (isfinite(x[i])) {
+        float v = x[i] == 0.0f ? 0.0f : x[i];
+        finite++, zeros += v == 0.0f;
+        mn = v < mn ? v : mn, mx = v > mx ? v : mx;
+      }
+    int32_t exp = qc_hist_fit_exp(mn, mx, QC_HIST_EXP_MIN);
+    int64_t first = qc_hist_bin(mn, exp);
+    memset(ref, 0, QC_HIST_BINS * sizeof *ref);
+    for (size_t i = 0; i < total; i++)
+      if (isfinite(x[i]))
+        ref[qc_hist_bin(x[i], exp) - first]++;
+    CHECK(s->count == finite && s->zeros == zeros && s->nonfinite == total - finite &&
+              s->samples == (uint64_t)nsizes, "case %d: counts", kind);
+    CHECK(memcmp(&s->min, &mn, sizeof mn) == 0 && memcmp(&s->max, &mx, sizeof mx) == 0,
+          "case %d: min/max bits %g %g vs %g %g", kind, s->min, s->max, mn, mx);
+    CHECK(s->hist.exp == exp && s->hist.first == first, "case %d: geometry", kind);
+    CHECK(memcmp(s->hist.counts, ref, QC_HIST_BINS * sizeof *ref) == 0, "case %d: histogram counts", kind);
+    CHECK_OK(qc_stats_validate(s, "reference case"));
+  }
+  printf("stats update checked on the %s path\n", qc_isa_name(qc_simd_isa()));
+  free(x), free(s), free(ref);
+}
+
 static uint64_t fnv(const uint8_t *p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (size_t i = 0; i < n; i++)
@@ -275,6 +338,7 @@ int main(int argc, char **argv) {
   make_data();
   test_qparams();
   test_merge();
+  test_update_reference();
   test_stats_file(dir);
   test_channels();
   return qc_test_finish("observers_unit");

@@ -18,11 +18,14 @@ from tests/e2e/realdata.py are written as PNGs once. Each round then runs, inter
 then shows the budget, and the warning says how far the search got). Medians over the rounds; the ratios are per-round ratios' medians. Goals (issue 15): job / ORT
 <= 1.5 on M-LSD large with 60 photos; --min-sqnr / plain <= 5. "calib s" is the job's own
 "calibration N samples in S s" (engine + observers), the rest of the job is loading, passes and writing.
+"job CPU s" is the job's user + system time (all threads): on a machine shared with other work it
+moves much less than the wall times, so compare builds by it too.
 """
 import argparse
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,30 +41,35 @@ sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
 import qc_models as qm  # noqa: E402
 
 
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def timed(cmd):
-    """(wall seconds, peak RSS MiB or None, CompletedProcess)."""
-    t0 = time.perf_counter()
+    """(wall seconds, peak RSS MiB or None, CompletedProcess, CPU seconds of the command)."""
+    t0, c0 = time.perf_counter(), children_cpu_s()
     r, rss = qm.run_measured(cmd)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, children_cpu_s() - c0
     if r.returncode != 0:
         raise SystemExit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
-    return dt, rss, r
+    return dt, rss, r, cpu
 
 
 def job(qc, spec, model, calib, out, threads, extra=()):
     """The job as a user runs it (no --report: reports add a per-layer error pass)."""
     cmd = [qc, model, "--calib", calib, *spec.args, "--threads", str(threads), "-o", out, *extra]
-    dt, rss, r = timed(cmd)
+    dt, rss, r, cpu = timed(cmd)
     m = re.search(r"calibration\s+\d+ samples in (?:(\d+)m )?([0-9.]+) ?(ms|s)\b", r.stdout)
     calib_s = None
     if m:
         calib_s = float(m.group(1) or 0) * 60 + float(m.group(2)) / (1000.0 if m.group(3) == "ms" else 1.0)
     os.remove(out)
-    return {"wall_s": dt, "rss_mib": rss, "calib_s": calib_s, "stderr": r.stderr}
+    return {"wall_s": dt, "cpu_s": cpu, "rss_mib": rss, "calib_s": calib_s, "stderr": r.stderr}
 
 
 def ort_inference(model, listing, outdir, threads):
-    dt, rss, r = timed(["node", qm.ORT_RUN, model, "--inputs-list", listing, "--output-dir", outdir,
+    dt, rss, r, _ = timed(["node", qm.ORT_RUN, model, "--inputs-list", listing, "--output-dir", outdir,
                         "--threads", str(threads), "--warmup", "1"])
     info = json.loads(r.stdout.strip().splitlines()[-1])
     return {"wall_s": dt, "rss_mib": rss, "infer_s": info["median_ms"] * info["samples"] / 1000.0}
@@ -143,6 +151,7 @@ def main():
             res = {"model": key, "images": a.images,
                    "job_s": med([x["job"] for x in rows], "wall_s"),
                    "calib_s": med([x["job"] for x in rows], "calib_s"),
+                   "job_cpu_s": med([x["job"] for x in rows], "cpu_s"),
                    "job_rss_mib": med([x["job"] for x in rows], "rss_mib"),
                    "ort_infer_s": med([x["ort"] for x in rows], "infer_s"),
                    "ort_wall_s": med([x["ort"] for x in rows], "wall_s"),
@@ -161,14 +170,14 @@ def main():
             results.append(res)
     print(f"threads={a.threads} rounds={a.rounds}; ratio = whole job / ORT FP32 inference on the same inputs")
     hdr = (f'{"model":<11} {"images":>6} {"job s":>8} {"calib s":>8} {"ORT s":>7} {"ratio":>6} {"calib ratio":>11}'
-           f'  goal  {"job RSS MiB":>11} {"ORT RSS MiB":>11}')
+           f'  goal  {"job RSS MiB":>11} {"ORT RSS MiB":>11} {"job CPU s":>9}')
     print(hdr)
     print("-" * len(hdr))
     fmt = lambda v, p=2: f"{v:.{p}f}" if v is not None else "-"
     for x in results:
         print(f'{x["model"]:<11} {x["images"]:>6} {fmt(x["job_s"]):>8} {fmt(x["calib_s"]):>8} {fmt(x["ort_infer_s"]):>7} '
               f'{fmt(x["ratio"]):>6} {fmt(x["calib_ratio"]):>11}  {"ok  " if x["ratio"] <= 1.5 else "SLOW"}'
-              f'  {fmt(x["job_rss_mib"], 1):>11} {fmt(x["ort_rss_mib"], 1):>11}')
+              f'  {fmt(x["job_rss_mib"], 1):>11} {fmt(x["ort_rss_mib"], 1):>11} {fmt(x["job_cpu_s"]):>9}')
     if a.min_sqnr is not None:
         print(f"\n--min-sqnr {a.min_sqnr:g} against the plain job on the same samples (goal <= 5x)")
         for x in results:
