@@ -64,14 +64,15 @@ static double recon_error(const float *d, int rows, int k, const float *gram, fl
 int qc_adaround_layer(const float *w, int rows, int k, const float *scale, const float *gram,
                       const qc_adaround_opts *o, int8_t *q, double *err_nearest, double *err_learned) {
   size_t n = (size_t)rows * (size_t)k;
-  float *buf = malloc(sizeof(float) * n * 7);
+  float *buf = malloc(sizeof(float) * n * 8);
   if (!buf)
     return qc_fail(QC_ENOMEM, "out of memory");
   float *v = buf, *fl = buf + n, *adam_m = buf + 2 * n, *adam_v = buf + 3 * n, *d = buf + 4 * n, *r = buf + 5 * n;
   float *sg = buf + 6 * n; /* sigmoid(V) of the current step */
+  float *sc = buf + 7 * n; /* each weight's scale */
   /* V starts where h(V) is the fractional part: W~ = W before any step. */
   for (size_t i = 0; i < n; i++) {
-    float s = scale[i / (size_t)k], x = w[i] / s, f = floorf(x);
+    float s = sc[i] = scale[i / (size_t)k], x = w[i] / s, f = floorf(x);
     if (f >= QMAX)
       f = QMAX, x = QMAX;
     if (f < -QMAX)
@@ -94,22 +95,23 @@ int qc_adaround_layer(const float *w, int rows, int k, const float *scale, const
     for (size_t i = 0; i < n; i++) {
       float sig = sg[i] = 1.0f / (1.0f + expf(-v[i]));
       float h = clampf(sig * (ZETA - GAMMA) + GAMMA, 0.0f, 1.0f);
-      d[i] = scale[i / (size_t)k] * clampf(fl[i] + h, -QMAX, QMAX) - w[i];
+      d[i] = sc[i] * clampf(fl[i] + h, -QMAX, QMAX) - w[i];
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, k, k, 1.0f, d, k, gram, k, 0.0f, r, k);
     b1t *= b1;
     b2t *= b2;
     for (size_t i = 0; i < n; i++) {
-      float s = scale[i / (size_t)k], sig = sg[i];
-      float hraw = sig * (ZETA - GAMMA) + GAMMA, h = clampf(hraw, 0.0f, 1.0f);
-      float qv = fl[i] + h;
-      float grad_h = qv > -QMAX && qv < QMAX ? 2.0f * r[i] * s : 0.0f;
-      if (regularise) { /* d/dh lambda (1 - |2h - 1|^beta) */
-        float u = 2.0f * h - 1.0f, au = fabsf(u);
-        float dreg = au > 0 ? -2.0f * beta * powf(au, beta - 1.0f) * (u > 0 ? 1.0f : -1.0f) : 0.0f;
-        grad_h += o->reg * dreg;
+      float sig = sg[i], hraw = sig * (ZETA - GAMMA) + GAMMA, g = 0.0f;
+      if (hraw > 0.0f && hraw < 1.0f) { /* outside, h is clipped: no gradient */
+        float qv = fl[i] + hraw;
+        float grad_h = qv > -QMAX && qv < QMAX ? 2.0f * r[i] * sc[i] : 0.0f;
+        if (regularise) { /* d/dh lambda (1 - |2h - 1|^beta) */
+          float u = 2.0f * hraw - 1.0f, au = fabsf(u);
+          float dreg = au > 0 ? -2.0f * beta * powf(au, beta - 1.0f) * (u > 0 ? 1.0f : -1.0f) : 0.0f;
+          grad_h += o->reg * dreg;
+        }
+        g = grad_h * (ZETA - GAMMA) * sig * (1.0f - sig);
       }
-      float g = hraw > 0.0f && hraw < 1.0f ? grad_h * (ZETA - GAMMA) * sig * (1.0f - sig) : 0.0f;
       adam_m[i] = b1 * adam_m[i] + (1.0f - b1) * g;
       adam_v[i] = b2 * adam_v[i] + (1.0f - b2) * g * g;
       float mhat = adam_m[i] / (1.0f - b1t), vhat = adam_v[i] / (1.0f - b2t);
