@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/fileio.h"
 #include "../core/status.h"
 #include "../engine/engine.h"
 #include "../ir/attr.h"
@@ -514,7 +515,8 @@ int qc_adaround(qc_model *m, qc_calib_source *src, const qc_adaround_opts *o, qc
     for (int li = lo; li < hi; li++) {
       if (rc != QC_OK || layers[li].failed || layers[li].n_rows == 0)
         continue;
-      int lrc = learn_layer(&layers[li], o, &learned[li], &ratios[li]);
+      int lrc = qc_interrupted() ? qc_fail(QC_EINTERRUPTED, "interrupted during --rounding adaround; nothing written")
+                                 : learn_layer(&layers[li], o, &learned[li], &ratios[li]);
       if (lrc < 0) {
 #pragma omp critical(qc_adaround_error)
         shared_rc = lrc;
