@@ -43,6 +43,15 @@ void qc_weight_rounding_free(qc_weight_rounding *r) {
   memset(r, 0, sizeof *r);
 }
 
+uint64_t qc_weight_fingerprint(const qc_tensor *w) {
+  const unsigned char *p = w->data;
+  size_t n = (size_t)w->numel * qc_dtype_size(w->dtype);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* err = tr(D G D^T) for D = s q - w, with R a rows x k scratch. */

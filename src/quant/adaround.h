@@ -22,6 +22,7 @@ typedef struct qc_rounded_weight {
   int n_scales;
   float *scale;
   int64_t numel;
+  uint64_t fingerprint; /* of the float weight learned from (qc_weight_fingerprint) */
   int8_t *q; /* in the weight's own layout */
 } qc_rounded_weight;
 
@@ -30,6 +31,9 @@ typedef struct qc_weight_rounding {
   int n;
 } qc_weight_rounding;
 void qc_weight_rounding_free(qc_weight_rounding *r);
+/* FNV-1a of a tensor's bytes: the QDQ pass uses a learned rounding only for
+ * the very weight values it was learned from. */
+uint64_t qc_weight_fingerprint(const qc_tensor *w);
 
 typedef struct qc_adaround_opts {
   int per_tensor;              /* as the QDQ pass's option */

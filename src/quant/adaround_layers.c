@@ -133,7 +133,7 @@ static int layer_init(const qc_graph *g, int node, const qc_adaround_opts *o, la
 }
 
 /* The layer's weight as [oc, kg] rows (alpha folded) and the QDQ pass's scale of each row. */
-static int layer_matrix(const layer *L, float **wmat, float **row_scale, float **scales) {
+static int layer_matrix(const layer *L, float **wmat, float **row_scale, float **scales, uint64_t *fingerprint) {
   const qc_tensor *w = L->w_view;
   qc_tensor wa = {0};
   *wmat = malloc(sizeof(float) * (size_t)w->numel);
@@ -144,6 +144,8 @@ static int layer_matrix(const layer *L, float **wmat, float **row_scale, float *
     qc_f32(&wa)[i] *= L->alpha;
   if (rc == QC_OK)
     rc = qdq_weight_scales(&wa, L->axis, *scales, L->n_scales);
+  if (rc == QC_OK)
+    *fingerprint = qc_weight_fingerprint(&wa);
   if (rc == QC_OK) {
     const float *src = qc_f32(&wa);
     int transposed = L->kind == L_MATMUL || (L->kind == L_GEMM && !L->trans_b); /* B [k, oc] */
@@ -292,7 +294,8 @@ static int collect_rows(qc_model *m, qc_engine *e, qc_calib_source *src, const i
 static int learn_layer(layer *L, const qc_adaround_opts *o, qc_rounded_weight *out, double *ratio) {
   float *wmat = NULL, *row_scale = NULL, *scales = NULL;
   int8_t *qmat = malloc((size_t)L->oc * (size_t)L->kg);
-  int rc = qmat ? layer_matrix(L, &wmat, &row_scale, &scales) : qc_fail(QC_ENOMEM, "out of memory");
+  uint64_t fingerprint = 0;
+  int rc = qmat ? layer_matrix(L, &wmat, &row_scale, &scales, &fingerprint) : qc_fail(QC_ENOMEM, "out of memory");
   int64_t kg = L->kg, ocg = L->oc / L->groups;
   double en = 0, el = 0;
   for (int64_t gi = 0; rc == QC_OK && gi < L->groups; gi++) {
@@ -318,6 +321,7 @@ static int learn_layer(layer *L, const qc_adaround_opts *o, qc_rounded_weight *o
     out->axis = L->axis;
     out->n_scales = L->n_scales;
     out->numel = w->numel;
+    out->fingerprint = fingerprint;
     out->scale = scales, scales = NULL;
     *ratio = en > 0 ? el / en : 1.0;
   }

@@ -84,13 +84,16 @@ static void quantize_int8(const qc_tensor *w, int axis, const float *scale, cons
   }
 }
 
-/* The learned rounding of weight `name` when it fits w's shape and channel axis. */
+/* The learned rounding of weight `name` when it was learned from these very
+ * values (Gemm: alpha folded) with this channel axis. */
 static const qc_rounded_weight *find_rounding(const qc_weight_rounding *table, const char *name,
                                               const qc_tensor *w, int axis, int n) {
   for (int i = 0; table && i < table->n; i++) {
     const qc_rounded_weight *r = &table->weights[i];
     if (strcmp(r->name, name) == 0)
-      return r->numel == w->numel && r->axis == axis && r->n_scales == n ? r : NULL;
+      return r->numel == w->numel && r->axis == axis && r->n_scales == n && r->fingerprint == qc_weight_fingerprint(w)
+                 ? r
+                 : NULL;
   }
   return NULL;
 }
