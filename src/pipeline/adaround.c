@@ -44,7 +44,7 @@ int job_adaround(job_state *s) {
                      100.0 * (st.err_ratio - 1.0));
   if (st.skipped)
     snprintf(note + off, sizeof note - (size_t)off, "; %d weighted node%s round to nearest (ConvTranspose, "
-             "shared or batched weights)", st.skipped, st.skipped == 1 ? "" : "s");
+             "shared or batched weights, inputs that do not fit, Gram matrix over 512 MB)", st.skipped, st.skipped == 1 ? "" : "s");
   free(s->rounding_note);
   s->rounding_note = strdup(note);
   return s->rounding_note ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");

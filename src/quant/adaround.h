@@ -54,7 +54,8 @@ void qc_adaround_opts_default(qc_adaround_opts *o);
 
 typedef struct qc_adaround_stats {
   int layers;       /* weights learned */
-  int skipped;      /* weighted nodes that round to nearest (ConvTranspose, shared or batched weights) */
+  int skipped;      /* weighted nodes that round to nearest (ConvTranspose, shared or batched weights,
+                       inputs that do not fit the weight, a Gram matrix over 512 MB) */
   int samples;      /* calibration samples run */
   double err_ratio; /* mean over layers of reconstruction error learned / nearest, on the learning rows */
 } qc_adaround_stats;

@@ -2,6 +2,7 @@
  * calibration samples into Gram matrices, and the table of learned weights
  * (qc_adaround). The optimisation itself: adaround.c. */
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,6 +377,10 @@ int qc_adaround(qc_model *m, qc_calib_source *src, const qc_adaround_opts *o, qc
     int hi = lo;
     while (hi < n_layers) {
       size_t b = sizeof(float) * (size_t)layers[hi].groups * (size_t)(layers[hi].kg * layers[hi].kg);
+      if (b > GRAM_BUDGET_BYTES) { /* too wide to learn: rounds to nearest */
+        layers[hi++].failed = 1;
+        continue;
+      }
       if (hi > lo && bytes + b > GRAM_BUDGET_BYTES)
         break;
       bytes += b;
@@ -389,6 +394,7 @@ int qc_adaround(qc_model *m, qc_calib_source *src, const qc_adaround_opts *o, qc
     if (rc == QC_OK)
       rc = collect_rows(m, e, src, samples, n_samples, &c, lo, hi);
     int shared_rc = QC_OK;
+    char shared_msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(o->nthreads > 0 ? o->nthreads : 1)
     for (int li = lo; li < hi; li++) {
       if (rc != QC_OK || layers[li].failed || layers[li].n_rows == 0)
@@ -397,11 +403,14 @@ int qc_adaround(qc_model *m, qc_calib_source *src, const qc_adaround_opts *o, qc
                                  : learn_layer(&layers[li], o, &learned[li], &ratios[li]);
       if (lrc < 0) {
 #pragma omp critical(qc_adaround_error)
-        shared_rc = lrc;
+        if (shared_rc == QC_OK) { /* the message of the worker's thread */
+          shared_rc = lrc;
+          snprintf(shared_msg, sizeof shared_msg, "%s", qc_last_error());
+        }
       }
     }
-    if (rc == QC_OK)
-      rc = shared_rc;
+    if (rc == QC_OK && shared_rc < 0)
+      rc = qc_fail(shared_rc, "%s", shared_msg);
     for (int li = lo; li < hi; li++) {
       free(layers[li].gram);
       layers[li].gram = NULL;
