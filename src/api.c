@@ -32,9 +32,9 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
     return qc_fail(QC_EUSAGE, "%s: model path and options are required", fn);
   if (!o->calib && !o->n_load_stats)
     return qc_fail(QC_EUSAGE, "%s: options.calib (or load_stats) is required", fn);
-  if (compare && (o->observer || o->min_sqnr))
+  if (compare && (o->observer || o->min_sqnr || o->rounding))
     return qc_fail(QC_EUSAGE, "%s: options.%s is for qconvert_quantize (compare takes options.observers)", fn,
-                   o->observer ? "observer" : "min_sqnr");
+                   o->observer ? "observer" : o->min_sqnr ? "min_sqnr" : "rounding");
   if (!compare && o->n_observers)
     return qc_fail(QC_EUSAGE, "%s: options.observers is for qconvert_compare (use options.observer)", fn);
   if (o->n_observers < 0 || o->n_observers > QC_OBS_COUNT || (o->n_observers && !o->observers))
@@ -67,6 +67,8 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
   jo->n_op_types = o->n_op_types;
   jo->min_sqnr = o->min_sqnr;
   jo->fallback_budget = o->fallback_budget;
+  if (o->rounding)
+    QC_TRY(qc_job_parse_rounding(o->rounding, &jo->rounding));
   jo->reports = o->reports;
   jo->n_reports = o->n_reports;
   jo->save_stats = o->save_stats;

@@ -9,6 +9,7 @@
 #include "../ir/graph.h"
 #include "../ir/model.h"
 #include "../passes/pass.h"
+#include "../quant/adaround.h"
 #include "../quant/calibrate.h"
 #include "../quant/qdq.h"
 #include "job.h"
@@ -43,6 +44,8 @@ typedef struct job_state {
   qc_calib_source *src;
   qc_stats_set stats;
   qc_calib_result cres;
+  qc_weight_rounding rounding; /* --rounding adaround: learned weights (s->q.rounding points here) */
+  char *rounding_note;         /* its line for the summary's warnings */
   qc_eval_data *data;
   /* The result. */
   const char *observer;   /* the observer the result was quantized with */
@@ -118,6 +121,14 @@ int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error *
 /* Keeps the most sensitive nodes in FP32 until the output SQNR reaches
  * options.min_sqnr; replaces s->m and s->summary. */
 int job_fallback(job_state *s);
+
+/* ---- AdaRound (adaround.c) ---- */
+/* --rounding adaround: learns the weight rounding from the calibration
+ * samples into s->rounding and points s->q (hence every later QDQ pass, the
+ * fallback's trials included) at it. */
+int job_adaround(job_state *s);
+/* Adds its time and effect to the result's summary warnings. */
+int job_adaround_note(job_state *s);
 
 /* ---- files (files.c) ---- */
 /* Destinations: output (the model; NULL for none), every report and

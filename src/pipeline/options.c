@@ -39,6 +39,16 @@ int qc_job_check_op_type(const char *op_type) {
   return QC_OK;
 }
 
+int qc_job_parse_rounding(const char *s, int *rounding) {
+  if (s && strcmp(s, "nearest") == 0)
+    *rounding = QC_ROUNDING_NEAREST;
+  else if (s && strcmp(s, "adaround") == 0)
+    *rounding = QC_ROUNDING_ADAROUND;
+  else
+    return qc_fail(QC_EUSAGE, "--rounding: expected nearest or adaround, got '%s'", s ? s : "(null)");
+  return QC_OK;
+}
+
 /* Nothing before, between or after the dimensions (no sign, space or trailing 'x'). */
 int qc_job_parse_dims(const char *s, int64_t *dims, int *ndim) {
   const char *p = s;
@@ -98,6 +108,10 @@ int qc_job_options_check(const qc_job_options *o) {
     QC_TRY(qc_job_check_fallback_budget(o->fallback_budget, given));
   if (o->fallback_budget != 0 && o->min_sqnr == 0)
     return qc_fail(QC_EUSAGE, "--fallback-budget: needs --min-sqnr (it bounds that search)");
+  if (o->rounding != QC_ROUNDING_NEAREST && o->rounding != QC_ROUNDING_ADAROUND)
+    return qc_fail(QC_EUSAGE, "--rounding: expected nearest or adaround");
+  if (o->rounding == QC_ROUNDING_ADAROUND && o->n_load_stats)
+    return qc_fail(QC_EUSAGE, "--rounding adaround: learns from the --calib samples, so it cannot run on --load-stats");
   QC_TRY(check_range("--batch", o->batch, 1, QC_JOB_MAX_BATCH));
   QC_TRY(check_range("--threads", o->threads, 0, QC_JOB_MAX_THREADS));
   QC_TRY(check_range("--calib-count", o->calib_count, 0, 1L << 40));

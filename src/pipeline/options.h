@@ -17,6 +17,9 @@
  * calibration samples when there is no --eval DIR. */
 #define QC_JOB_CALIB_EVAL_SAMPLES 64
 
+/* How weights are rounded to int8 (--rounding). */
+enum { QC_ROUNDING_NEAREST, QC_ROUNDING_ADAROUND };
+
 typedef struct qc_job_options {
   /* What to read. */
   const char *model;  /* the FP32 model */
@@ -45,6 +48,7 @@ typedef struct qc_job_options {
   int n_op_types;
   double min_sqnr; /* quantize: keep sensitive nodes in FP32 until this output SQNR (dB); 0: off */
   double fallback_budget; /* quantize: wall-clock seconds the min_sqnr search may take; 0: no limit */
+  int rounding;           /* quantize: QC_ROUNDING_NEAREST or QC_ROUNDING_ADAROUND (learned, src/quant/adaround.h) */
 
   /* What to write. */
   const char *output; /* quantize: NULL = MODEL.int8.onnx; compare: the best model, NULL = none */
@@ -70,6 +74,8 @@ int qc_job_check_percentile(double percentile, const char *given);
 int qc_job_check_min_sqnr(double db, const char *given);
 int qc_job_check_fallback_budget(double seconds, const char *given);
 int qc_job_check_op_type(const char *op_type);
+/* "nearest" or "adaround" into *rounding. */
+int qc_job_parse_rounding(const char *s, int *rounding);
 /* "1x3x224x224": positive decimal dimensions joined by single 'x's. */
 int qc_job_parse_dims(const char *s, int64_t *dims, int *ndim);
 /* "[NAME=]DIMS": the DIMS part parses. */

@@ -69,6 +69,8 @@ void job_state_free(job_state *s) {
   qc_pass_log_free(&s->quantize_log);
   qc_pass_log_free(&s->passes);
   qc_stats_set_free(&s->stats);
+  qc_weight_rounding_free(&s->rounding);
+  free(s->rounding_note);
   qc_layer_errors_free(s->layers, s->n_layers);
   job_hist_views_free(s->hists, s->n_hists);
   qc_eval_close(s->data);

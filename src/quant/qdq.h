@@ -69,6 +69,7 @@ typedef struct qc_quant_opts {
   const unsigned char *node_mask; /* per IR node id: 0 keeps the node in FP32; NULL = all allowed */
   int n_node_mask;
   qc_range_memo *range_memo; /* ranges kept across passes over the same statistics; NULL = this pass only */
+  const struct qc_weight_rounding *rounding; /* learned weight rounding (adaround.h); NULL = round to nearest */
 } qc_quant_opts;
 
 typedef struct qc_quant_summary {

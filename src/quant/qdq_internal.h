@@ -60,6 +60,14 @@ int qdq_add_dequantize(qc_graph *g, const char *base, const char *q_name, const 
 int qdq_add_qparams(qc_graph *g, const char *base, const float *scale, const int32_t *zp, int n, qc_dtype zp_type,
                     char *scale_name, char *zp_name, size_t name_len);
 
+/* How the QDQ pass quantizes the weight w (input 1) of a weighted node: the
+ * channel axis of its scales (-1: per tensor), and Gemm's alpha (folded into
+ * the weight before its scales are computed) and beta (1 elsewhere). */
+int qdq_weight_form(const qc_graph *g, int node, const qc_tensor *w, int per_tensor, int *axis, float *alpha,
+                    float *beta);
+/* Symmetric int8 weight scales: max|w| / 127 per channel along axis (n
+ * entries), or per tensor (axis -1, n 1). */
+int qdq_weight_scales(const qc_tensor *w, int axis, float *scale, int n);
 /* Quantizes the weight (and bias) inputs of a Conv/ConvTranspose/Gemm/MatMul
  * node in place: int8 initializer + DequantizeLinear. x_scale > 0 enables the
  * int32 bias (scale x_scale * w_scale); otherwise the bias stays float. */

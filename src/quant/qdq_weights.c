@@ -9,6 +9,7 @@
 #include "../core/status.h"
 #include "../ir/attr.h"
 #include "onnx.pb-c.h"
+#include "adaround.h"
 #include "qdq_internal.h"
 
 void qdq_base_name(qc_graph *g, char *buf, size_t n) { snprintf(buf, n, "qc%d", g->name_seq++); }
@@ -66,17 +67,38 @@ static int64_t channel_of(const qc_tensor *t, int axis, int64_t i) {
 }
 
 /* Quantizes float tensor w (int8 symmetric [-127,127]) into q with the given
- * per-channel (axis >= 0) or per-tensor scales. */
-static void quantize_int8(const qc_tensor *w, int axis, const float *scale, int8_t *q) {
+ * per-channel (axis >= 0) or per-tensor scales: round to nearest, or the
+ * learned values of `learned` (--rounding adaround) in every channel whose
+ * scale is the one they were learned for (the bias may have enlarged it). */
+static void quantize_int8(const qc_tensor *w, int axis, const float *scale, const qc_rounded_weight *learned,
+                          int8_t *q) {
   for (int64_t i = 0; i < w->numel; i++) {
-    float s = scale[axis >= 0 ? channel_of(w, axis, i) : 0];
+    int64_t c = axis >= 0 ? channel_of(w, axis, i) : 0;
+    float s = scale[c];
+    if (learned && learned->scale[c] == s) {
+      q[i] = learned->q[i];
+      continue;
+    }
     float r = nearbyintf(qc_f32(w)[i] / s);
     q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
   }
 }
 
-/* Symmetric int8 scales: max|w| / 127 per channel (or per tensor). */
-static int weight_scales(const qc_tensor *w, int axis, float *scale, int n) {
+/* The learned rounding of weight `name` when it was learned from these very
+ * values (Gemm: alpha folded) with this channel axis. */
+static const qc_rounded_weight *find_rounding(const qc_weight_rounding *table, const char *name,
+                                              const qc_tensor *w, int axis, int n) {
+  for (int i = 0; table && i < table->n; i++) {
+    const qc_rounded_weight *r = &table->weights[i];
+    if (strcmp(r->name, name) == 0)
+      return r->numel == w->numel && r->axis == axis && r->n_scales == n && r->fingerprint == qc_weight_fingerprint(w)
+                 ? r
+                 : NULL;
+  }
+  return NULL;
+}
+
+int qdq_weight_scales(const qc_tensor *w, int axis, float *scale, int n) {
   float *mins = malloc(sizeof(float) * (size_t)n), *maxs = malloc(sizeof(float) * (size_t)n);
   int rc = (mins && maxs) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK && axis >= 0) {
@@ -104,12 +126,14 @@ static int weight_scales(const qc_tensor *w, int axis, float *scale, int n) {
 }
 
 /* Replaces initializer input `slot` of node by int8 data + DequantizeLinear. */
-static int replace_weight(qc_graph *g, int node, int slot, const qc_tensor *w, int axis, const float *scale, int n) {
+static int replace_weight(qc_graph *g, int node, int slot, const qc_tensor *w, int axis, const float *scale, int n,
+                          const qc_weight_rounding *rounding) {
   char base[32], qname[600], dqname[600];
+  const qc_rounded_weight *learned = find_rounding(rounding, g->values[g->nodes[node].inputs[slot]].name, w, axis, n);
   qdq_base_name(g, base, sizeof base);
   qc_tensor q = {0};
   QC_TRY(qc_tensor_alloc(&q, QC_DT_INT8, w->ndim, w->dims));
-  quantize_int8(w, axis, scale, qc_s8(&q));
+  quantize_int8(w, axis, scale, learned, qc_s8(&q));
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s_q", base);
   qc_graph_unique_name(g, tmp, qname, sizeof qname);
@@ -166,53 +190,63 @@ static int replace_bias(qc_graph *g, int node, int slot, const qc_tensor *b, flo
   return rc;
 }
 
+int qdq_weight_form(const qc_graph *g, int node, const qc_tensor *w, int per_tensor, int *axis, float *alpha,
+                    float *beta) {
+  const char *op = qc_node_op(g, node);
+  qc_attrs attrs = qc_node_attrs(g, node);
+  int64_t group = 1, trans_b = 0;
+  int rc = QC_OK;
+  *alpha = *beta = 1.0f;
+  if (strcmp(op, "Conv") == 0) {
+    *axis = 0;
+  } else if (strcmp(op, "ConvTranspose") == 0) {
+    rc = qc_attr_int(&attrs, "group", 1, &group);
+    *axis = group == 1 ? 1 : -1; /* grouped: channel axis mixes groups */
+  } else if (strcmp(op, "Gemm") == 0) {
+    if (rc == QC_OK)
+      rc = qc_attr_int(&attrs, "transB", 0, &trans_b);
+    if (rc == QC_OK)
+      rc = qc_attr_float(&attrs, "alpha", 1.0f, alpha);
+    if (rc == QC_OK)
+      rc = qc_attr_float(&attrs, "beta", 1.0f, beta);
+    *axis = trans_b ? 0 : 1;
+  } else { /* MatMul: B [K, N], channels along N */
+    *axis = w->ndim == 2 ? 1 : -1;
+  }
+  if (rc < 0) {
+    char label[256];
+    return qc_fail_context(rc, "%s", qc_node_label(g, node, label, sizeof label));
+  }
+  if (per_tensor)
+    *axis = -1;
+  return QC_OK;
+}
+
 int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float x_scale) {
   const char *op = qc_node_op(g, node);
   const qc_node *nd = &g->nodes[node];
   const int w_slot = 1; /* W of Conv/ConvTranspose, B of Gemm/MatMul */
   int b_slot = strcmp(op, "MatMul") == 0 ? -1 : 2;
   int axis;
-  float beta = 1.0f;
+  float alpha, beta;
   const qc_tensor *w, *b = NULL; /* the graph's views */
   qc_tensor w_alpha = {0};       /* Gemm: alpha * B, owned */
   if (nd->ninputs <= w_slot || nd->inputs[w_slot] < 0)
     return QC_OK;
   QC_TRY(qc_graph_initializer_view(g, nd->inputs[w_slot], &w));
-  int rc = QC_OK;
-  qc_attrs attrs = qc_node_attrs(g, node);
-  int64_t group = 1, trans_b = 0;
-  float alpha = 1.0f;
-  if (strcmp(op, "Conv") == 0) {
-    axis = 0;
-  } else if (strcmp(op, "ConvTranspose") == 0) {
-    rc = qc_attr_int(&attrs, "group", 1, &group);
-    axis = group == 1 ? 1 : -1; /* grouped: channel axis mixes groups */
-  } else if (strcmp(op, "Gemm") == 0) {
+  int rc = qdq_weight_form(g, node, w, opts->per_tensor, &axis, &alpha, &beta);
+  if (rc == QC_OK && alpha != 1.0f) { /* fold alpha into B so the weight scale carries it */
+    rc = qc_tensor_copy(&w_alpha, w);
+    for (int64_t i = 0; rc == QC_OK && i < w_alpha.numel; i++)
+      qc_f32(&w_alpha)[i] *= alpha;
     if (rc == QC_OK)
-      rc = qc_attr_int(&attrs, "transB", 0, &trans_b);
-    if (rc == QC_OK)
-      rc = qc_attr_float(&attrs, "alpha", 1.0f, &alpha);
-    if (rc == QC_OK)
-      rc = qc_attr_float(&attrs, "beta", 1.0f, &beta);
-    axis = trans_b ? 0 : 1;
-    if (rc == QC_OK && alpha != 1.0f) { /* fold alpha into B so the weight scale carries it */
-      rc = qc_tensor_copy(&w_alpha, w);
-      for (int64_t i = 0; rc == QC_OK && i < w_alpha.numel; i++)
-        qc_f32(&w_alpha)[i] *= alpha;
-      if (rc == QC_OK)
-        rc = qc_node_set_attr_float(g, node, "alpha", 1.0f);
-      w = &w_alpha;
-    }
-  } else { /* MatMul: B [K, N], channels along N */
-    axis = w->ndim == 2 ? 1 : -1;
+      rc = qc_node_set_attr_float(g, node, "alpha", 1.0f);
+    w = &w_alpha;
   }
   if (rc < 0) {
-    char label[256];
     qc_tensor_release(&w_alpha);
-    return qc_fail_context(rc, "%s", qc_node_label(g, node, label, sizeof label));
+    return rc;
   }
-  if (opts->per_tensor)
-    axis = -1;
   if (w->dtype != QC_DT_FLOAT || w->ndim < 1) {
     qc_tensor_release(&w_alpha);
     return QC_OK;
@@ -222,7 +256,7 @@ int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float
   if (!scale)
     rc = qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = weight_scales(w, axis, scale, n);
+    rc = qdq_weight_scales(w, axis, scale, n);
   /* Bias first: it may enlarge a channel's weight scale. */
   int has_bias = b_slot >= 0 && nd->ninputs > b_slot && nd->inputs[b_slot] >= 0 &&
                  (g->values[nd->inputs[b_slot]].flags & QC_VALUE_INITIALIZER);
@@ -237,7 +271,7 @@ int qdq_quantize_weights(qc_graph *g, int node, const qc_quant_opts *opts, float
       rc = qc_node_set_attr_float(g, node, "beta", 1.0f);
   }
   if (rc == QC_OK)
-    rc = replace_weight(g, node, w_slot, w, axis, scale, n);
+    rc = replace_weight(g, node, w_slot, w, axis, scale, n, opts->rounding);
   free(scale);
   qc_tensor_release(&w_alpha);
   return rc;

@@ -106,6 +106,8 @@ int main(int argc, char **argv) {
       o.min_sqnr = atof(v);
     else if (strcmp(k, "--fallback-budget") == 0)
       o.fallback_budget = atof(v);
+    else if (strcmp(k, "--rounding") == 0)
+      o.rounding = v;
     else if (strcmp(k, "--save-stats") == 0)
       o.save_stats = v;
     else if (strcmp(k, "--load-stats") == 0)

@@ -106,7 +106,7 @@ with tempfile.TemporaryDirectory() as d:
                 outputs=("out.onnx", "r.json", "stdout"))
     same_as_cli("int8, per-tensor, observer, counts", d,
                 ["--calib", calib, "--activation-type", "int8", "--per-tensor", "--no-equalize",
-                 "--no-saturation-clip",
+                 "--no-saturation-clip", "--rounding", "nearest",
                  "--observer", "percentile", "--percentile", "99.9", "--calib-count", "8", "--batch", "4",
                  "--threads", "1"],
                 outputs=("out.onnx", "stdout"))
@@ -142,6 +142,9 @@ with tempfile.TemporaryDirectory() as d:
             ["--fallback-budget", "--min-sqnr"])
     refused("fallback-budget not positive", [MODEL, x, "--calib", calib, "--min-sqnr", "30",
                                              "--fallback-budget", "-5"], ["--fallback-budget"])
+    refused("bad rounding", [MODEL, x, "--calib", calib, "--rounding", "up"], ["--rounding", "'up'"])
+    refused("compare with rounding", [MODEL, x, "--calib", calib, "--rounding", "adaround"], ["options.rounding"],
+            compare=True)
     refused("compare with one observer", [MODEL, x, "--calib", calib, "--observer", "mse"], ["options.observer"],
             compare=True)
     refused("unknown report format", [MODEL, x, "--calib", calib, "--report", os.path.join(d, "r.xyz")], ["r.xyz"])
