@@ -142,7 +142,7 @@ int qc_quantize_linear_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "scale[%lld] = %g is not a nonzero finite value", (long long)c, bad);
     }
   qc_tensor *y = qc_out(k, 0);
-  int rc = qc_tensor_alloc(y, out_dt, x->ndim, x->dims);
+  int rc = qc_out_alloc(k, y, out_dt, x->ndim, x->dims);
   if (rc < 0) {
     free(s);
     return rc;
@@ -187,7 +187,7 @@ int qc_dequantize_linear_shape(qc_kernel *k) {
   qc_tensor *y = qc_out(k, 0);
   /* The output takes the scale's type (float16/bfloat16 allowed from opset 19). */
   qc_dtype out_dt = scale->dtype == QC_DT_DOUBLE ? QC_DT_FLOAT : scale->dtype;
-  int rc = qc_tensor_alloc(y, out_dt, x->ndim, x->dims);
+  int rc = qc_out_alloc(k, y, out_dt, x->ndim, x->dims);
   if (rc < 0) {
     free(s);
     return rc;
@@ -241,15 +241,15 @@ int qc_dynamic_quantize_linear_shape(qc_kernel *k) {
   float zp = nearbyintf(0.0f - mn / scale);
   zp = zp < 0 ? 0 : zp > 255 ? 255 : zp;
   qc_tensor *y = qc_out(k, 0), *ys = qc_out(k, 1), *yz = qc_out(k, 2);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_UINT8, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, y, QC_DT_UINT8, x->ndim, x->dims));
   for (int64_t i = 0; i < x->numel; i++)
     qc_u8(y)[i] = (uint8_t)quantize_one(xp[i], scale, zp, 0, 255);
   if (ys) {
-    QC_TRY(qc_tensor_alloc(ys, QC_DT_FLOAT, 0, no_dims));
+    QC_TRY(qc_out_alloc(k, ys, QC_DT_FLOAT, 0, no_dims));
     qc_f32(ys)[0] = scale;
   }
   if (yz) {
-    QC_TRY(qc_tensor_alloc(yz, QC_DT_UINT8, 0, no_dims));
+    QC_TRY(qc_out_alloc(k, yz, QC_DT_UINT8, 0, no_dims));
     qc_u8(yz)[0] = (uint8_t)zp;
   }
   return QC_OK;
