@@ -18,6 +18,7 @@
 typedef struct plan_node {
   int node;
   int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
+  int folded;             /* outputs computed once at creation, held in consts */
   qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
 } plan_node;
 
@@ -185,6 +186,43 @@ void qc_engine_free(qc_engine *e) {
   free(e);
 }
 
+/* DequantizeLinear of constant inputs (a QDQ model's int8 weights and int32
+ * biases) gives the same tensor on every run: it is computed here once, with
+ * the node's own kernel, and runs read it from consts. The callback still
+ * sees it at the node's place in the plan. */
+static int fold_constant_dequantize(qc_engine *e) {
+  const qc_graph *g = e->graph;
+  qc_tensor *kin[3], *kout[1];
+  for (int p = 0; p < e->n_plan; p++) {
+    plan_node *pn = &e->plan[p];
+    const qc_node *nd = &g->nodes[pn->node];
+    if (strcmp(pn->tmpl.op_type, "DequantizeLinear") != 0 || nd->ninputs > 3 || nd->noutputs != 1 ||
+        nd->outputs[0] < 0 || e->consts[nd->outputs[0]].data)
+      continue;
+    int all_const = 1;
+    for (int i = 0; i < nd->ninputs; i++) {
+      int v = nd->inputs[i];
+      kin[i] = v >= 0 ? &e->consts[v] : NULL;
+      if (v >= 0 && !e->consts[v].data)
+        all_const = 0;
+    }
+    if (!all_const)
+      continue;
+    qc_kernel k = pn->tmpl;
+    k.inputs = kin;
+    k.outputs = kout;
+    kout[0] = &e->consts[nd->outputs[0]];
+    int rc = kernel_exec(&k);
+    if (rc < 0) {
+      char label[256];
+      return qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
+    }
+    pn->folded = 1;
+    e->pinned[nd->outputs[0]] = 1;
+  }
+  return QC_OK;
+}
+
 int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   *out = NULL;
   qc_set_threads(opts ? opts->nthreads : 0);
@@ -260,6 +298,8 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     if (nd->noutputs > e->max_io)
       e->max_io = nd->noutputs;
   }
+  if ((rc = fold_constant_dequantize(e)) < 0)
+    goto fail;
   free(order);
   *out = e;
   return QC_OK;
@@ -367,6 +407,11 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     if (qc_interrupted()) {
       rc = qc_fail(QC_EINTERRUPTED, "interrupted");
       break;
+    }
+    if (pn->folded) {
+      if (cb)
+        rc = cb(user, pn->node, nd->outputs[0], &e->consts[nd->outputs[0]]);
+      continue;
     }
     for (int i = 0; i < nd->ninputs; i++) {
       int v = nd->inputs[i];
