@@ -48,8 +48,8 @@ typedef struct qc_buffer_pool {
   int failed;   /* out of memory while recording: do not plan this run */
 } qc_buffer_pool;
 
-/* A 64-byte aligned buffer of at least `bytes` (contents unspecified), or
- * NULL when out of memory. */
+/* A buffer of at least `bytes` (contents unspecified; 64-byte aligned in the
+ * arena, malloc's alignment otherwise), or NULL when out of memory. */
 void *qc_pool_get(qc_buffer_pool *pool, size_t bytes);
 /* Gives back a buffer from qc_pool_get; returns 0 if `data` is not a live one. */
 int qc_pool_put(qc_buffer_pool *pool, void *data);

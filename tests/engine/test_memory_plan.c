@@ -42,7 +42,7 @@ static void run_schedule(qc_buffer_pool *pool, int scale, int *bad) {
     } else {
       size[slot] = (size_t)scale * (1 + (seed >> 16) % 5000);
       live[slot] = qc_pool_get(pool, size[slot]);
-      CHECK(live[slot] != NULL && ((uintptr_t)live[slot] % 64) == 0);
+      CHECK(live[slot] != NULL && ((uintptr_t)live[slot] % 16) == 0);
       if (live[slot])
         memset(live[slot], slot * 16 + 1, size[slot]);
       id++;
