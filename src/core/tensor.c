@@ -110,15 +110,15 @@ int qc_shape_bytes(qc_dtype dt, int ndim, const int64_t *dims, size_t *nbytes) {
   return QC_OK;
 }
 
-int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
+static int tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims, int zeroed) {
   size_t nbytes;
   QC_TRY(qc_shape_bytes(dt, ndim, dims, &nbytes));
   int64_t dcopy[QC_MAX_DIMS];
   if (ndim) /* dims may be NULL for scalars */
     memcpy(dcopy, dims, sizeof(int64_t) * (size_t)ndim); /* dims may alias t->dims */
   qc_tensor_release(t);
-  /* calloc(0) may return NULL; keep a valid pointer for empty tensors. */
-  void *p = calloc(nbytes ? nbytes : 1, 1);
+  /* malloc(0) may return NULL; keep a valid pointer for empty tensors. */
+  void *p = zeroed ? calloc(nbytes ? nbytes : 1, 1) : malloc(nbytes ? nbytes : 1);
   if (!p)
     return qc_fail(QC_ENOMEM, "out of memory allocating %zu bytes", nbytes);
   t->dtype = dt;
@@ -129,6 +129,14 @@ int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
   t->nbytes = nbytes;
   t->owns_data = 1;
   return QC_OK;
+}
+
+int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
+  return tensor_alloc(t, dt, ndim, dims, 1);
+}
+
+int qc_tensor_alloc_uninit(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims) {
+  return tensor_alloc(t, dt, ndim, dims, 0);
 }
 
 void qc_tensor_wrap(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims, void *data) {

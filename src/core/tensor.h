@@ -69,7 +69,9 @@ int qc_shape_bytes(qc_dtype dt, int ndim, const int64_t *dims, size_t *nbytes);
 /* (Re)allocate t's storage for the given dtype and shape; contents zeroed.
  * Any previous owned data is released first. */
 int qc_tensor_alloc(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims);
-/* Same, but the new tensor borrows `data` (not freed by release). */
+/* Same, contents unspecified: for a caller that writes every element. */
+int qc_tensor_alloc_uninit(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims);
+/* Same as qc_tensor_alloc, but the new tensor borrows `data` (not freed by release). */
 void qc_tensor_wrap(qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims, void *data);
 /* Frees owned data; leaves an empty tensor. Safe on a zeroed struct. */
 void qc_tensor_release(qc_tensor *t);

@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,26 @@
 #include "../core/status.h"
 #include "../io/model_io.h"
 #include "../ir/graph.h"
+#include "../ops/buffer_pool.h"
 #include "../ops/op.h"
 #include "onnx.pb-c.h"
 
 typedef struct plan_node {
   int node;
-  qc_kernel tmpl; /* op, attrs, names and priv; inputs/outputs filled per run */
+  int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
+  int folded;             /* outputs computed once at creation, held in consts */
+  qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
 } plan_node;
+
+/* The state of one run, kept by the engine between runs so that the next
+ * run reuses its value table and activation buffers. One per concurrent run. */
+typedef struct run_state {
+  qc_tensor **vals;      /* per value id: the tensor holding it, or NULL */
+  qc_tensor *store;      /* per value id: tensors computed in this run */
+  qc_tensor **kin, **kout;
+  qc_buffer_pool pool;
+  struct run_state *next; /* free list */
+} run_state;
 
 struct qc_engine {
   qc_model *model;
@@ -26,6 +40,9 @@ struct qc_engine {
   qc_tensor *consts;      /* per value id: the graph's initializer view, borrowed (empty otherwise) */
   int *last_use;          /* per value id: plan index of the last consumer, -1 if none */
   unsigned char *pinned;  /* per value id: never freed during a run (inputs, constants, outputs) */
+  int max_io;             /* most inputs or outputs of one node */
+  pthread_mutex_t idle_lock;
+  run_state *idle;        /* run states not in use by a run */
 };
 
 int qc_set_threads(int nthreads) {
@@ -152,10 +169,58 @@ void qc_engine_free(qc_engine *e) {
     for (int v = 0; v < e->graph->n_values; v++)
       qc_tensor_release(&e->consts[v]);
   free(e->consts);
+  while (e->idle) {
+    run_state *rs = e->idle;
+    e->idle = rs->next;
+    qc_pool_release(&rs->pool);
+    free(rs->vals);
+    free(rs->store);
+    free(rs->kin);
+    free(rs->kout);
+    free(rs);
+  }
+  pthread_mutex_destroy(&e->idle_lock);
   free(e->plan);
   free(e->last_use);
   free(e->pinned);
   free(e);
+}
+
+/* DequantizeLinear of constant inputs (a QDQ model's int8 weights and int32
+ * biases) gives the same tensor on every run: it is computed here once, with
+ * the node's own kernel, and runs read it from consts. The callback still
+ * sees it at the node's place in the plan. */
+static int fold_constant_dequantize(qc_engine *e) {
+  const qc_graph *g = e->graph;
+  qc_tensor *kin[3], *kout[1];
+  for (int p = 0; p < e->n_plan; p++) {
+    plan_node *pn = &e->plan[p];
+    const qc_node *nd = &g->nodes[pn->node];
+    if (strcmp(pn->tmpl.op_type, "DequantizeLinear") != 0 || nd->ninputs > 3 || nd->noutputs != 1 ||
+        nd->outputs[0] < 0 || e->consts[nd->outputs[0]].data)
+      continue;
+    int all_const = 1;
+    for (int i = 0; i < nd->ninputs; i++) {
+      int v = nd->inputs[i];
+      kin[i] = v >= 0 ? &e->consts[v] : NULL;
+      if (v >= 0 && !e->consts[v].data)
+        all_const = 0;
+    }
+    if (!all_const)
+      continue;
+    qc_kernel k = pn->tmpl;
+    k.inputs = kin;
+    k.outputs = kout;
+    kout[0] = &e->consts[nd->outputs[0]];
+    int rc = kernel_exec(&k);
+    if (rc < 0) {
+      char label[256];
+      return qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
+    }
+    pn->folded = 1;
+    e->pinned[nd->outputs[0]] = 1;
+  }
+  return QC_OK;
 }
 
 int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
@@ -174,6 +239,8 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   e->model = m;
   e->graph = g;
+  pthread_mutex_init(&e->idle_lock, NULL);
+  e->max_io = 1;
   e->plan = calloc((size_t)n + 1, sizeof *e->plan);
   e->consts = calloc((size_t)g->n_values + 1, sizeof *e->consts);
   e->last_use = malloc(sizeof(int) * ((size_t)g->n_values + 1));
@@ -223,7 +290,16 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     for (int i = 0; i < nd->ninputs; i++)
       if (nd->inputs[i] >= 0)
         e->last_use[nd->inputs[i]] = p;
+    for (int i = 0; i < nd->noutputs; i++)
+      if (nd->outputs[i] >= 0 && (g->values[nd->outputs[i]].flags & QC_VALUE_GRAPH_OUTPUT))
+        pn->makes_graph_output = 1;
+    if (nd->ninputs > e->max_io)
+      e->max_io = nd->ninputs;
+    if (nd->noutputs > e->max_io)
+      e->max_io = nd->noutputs;
   }
+  if ((rc = fold_constant_dequantize(e)) < 0)
+    goto fail;
   free(order);
   *out = e;
   return QC_OK;
@@ -266,29 +342,57 @@ static int check_input(const qc_value *v, const qc_tensor *t) {
   return QC_OK;
 }
 
+static run_state *run_state_take(qc_engine *e) {
+  pthread_mutex_lock(&e->idle_lock);
+  run_state *rs = e->idle;
+  if (rs)
+    e->idle = rs->next;
+  pthread_mutex_unlock(&e->idle_lock);
+  if (rs)
+    return rs;
+  const size_t nv = (size_t)e->graph->n_values + 1;
+  rs = calloc(1, sizeof *rs);
+  if (rs) {
+    rs->vals = calloc(nv, sizeof *rs->vals);
+    rs->store = calloc(nv, sizeof *rs->store);
+    rs->kin = calloc((size_t)e->max_io, sizeof *rs->kin);
+    rs->kout = calloc((size_t)e->max_io, sizeof *rs->kout);
+    if (!rs->vals || !rs->store || !rs->kin || !rs->kout) {
+      free(rs->vals);
+      free(rs->store);
+      free(rs->kin);
+      free(rs->kout);
+      free(rs);
+      rs = NULL;
+    }
+  }
+  return rs;
+}
+
+static void run_state_give_back(qc_engine *e, run_state *rs) {
+  pthread_mutex_lock(&e->idle_lock);
+  rs->next = e->idle;
+  e->idle = rs;
+  pthread_mutex_unlock(&e->idle_lock);
+}
+
+/* Empties a computed tensor: pooled data goes back to the pool. */
+static void value_release(run_state *rs, qc_tensor *t) {
+  if (!t->owns_data && t->data)
+    qc_pool_put(&rs->pool, t->data);
+  qc_tensor_release(t);
+}
+
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user) {
   qc_graph *g = e->graph;
   int nv = g->n_values;
-  qc_tensor **vals = calloc((size_t)nv + 1, sizeof *vals);
-  qc_tensor *store = calloc((size_t)nv + 1, sizeof *store);
-  qc_tensor **kin = NULL, **kout = NULL;
-  int max_io = 1, rc = QC_OK;
-  for (int p = 0; p < e->n_plan; p++) {
-    const qc_node *nd = &g->nodes[e->plan[p].node];
-    if (nd->ninputs > max_io)
-      max_io = nd->ninputs;
-    if (nd->noutputs > max_io)
-      max_io = nd->noutputs;
-  }
-  kin = calloc((size_t)max_io, sizeof *kin);
-  kout = calloc((size_t)max_io, sizeof *kout);
-  if (!vals || !store || !kin || !kout) {
-    rc = qc_fail(QC_ENOMEM, "out of memory");
-    goto done;
-  }
+  run_state *rs = run_state_take(e);
+  if (!rs)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  qc_tensor **vals = rs->vals, *store = rs->store, **kin = rs->kin, **kout = rs->kout;
+  int rc = QC_OK;
   for (int v = 0; v < nv; v++)
-    if (e->consts[v].data)
-      vals[v] = &e->consts[v];
+    vals[v] = e->consts[v].data ? &e->consts[v] : NULL;
   for (int i = 0; i < g->n_inputs; i++) {
     const qc_value *val = &g->values[g->inputs[i]];
     if ((rc = check_input(val, inputs[i])) < 0)
@@ -303,6 +407,11 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     if (qc_interrupted()) {
       rc = qc_fail(QC_EINTERRUPTED, "interrupted");
       break;
+    }
+    if (pn->folded) {
+      if (cb)
+        rc = cb(user, pn->node, nd->outputs[0], &e->consts[nd->outputs[0]]);
+      continue;
     }
     for (int i = 0; i < nd->ninputs; i++) {
       int v = nd->inputs[i];
@@ -319,10 +428,11 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
       int v = nd->outputs[i];
       kout[i] = v >= 0 ? &store[v] : NULL;
       if (kout[i])
-        qc_tensor_release(kout[i]);
+        value_release(rs, kout[i]);
     }
     k.inputs = kin;
     k.outputs = kout;
+    k.pool = pn->makes_graph_output ? NULL : &rs->pool;
     rc = kernel_exec(&k);
     if (rc < 0) {
       rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
@@ -350,14 +460,14 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     for (int i = 0; i < nd->ninputs; i++) {
       int v = nd->inputs[i];
       if (v >= 0 && e->last_use[v] == p && !e->pinned[v] && vals[v] == &store[v]) {
-        qc_tensor_release(&store[v]);
+        value_release(rs, &store[v]);
         vals[v] = NULL;
       }
     }
     for (int i = 0; i < nd->noutputs; i++) {
       int v = nd->outputs[i];
       if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
-        qc_tensor_release(&store[v]);
+        value_release(rs, &store[v]);
         vals[v] = NULL;
       }
     }
@@ -365,7 +475,7 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
   for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
     int v = g->outputs[i];
     qc_tensor_release(&outputs[i]);
-    if (vals[v] == &store[v]) {
+    if (vals[v] == &store[v] && store[v].owns_data) {
       outputs[i] = store[v]; /* hand over ownership */
       memset(&store[v], 0, sizeof store[v]);
     } else if (vals[v]) {
@@ -375,12 +485,10 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     }
   }
 done:
-  if (store)
-    for (int v = 0; v < nv; v++)
-      qc_tensor_release(&store[v]);
-  free(store);
-  free(vals);
-  free(kin);
-  free(kout);
+  for (int v = 0; v < nv; v++)
+    if (store[v].data)
+      value_release(rs, &store[v]);
+  qc_pool_end_run(&rs->pool);
+  run_state_give_back(e, rs);
   return rc;
 }

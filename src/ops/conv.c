@@ -60,7 +60,7 @@ int qc_conv_shape(qc_kernel *k) {
   int64_t dims[QC_MAX_DIMS] = {x->dims[0], w->dims[0]};
   for (int j = 0; j < nsp; j++)
     dims[2 + j] = g.out[QC_WIN_SP - nsp + j];
-  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
+  return qc_out_alloc(k, qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
 }
 
 /* ---- Depthwise conv (one input channel per group), rank <= 2 ---- */

@@ -135,7 +135,7 @@ int qc_conv_transpose_shape(qc_kernel *k) {
   int64_t dims[QC_MAX_DIMS] = {x->dims[0], w->dims[1] * p->group};
   for (int j = 0; j < nsp; j++)
     dims[2 + j] = g.in[QC_WIN_SP - nsp + j];
-  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
+  return qc_out_alloc(k, qc_out(k, 0), QC_DT_FLOAT, x->ndim, dims);
 }
 
 int qc_conv_transpose_run(qc_kernel *k) {

@@ -294,7 +294,7 @@ int qc_binary_shape(qc_kernel *k) {
   int nd;
   int64_t dims[QC_MAX_DIMS];
   QC_TRY(qc_bcast_shape(2, ins, &nd, dims));
-  return qc_tensor_alloc(qc_out(k, 0), p->kind->bool_output ? QC_DT_BOOL : a->dtype, nd, dims);
+  return qc_out_alloc(k, qc_out(k, 0), p->kind->bool_output ? QC_DT_BOOL : a->dtype, nd, dims);
 }
 
 /* Converts any numeric tensor to a new double tensor of the same shape. */
@@ -366,7 +366,7 @@ int qc_variadic_shape(qc_kernel *k) {
   int nd;
   int64_t dims[QC_MAX_DIMS];
   QC_TRY(qc_bcast_shape(k->ninputs, (const qc_tensor *const *)k->inputs, &nd, dims));
-  return qc_tensor_alloc(qc_out(k, 0), dt, nd, dims);
+  return qc_out_alloc(k, qc_out(k, 0), dt, nd, dims);
 }
 
 int qc_variadic_run(qc_kernel *k) {
@@ -410,7 +410,7 @@ int qc_not_shape(qc_kernel *k) {
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_BOOL)
     return qc_fail(QC_EINVAL, "input must be bool, got %s", qc_dtype_name(x->dtype));
-  QC_TRY(qc_tensor_alloc(qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims));
   const uint8_t *in = qc_u8(x);
   uint8_t *o = qc_u8(qc_out(k, 0));
   for (int64_t i = 0; i < x->numel; i++)
@@ -440,7 +440,7 @@ int qc_where_shape(qc_kernel *k) {
   int nd;
   int64_t dims[QC_MAX_DIMS];
   QC_TRY(qc_bcast_shape(3, ins, &nd, dims));
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, nd, dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, nd, dims);
 }
 
 typedef struct where_ctx {

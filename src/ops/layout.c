@@ -106,7 +106,7 @@ static int alloc_row_output(qc_kernel *k, const qc_tensor *x, const int64_t *dim
                             int64_t *in_strides, int64_t *rows) {
   *y = qc_out(k, 0);
   *rows = 0;
-  QC_TRY(qc_tensor_alloc(*y, x->dtype, x->ndim, dims));
+  QC_TRY(qc_out_alloc(k, *y, x->dtype, x->ndim, dims));
   if ((*y)->numel == 0)
     return QC_OK;
   if (x->ndim == 0) {
@@ -155,7 +155,7 @@ int qc_transpose_shape(qc_kernel *k) {
     ss[d] = in_strides[perm[d]];
   }
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, out_dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, x->ndim, out_dims));
   qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), x->ndim, out_dims, ss, 0);
   return QC_OK;
 }
@@ -191,7 +191,7 @@ int qc_concat_shape(qc_kernel *k) {
     dims[axis] += xi->dims[axis];
   }
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x0->dtype, x0->ndim, dims));
+  QC_TRY(qc_out_alloc(k, y, x0->dtype, x0->ndim, dims));
   const size_t es = qc_dtype_size(x0->dtype);
   int64_t outer, inner;
   around_axis(x0->ndim, dims, axis, &outer, &inner);
@@ -287,7 +287,7 @@ int qc_split_shape(qc_kernel *k) {
       int64_t dims[QC_MAX_DIMS];
       memcpy(dims, x->dims, sizeof dims);
       dims[axis] = sizes[i];
-      if ((rc = qc_tensor_alloc(y, x->dtype, x->ndim, dims)) < 0)
+      if ((rc = qc_out_alloc(k, y, x->dtype, x->ndim, dims)) < 0)
         goto done;
       if (chunk)
         for (int64_t o = 0; o < outer; o++)
@@ -380,7 +380,7 @@ int qc_slice_shape(qc_kernel *k) {
     out_dims[axis] = len;
   }
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, out_dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, x->ndim, out_dims));
   if (y->numel == 0)
     return QC_OK;
   int64_t in_strides[QC_MAX_DIMS], ss[QC_MAX_DIMS], base = 0;
@@ -483,7 +483,7 @@ int qc_gather_shape(qc_kernel *k) {
   int64_t *idx;
   QC_TRY(normalize_indices(ind, x->dims[axis], &idx));
   qc_tensor *y = qc_out(k, 0);
-  int rc = qc_tensor_alloc(y, x->dtype, out_rank, dims);
+  int rc = qc_out_alloc(k, y, x->dtype, out_rank, dims);
   if (rc == QC_OK && y->numel > 0) {
     const size_t es = qc_dtype_size(x->dtype);
     int64_t outer, inner;
@@ -514,7 +514,7 @@ int qc_gather_elements_shape(qc_kernel *k) {
   int64_t *idx;
   QC_TRY(normalize_indices(ind, x->dims[axis], &idx));
   qc_tensor *y = qc_out(k, 0);
-  int rc = qc_tensor_alloc(y, x->dtype, ind->ndim, ind->dims);
+  int rc = qc_out_alloc(k, y, x->dtype, ind->ndim, ind->dims);
   if (rc == QC_OK) {
     const size_t es = qc_dtype_size(x->dtype);
     int64_t in_strides[QC_MAX_DIMS];
@@ -554,7 +554,7 @@ static int block_input(const qc_kernel *k, const qc_tensor **xp, int64_t *b) {
 static int rearrange_4d(qc_kernel *k, const qc_tensor *x, const int64_t odims[4], const int64_t dims6[6],
                         const int64_t ss[6]) {
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, 4, odims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, 4, odims));
   qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), 6, dims6, ss, 0);
   return QC_OK;
 }

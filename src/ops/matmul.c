@@ -55,7 +55,7 @@ int qc_gemm_shape(qc_kernel *k) {
                      (long long)cn, (long long)M, (long long)N);
   }
   const int64_t dims[2] = {M, N};
-  return qc_tensor_alloc(y, QC_DT_FLOAT, 2, dims);
+  return qc_out_alloc(k, y, QC_DT_FLOAT, 2, dims);
 }
 
 /* With alpha = 1 and beta in {0, 1} C is the reduction's initial value;
@@ -163,7 +163,7 @@ static int matmul_plan_make(const qc_kernel *k, matmul_plan *p) {
 int qc_matmul_shape(qc_kernel *k) {
   matmul_plan plan;
   QC_TRY(matmul_plan_make(k, &plan));
-  return qc_tensor_alloc(qc_out(k, 0), QC_DT_FLOAT, plan.out_ndim, plan.out_dims);
+  return qc_out_alloc(k, qc_out(k, 0), QC_DT_FLOAT, plan.out_ndim, plan.out_dims);
 }
 
 typedef struct matmul_ctx {

@@ -161,7 +161,7 @@ int qc_cast_shape(qc_kernel *k) {
     return qc_fail(QC_EUNSUPPORTED, "cast from %s to %s is not supported", qc_dtype_name(x->dtype),
                    qc_dtype_name((qc_dtype)to));
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, (qc_dtype)to, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, y, (qc_dtype)to, x->ndim, x->dims));
   return convert_for_opset(k, x, y);
 }
 
@@ -173,7 +173,7 @@ int qc_cast_like_shape(qc_kernel *k) {
     return qc_fail(QC_EUNSUPPORTED, "cast from %s to %s is not supported", qc_dtype_name(x->dtype),
                    qc_dtype_name(like->dtype));
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, like->dtype, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, y, like->dtype, x->ndim, x->dims));
   return convert_for_opset(k, x, y);
 }
 
@@ -248,7 +248,7 @@ int qc_constant_init(qc_kernel *k) {
 int qc_constant_shape(qc_kernel *k) {
   const const_value *c = k->priv;
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, c->dtype, c->ndim, c->dims));
+  QC_TRY(qc_out_alloc(k, y, c->dtype, c->ndim, c->dims));
   if (c->nbytes)
     memcpy(y->data, c->data, c->nbytes);
   return QC_OK;
@@ -281,7 +281,7 @@ int qc_constant_of_shape_shape(qc_kernel *k) {
   int n;
   QC_TRY(qc_sl_read_ints(s, "shape", dims, QC_MAX_DIMS, &n));
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, c->dtype, n, dims));
+  QC_TRY(qc_out_alloc_zeroed(k, y, c->dtype, n, dims)); /* a zero value skips the fill below */
   const size_t es = c->nbytes;
   unsigned char *p = y->data;
   int all_zero = 1;
@@ -295,11 +295,19 @@ int qc_constant_of_shape_shape(qc_kernel *k) {
 
 /* ---- Identity / Dropout ---- */
 
+static int copy_input(qc_kernel *k, const qc_tensor *x) {
+  qc_tensor *y = qc_out(k, 0);
+  QC_TRY(qc_out_alloc(k, y, x->dtype, x->ndim, x->dims));
+  if (x->nbytes)
+    memcpy(y->data, x->data, x->nbytes);
+  return QC_OK;
+}
+
 int qc_identity_shape(qc_kernel *k) {
   const qc_tensor *x = qc_in(k, 0);
   if (!x)
     return qc_fail(QC_EINVAL, "missing input");
-  return qc_tensor_copy(qc_out(k, 0), x);
+  return copy_input(k, x);
 }
 
 int qc_dropout_shape(qc_kernel *k) {
@@ -319,12 +327,12 @@ int qc_dropout_shape(qc_kernel *k) {
     if (!is_test && r != 0)
       return qc_fail(QC_EUNSUPPORTED, "training-mode Dropout (is_test=0) is not supported");
   }
-  QC_TRY(qc_tensor_copy(qc_out(k, 0), x));
+  QC_TRY(copy_input(k, x));
   qc_tensor *mask = qc_out(k, 1);
   if (mask) {
     /* Before opset 10 the mask has the input's type. */
     qc_dtype mdt = k->opset >= 10 ? QC_DT_BOOL : x->dtype;
-    QC_TRY(qc_tensor_alloc(mask, mdt, x->ndim, x->dims));
+    QC_TRY(qc_out_alloc(k, mask, mdt, x->ndim, x->dims));
     for (int64_t i = 0; i < mask->numel; i++)
       QC_TRY(qc_sl_store_f64(mdt, 1.0, (char *)mask->data + (size_t)i * qc_dtype_size(mdt)));
   }
@@ -353,7 +361,7 @@ int qc_range_shape(qc_kernel *k) {
     if (cnt > 9e15)
       return qc_fail(QC_ELIMIT, "Range output too large");
     int64_t n = (int64_t)cnt;
-    QC_TRY(qc_tensor_alloc(y, dt, 1, &n));
+    QC_TRY(qc_out_alloc(k, y, dt, 1, &n));
     for (int64_t i = 0; i < n; i++) {
       if (dt == QC_DT_FLOAT)
         qc_f32(y)[i] = (float)(qc_f32(ts)[0] + (float)i * qc_f32(td)[0]);
@@ -375,7 +383,7 @@ int qc_range_shape(qc_kernel *k) {
   if (cnt > 9e15L)
     return qc_fail(QC_ELIMIT, "Range output too large");
   int64_t n = (int64_t)cnt;
-  QC_TRY(qc_tensor_alloc(y, dt, 1, &n));
+  QC_TRY(qc_out_alloc(k, y, dt, 1, &n));
   for (int64_t i = 0; i < n; i++) {
     /* unsigned arithmetic: wraps instead of signed overflow at the int64 extremes */
     scalar_val v = {VAL_SIGNED, 0, (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)d), 0};
@@ -404,7 +412,7 @@ int qc_nonzero_shape(qc_kernel *k) {
   int rank = x->ndim ? x->ndim : 1;
   int64_t dims[2] = {rank, nnz};
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_INT64, 2, dims));
+  QC_TRY(qc_out_alloc(k, y, QC_DT_INT64, 2, dims));
   int64_t col = 0;
   for (int64_t i = 0; i < x->numel; i++) {
     if (!is_nonzero(x, i))
@@ -434,7 +442,7 @@ int qc_eye_like_shape(qc_kernel *k) {
   if (!qc_dtype_is_valid((int)dtype) || !castable((qc_dtype)dtype))
     return qc_fail(QC_EUNSUPPORTED, "EyeLike output type %lld is not supported", (long long)dtype);
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, (qc_dtype)dtype, 2, x->dims));
+  QC_TRY(qc_out_alloc_zeroed(k, y, (qc_dtype)dtype, 2, x->dims)); /* only the diagonal is written */
   size_t es = qc_dtype_size(y->dtype);
   for (int64_t r = 0; r < x->dims[0]; r++) {
     if (diag > x->dims[1] || diag < -x->dims[0])

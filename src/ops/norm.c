@@ -64,7 +64,7 @@ int qc_batchnorm_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "%s has %lld elements, expected %lld", names[i],
                      (long long)t->numel, (long long)features);
   }
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 int qc_batchnorm_run(qc_kernel *k) {
@@ -131,7 +131,7 @@ int qc_instancenorm_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "%s has %lld elements for %lld channels", i == 1 ? "scale" : "B",
                      (long long)t->numel, (long long)x->dims[1]);
   }
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 /* Mean and 1/sqrt(var + eps) of n contiguous floats (two-pass for accuracy). */
@@ -221,14 +221,14 @@ int qc_layernorm_shape(qc_kernel *k) {
                      qc_shape_str(x->ndim, x->dims, s2, sizeof s2), (long long)axis);
     }
   }
-  QC_TRY(qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims));
   /* Mean / InvStdDev keep X's rank with 1s from axis on. */
   int64_t sdims[QC_MAX_DIMS];
   for (int d = 0; d < x->ndim; d++)
     sdims[d] = d < axis ? x->dims[d] : 1;
   for (int i = 1; i <= 2; i++)
     if (qc_out(k, i))
-      QC_TRY(qc_tensor_alloc(qc_out(k, i), QC_DT_FLOAT, x->ndim, sdims));
+      QC_TRY(qc_out_alloc(k, qc_out(k, i), QC_DT_FLOAT, x->ndim, sdims));
   return QC_OK;
 }
 

@@ -10,8 +10,11 @@
  *             attributes, store them in k->priv (one malloc block, freed
  *             by the engine with free()). May be NULL.
  *   shape(k)  every run: inputs are computed; allocate every output with
- *             qc_tensor_alloc (shape may depend on input *values*, e.g.
- *             Reshape). May also do the whole computation for cheap ops.
+ *             qc_out_alloc (contents unspecified: the kernel writes every
+ *             element) or qc_out_alloc_zeroed (the kernel accumulates into
+ *             the output or leaves parts of it). Shape may depend on input
+ *             *values*, e.g. Reshape. May also do the whole computation for
+ *             cheap ops.
  *   run(k)    every run after shape(): fill the outputs. May be NULL when
  *             shape() already did the work.
  *
@@ -29,6 +32,7 @@
 #include "../ir/attr.h" /* kernels read k->attrs with the qc_attr_* accessors */
 
 struct Onnx__TensorProto;
+struct qc_buffer_pool;
 
 typedef struct qc_kernel qc_kernel;
 
@@ -51,6 +55,9 @@ struct qc_kernel {
   int noutputs;
   qc_tensor **outputs; /* outputs[i] == NULL for an unused optional output; otherwise an empty tensor to fill */
   void *priv;
+  /* Where qc_out_alloc takes buffers: the engine's per-run pool, or NULL for
+   * plain malloc'd tensors that own their data (graph outputs, eval_node). */
+  struct qc_buffer_pool *pool;
 };
 
 /* Input i if present (i < ninputs and not omitted), else NULL. */
@@ -60,6 +67,13 @@ static inline qc_tensor *qc_in(const qc_kernel *k, int i) {
 static inline qc_tensor *qc_out(const qc_kernel *k, int i) {
   return (i < k->noutputs) ? k->outputs[i] : NULL;
 }
+
+/* Allocates output tensor t for dtype and shape, uninitialised: for kernels
+ * that write every element. */
+int qc_out_alloc(const qc_kernel *k, qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims);
+/* Same, zero-filled: for kernels that accumulate into their output or leave
+ * parts of it unwritten. */
+int qc_out_alloc_zeroed(const qc_kernel *k, qc_tensor *t, qc_dtype dt, int ndim, const int64_t *dims);
 
 /* Registry lookup: the best row for (op_type, opset) or NULL. */
 const qc_op *qc_op_find(const char *op_type, int opset);

@@ -75,9 +75,9 @@ static int pool_shape_common(qc_kernel *k, int is_max) {
   int64_t dims[QC_MAX_DIMS] = {x->dims[0], x->dims[1]};
   for (int j = 0; j < nsp; j++)
     dims[2 + j] = g.out[QC_WIN_SP - nsp + j];
-  QC_TRY(qc_tensor_alloc(y, x->dtype, x->ndim, dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, x->ndim, dims));
   if (is_max && ind)
-    QC_TRY(qc_tensor_alloc(ind, QC_DT_INT64, x->ndim, dims));
+    QC_TRY(qc_out_alloc(k, ind, QC_DT_INT64, x->ndim, dims));
   return QC_OK;
 }
 
@@ -295,7 +295,7 @@ static int global_pool_shape(qc_kernel *k) {
   int64_t dims[QC_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++)
     dims[i] = i < 2 ? x->dims[i] : 1;
-  return qc_tensor_alloc(y, QC_DT_FLOAT, x->ndim, dims);
+  return qc_out_alloc(k, y, QC_DT_FLOAT, x->ndim, dims);
 }
 
 static float plane_mean(const float *xc, int64_t size) {

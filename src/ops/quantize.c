@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_util.h" /* QC_MULTIVERSION */
 #include "kernels.h"
 
 /* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
@@ -113,6 +114,31 @@ static inline float quantize_one(float x, float s, float z, float lo, float hi) 
   return v;
 }
 
+/* One row of float QuantizeLinear to 8 bits, in a form the compiler
+ * vectorises, with quantize_one's results: x / s is first clamped to one step
+ * beyond the representable range (NaN becomes 0, i.e. the zero point), where
+ * adding and subtracting 1.5 * 2^23 rounds half to even as nearbyintf does. */
+#define QUANTIZE_ROW_8BIT(NAME, T)                                                                     \
+  QC_MULTIVERSION static void NAME(const float *restrict x, T *restrict y, int64_t n, float s, float z, \
+                                   float lo, float hi) {                                              \
+    const float vlo = lo - z - 1.0f, vhi = hi - z + 1.0f, magic = 12582912.0f;                        \
+    for (int64_t j = 0; j < n; j++) {                                                                 \
+      float v = x[j] / s;                                                                             \
+      v = v == v ? v : 0.0f;                                                                          \
+      v = v < vlo ? vlo : v;                                                                          \
+      v = v > vhi ? vhi : v;                                                                          \
+      float q = ((v + magic) - magic) + z;                                                            \
+      q = q < lo ? lo : q;                                                                            \
+      q = q > hi ? hi : q;                                                                            \
+      y[j] = (T)(int32_t)q;                                                                           \
+    }                                                                                                 \
+  }
+/* Elements per work item of QuantizeLinear. */
+#define Q_PIECE 16384
+
+QUANTIZE_ROW_8BIT(quantize_row_u8, uint8_t)
+QUANTIZE_ROW_8BIT(quantize_row_s8, int8_t)
+
 int qc_quantize_linear_shape(qc_kernel *k) {
   const qc_tensor *x = qc_in(k, 0), *scale = qc_in(k, 1), *zp = qc_in(k, 2);
   if (!x || !scale)
@@ -142,24 +168,31 @@ int qc_quantize_linear_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "scale[%lld] = %g is not a nonzero finite value", (long long)c, bad);
     }
   qc_tensor *y = qc_out(k, 0);
-  int rc = qc_tensor_alloc(y, out_dt, x->ndim, x->dims);
+  int rc = qc_out_alloc(k, y, out_dt, x->ndim, x->dims);
   if (rc < 0) {
     free(s);
     return rc;
   }
+  /* Work items are pieces of rows, so a per-tensor (one-row) input splits too. */
   const int64_t rows = lay.outer * lay.axis_len, inner = lay.inner;
+  const int64_t pieces = inner > Q_PIECE ? (inner + Q_PIECE - 1) / Q_PIECE : 1;
   const int fast = x->dtype == QC_DT_FLOAT;
 #pragma omp parallel for schedule(static) if (x->numel > 65536)
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t c = r % lay.axis_len;
+  for (int64_t item = 0; item < rows * pieces; item++) {
+    const int64_t r = item / pieces, c = r % lay.axis_len;
     const float sc = s[c], zc = z[c];
-    const int64_t base = r * inner;
-    if (fast) {
+    const int64_t base = r * inner + (item % pieces) * Q_PIECE;
+    const int64_t len = pieces == 1 ? inner : (r + 1) * inner - base < Q_PIECE ? (r + 1) * inner - base : Q_PIECE;
+    if (fast && out_dt == QC_DT_UINT8) {
+      quantize_row_u8(qc_f32(x) + base, qc_u8(y) + base, len, sc, zc, lo, hi);
+    } else if (fast && out_dt == QC_DT_INT8) {
+      quantize_row_s8(qc_f32(x) + base, qc_s8(y) + base, len, sc, zc, lo, hi);
+    } else if (fast) {
       const float *xp = qc_f32(x) + base;
-      for (int64_t j = 0; j < inner; j++)
+      for (int64_t j = 0; j < len; j++)
         store_q(out_dt, y->data, base + j, quantize_one(xp[j], sc, zc, lo, hi));
     } else {
-      for (int64_t j = 0; j < inner; j++)
+      for (int64_t j = 0; j < len; j++)
         store_q(out_dt, y->data, base + j, quantize_one((float)qc_tensor_get_f64(x, base + j), sc, zc, lo, hi));
     }
   }
@@ -187,7 +220,7 @@ int qc_dequantize_linear_shape(qc_kernel *k) {
   qc_tensor *y = qc_out(k, 0);
   /* The output takes the scale's type (float16/bfloat16 allowed from opset 19). */
   qc_dtype out_dt = scale->dtype == QC_DT_DOUBLE ? QC_DT_FLOAT : scale->dtype;
-  int rc = qc_tensor_alloc(y, out_dt, x->ndim, x->dims);
+  int rc = qc_out_alloc(k, y, out_dt, x->ndim, x->dims);
   if (rc < 0) {
     free(s);
     return rc;
@@ -241,15 +274,15 @@ int qc_dynamic_quantize_linear_shape(qc_kernel *k) {
   float zp = nearbyintf(0.0f - mn / scale);
   zp = zp < 0 ? 0 : zp > 255 ? 255 : zp;
   qc_tensor *y = qc_out(k, 0), *ys = qc_out(k, 1), *yz = qc_out(k, 2);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_UINT8, x->ndim, x->dims));
+  QC_TRY(qc_out_alloc(k, y, QC_DT_UINT8, x->ndim, x->dims));
   for (int64_t i = 0; i < x->numel; i++)
     qc_u8(y)[i] = (uint8_t)quantize_one(xp[i], scale, zp, 0, 255);
   if (ys) {
-    QC_TRY(qc_tensor_alloc(ys, QC_DT_FLOAT, 0, no_dims));
+    QC_TRY(qc_out_alloc(k, ys, QC_DT_FLOAT, 0, no_dims));
     qc_f32(ys)[0] = scale;
   }
   if (yz) {
-    QC_TRY(qc_tensor_alloc(yz, QC_DT_UINT8, 0, no_dims));
+    QC_TRY(qc_out_alloc(k, yz, QC_DT_UINT8, 0, no_dims));
     qc_u8(yz)[0] = (uint8_t)zp;
   }
   return QC_OK;

@@ -111,7 +111,7 @@ int qc_reduce_shape(qc_kernel *k) {
   }
   p->noop = n_axes == 0 && p->axes_from_input && p->noop_with_empty_axes;
   if (p->noop)
-    return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+    return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
   QC_TRY(mark_axes(x->ndim, axes, n_axes, p->reduce_dim));
   int nd = 0;
   int64_t dims[QC_MAX_DIMS];
@@ -121,7 +121,7 @@ int qc_reduce_shape(qc_kernel *k) {
     else if (p->keepdims)
       dims[nd++] = 1;
   }
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, nd, dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, nd, dims);
 }
 
 static inline double acc_step(int kind, double acc, double x, double shift) {
@@ -427,7 +427,7 @@ int qc_argreduce_shape(qc_kernel *k) {
     else if (p->keepdims)
       dims[nd++] = 1;
   }
-  return qc_tensor_alloc(qc_out(k, 0), QC_DT_INT64, nd, dims);
+  return qc_out_alloc(k, qc_out(k, 0), QC_DT_INT64, nd, dims);
 }
 
 /* Index of the max (or min) along a strided line; ties go to the first or

@@ -229,7 +229,7 @@ static void pass_interp(const float *src, float *dst, int64_t outer, int64_t inn
 }
 
 /* Resizes x into y (allocated here) with per-axis output sizes/scales/roi. */
-static int resize_nd(const resize_params *rp, const qc_tensor *x, const int64_t *out_dims, const double *scales,
+static int resize_nd(qc_kernel *k, const resize_params *rp, const qc_tensor *x, const int64_t *out_dims, const double *scales,
                      const double *roi, qc_tensor *y) {
   const int r = x->ndim;
   const size_t es = qc_dtype_size(x->dtype);
@@ -237,7 +237,7 @@ static int resize_nd(const resize_params *rp, const qc_tensor *x, const int64_t 
     return qc_fail(QC_EUNSUPPORTED, "Resize of type %s is not supported", qc_dtype_name(x->dtype));
   if (rp->mode != MODE_NEAREST && x->dtype == QC_DT_BOOL)
     return qc_fail(QC_EUNSUPPORTED, "interpolating Resize of bool tensors is not supported");
-  QC_TRY(qc_tensor_alloc(y, x->dtype, r, out_dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, r, out_dims));
   axis_plan plans[QC_MAX_DIMS];
   memset(plans, 0, sizeof plans);
   int rc = QC_OK;
@@ -452,7 +452,7 @@ int qc_resize_shape(qc_kernel *k) {
         out_dims[a] = (int64_t)floor(common * (double)x->dims[a] + 0.5); /* round half up */
       }
   }
-  return resize_nd(&rp, x, out_dims, scales, roi, qc_out(k, 0));
+  return resize_nd(k, &rp, x, out_dims, scales, roi, qc_out(k, 0));
 }
 
 int qc_upsample_shape(qc_kernel *k) {
@@ -486,5 +486,5 @@ int qc_upsample_shape(qc_kernel *k) {
     roi[d] = 0;
     roi[d + r] = 1;
   }
-  return resize_nd(&rp, x, out_dims, scales, roi, qc_out(k, 0));
+  return resize_nd(k, &rp, x, out_dims, scales, roi, qc_out(k, 0));
 }

@@ -25,7 +25,7 @@ static int copy_reshaped(qc_kernel *k, const qc_tensor *x, int ndim, const int64
                    qc_shape_str(ndim, dims, b, sizeof b));
   }
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, ndim, dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, ndim, dims));
   if (x->nbytes)
     memcpy(y->data, x->data, x->nbytes);
   return QC_OK;
@@ -50,7 +50,7 @@ int qc_shape_shape(qc_kernel *k) {
   end = end < 0 ? 0 : end > r ? r : end;
   int64_t n = end > start ? end - start : 0;
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_INT64, 1, &n));
+  QC_TRY(qc_out_alloc(k, y, QC_DT_INT64, 1, &n));
   for (int64_t i = 0; i < n; i++)
     qc_i64(y)[i] = x->dims[start + i];
   return QC_OK;
@@ -61,7 +61,7 @@ int qc_size_shape(qc_kernel *k) {
   if (!x)
     return qc_fail(QC_EINVAL, "missing input 0");
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, QC_DT_INT64, 0, no_dims));
+  QC_TRY(qc_out_alloc(k, y, QC_DT_INT64, 0, no_dims));
   qc_i64(y)[0] = x->numel;
   return QC_OK;
 }
@@ -245,7 +245,7 @@ int qc_expand_shape(qc_kernel *k) {
     in_stride *= a;
   }
   qc_tensor *y = qc_out(k, 0);
-  QC_TRY(qc_tensor_alloc(y, x->dtype, r, dims));
+  QC_TRY(qc_out_alloc(k, y, x->dtype, r, dims));
   if (y->numel)
     qc_sl_strided_copy(y->data, x->data, qc_dtype_size(x->dtype), r, dims, ss, 0);
   return QC_OK;

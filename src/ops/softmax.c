@@ -53,7 +53,7 @@ int qc_softmax_shape(qc_kernel *k) {
   int64_t max_axis = k->opset >= 13 ? x->ndim - 1 : x->ndim;
   if (axis < 0 || axis > max_axis || (k->opset >= 13 && x->ndim == 0))
     return qc_fail(QC_EINVAL, "axis %lld is out of range for rank %d", (long long)p->axis, x->ndim);
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 /* Normalises one line of n values spaced `stride` apart. */

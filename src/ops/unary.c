@@ -235,7 +235,7 @@ int qc_unary_shape(qc_kernel *k) {
            (is_int_type(x->dtype) && p->kind->ints);
   if (!ok)
     return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 /* Writes an int64 value back into an integer tensor of any width (wrapping). */
@@ -312,7 +312,7 @@ int qc_clip_shape(qc_kernel *k) {
       return qc_fail(QC_EINVAL, "%s is %s but the input is %s", i == 1 ? "min" : "max",
                      qc_dtype_name(b->dtype), qc_dtype_name(x->dtype));
   }
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 int qc_clip_run(qc_kernel *k) {
@@ -428,7 +428,7 @@ int qc_prelu_shape(qc_kernel *k) {
     return qc_fail(QC_EINVAL, "slope of shape %s does not broadcast to X of shape %s",
                    qc_shape_str(s->ndim, s->dims, s1, sizeof s1), qc_shape_str(x->ndim, x->dims, s2, sizeof s2));
   }
-  return qc_tensor_alloc(qc_out(k, 0), x->dtype, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), x->dtype, x->ndim, x->dims);
 }
 
 int qc_prelu_run(qc_kernel *k) {
@@ -469,7 +469,7 @@ int qc_classify_shape(qc_kernel *k) {
   const qc_tensor *x = qc_in(k, 0);
   if (x->dtype != QC_DT_FLOAT && x->dtype != QC_DT_DOUBLE)
     return qc_fail(QC_EUNSUPPORTED, "%s tensors are not supported", qc_dtype_name(x->dtype));
-  return qc_tensor_alloc(qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims);
+  return qc_out_alloc(k, qc_out(k, 0), QC_DT_BOOL, x->ndim, x->dims);
 }
 
 int qc_classify_run(qc_kernel *k) {

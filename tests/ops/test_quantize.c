@@ -1,6 +1,8 @@
 /* QuantizeLinear / DequantizeLinear against hand-computed values:
  * round-half-to-even, saturation, per-tensor and per-axis parameters. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx.pb-c.h"
@@ -149,7 +151,53 @@ static void test_dequantize_int32(void) {
   qc_tensor_release(&y);
 }
 
+/* The vectorised 8-bit rows against the formula, element by element: halfway
+ * points, values far outside the range, NaN and infinities, over enough
+ * elements that the work splits into several pieces and threads. */
+static void test_rows_match_formula(qc_dtype out_dt, float zero_point) {
+  const int64_t n = 200003;
+  const float scale = 0.37f, lo = out_dt == QC_DT_INT8 ? -128.0f : 0.0f, hi = out_dt == QC_DT_INT8 ? 127.0f : 255.0f;
+  float *xv = malloc(sizeof(float) * (size_t)n);
+  if (!xv)
+    return;
+  for (int64_t i = 0; i < n; i++) {
+    switch (i % 7) {
+    case 0: xv[i] = ((float)(i % 601) - 300.0f + 0.5f) * scale; break; /* near halfway points */
+    case 1: xv[i] = (float)((i * 7919) % 100000) / 50.0f - 1000.0f; break;
+    case 2: xv[i] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY; break;
+    case 3: xv[i] = (float)(i % 2 ? 1 : -1) * 3e38f; break;
+    default: xv[i] = ((float)(i % 257) - 128.0f) * scale * 0.999f; break;
+    }
+  }
+  qc_tensor x = {0}, s = {0}, z = {0}, y = {0};
+  tensor_init(&x, QC_DT_FLOAT, 1, &n, xv);
+  tensor_init(&s, QC_DT_FLOAT, 0, no_dims, &scale);
+  if (out_dt == QC_DT_INT8)
+    tensor_init(&z, QC_DT_INT8, 0, no_dims, &(int8_t){(int8_t)zero_point});
+  else
+    tensor_init(&z, QC_DT_UINT8, 0, no_dims, &(uint8_t){(uint8_t)zero_point});
+  qc_tensor *in[3] = {&x, &s, &z};
+  int rc = run_op("QuantizeLinear", 13, in, 3, NULL, 0, &y);
+  CHECK(rc == QC_OK, "quantize failed: %s", qc_last_error());
+  int bad = 0;
+  for (int64_t i = 0; rc == QC_OK && i < n; i++) {
+    float v = nearbyintf(xv[i] / scale) + zero_point;
+    v = isnan(v) ? zero_point : v < lo ? lo : v > hi ? hi : v;
+    int got = out_dt == QC_DT_INT8 ? qc_s8(&y)[i] : qc_u8(&y)[i];
+    if (got != (int)v && bad++ < 5)
+      CHECK(got == (int)v, "%s x[%lld] = %g: got %d, want %d", qc_dtype_name(out_dt), (long long)i, xv[i], got, (int)v);
+  }
+  CHECK(bad == 0, "%s: %d elements differ from the formula", qc_dtype_name(out_dt), bad);
+  qc_tensor_release(&x);
+  qc_tensor_release(&s);
+  qc_tensor_release(&z);
+  qc_tensor_release(&y);
+  free(xv);
+}
+
 int main(void) {
+  test_rows_match_formula(QC_DT_INT8, 3.0f);
+  test_rows_match_formula(QC_DT_UINT8, 128.0f);
   test_vector_int8(10);
   test_vector_int8(13);
   test_vector_int8(19);
