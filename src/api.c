@@ -67,6 +67,7 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
   jo->n_op_types = o->n_op_types;
   jo->min_sqnr = o->min_sqnr;
   jo->fallback_budget = o->fallback_budget;
+  jo->no_bias_correction = o->no_bias_correction;
   jo->reports = o->reports;
   jo->n_reports = o->n_reports;
   jo->save_stats = o->save_stats;

@@ -119,6 +119,12 @@ int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error *
  * options.min_sqnr; replaces s->m and s->summary. */
 int job_fallback(job_state *s);
 
+/* ---- bias correction (bias_correct.c) ---- */
+/* Corrects the biases of quant (a QDQ rewrite of s->base) from up to 32
+ * calibration samples, unless options.no_bias_correction; the note goes to
+ * s->summary. Without calibration samples (--load-stats) only a note. */
+int job_bias_correct(job_state *s, qc_model *quant);
+
 /* ---- files (files.c) ---- */
 /* Destinations: output (the model; NULL for none), every report and
  * save_stats. Inputs: the model(s), a calibration LIST.txt, load_stats files. */

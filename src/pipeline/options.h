@@ -45,6 +45,7 @@ typedef struct qc_job_options {
   int n_op_types;
   double min_sqnr; /* quantize: keep sensitive nodes in FP32 until this output SQNR (dB); 0: off */
   double fallback_budget; /* quantize: wall-clock seconds the min_sqnr search may take; 0: no limit */
+  int no_bias_correction; /* quantize: keep the biases as quantized (no empirical bias correction) */
 
   /* What to write. */
   const char *output; /* quantize: NULL = MODEL.int8.onnx; compare: the best model, NULL = none */
