@@ -45,6 +45,9 @@ typedef struct qc_bias_correction_result {
   double max_delta;     /* largest |delta[c]| */
   char max_node[256];   /* its layer's label */
   char first_skipped[256]; /* a skipped layer's label, for the note */
+  double sqnr_before, sqnr_after; /* the quantized model's worst output SQNR (dB) against FP32 on the
+                                     same samples, before and after the correction (after: 0 when
+                                     nothing was corrected) */
 } qc_bias_correction_result;
 
 /* Corrects the biases of `quant` (the QDQ rewrite of `fp32`) from the samples
