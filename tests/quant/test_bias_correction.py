@@ -13,11 +13,13 @@ on 40 .npy samples with a non-zero mean (so weight rounding shifts the output me
     (axis 1 for Conv, last for Gemm), delta = mean_q - mean_fp, and b <- b - delta
     requantized to int32. Conv B gets a new int32 bias with scale s_x * s_w[c];
   * measured the same way on the corrected model, each layer's mean shift is 20x smaller;
-  * the summary notes the correction; the model passes onnx.checker(full_check), runs in
+  * the summary notes the correction and the output SQNR on the measured samples, not lower after
+    (a correction that lowers it is not applied); with --load-stats only a note; the model passes onnx.checker(full_check), runs in
     onnxruntime, and onnxruntime's optimised graph still fuses every Conv and the Gemm into
     integer kernels (no float Conv/Gemm left).
 """
 import os
+import re
 
 import numpy as np
 import onnx
@@ -225,6 +227,21 @@ def main():
     T.check("bias correction: 3 layers corrected (1 bias added) over 32 samples" in outs["corrected"][1],
             "default: the summary notes 3 layers corrected, 1 bias added, 32 samples",
             [line for line in outs["corrected"][1].splitlines() if "bias" in line])
+
+    note = next((line for line in outs["corrected"][1].splitlines() if "bias correction:" in line), "")
+    m = re.search(r"output SQNR on these samples (-?[0-9.]+) -> (-?[0-9.]+) dB", note)
+    T.check(m and float(m.group(2)) >= float(m.group(1)),
+            "the note shows the output SQNR on the measured samples, not lower after the correction", note)
+
+    # --load-stats: no samples to measure on, a note and the biases as quantized.
+    stats = os.path.join(d, "s.stats")
+    T.qconvert(path, "--calib", calib, "-o", os.path.join(d, "s.onnx"), "--no-equalize", "--save-stats", stats)
+    r = T.qconvert(path, "--load-stats", stats, "-o", os.path.join(d, "ls.onnx"), "--no-equalize")
+    T.check(r.returncode == 0 and "bias correction: skipped, no calibration samples (--load-stats)" in r.stdout + r.stderr,
+            "--load-stats: bias correction skipped with a note", (r.stdout + r.stderr).strip()[-300:])
+    if r.returncode == 0:
+        T.check(np.array_equal(int32_bias(onnx.load(os.path.join(d, "ls.onnx")), "gemm")[0], int32_bias(plain, "gemm")[0]),
+                "--load-stats: biases as quantized")
 
     # --no-bias-correction: the FP32 bias on the int32 grid; Conv B has none.
     for layer, b in [("convA", "ba"), ("gemm", "bg")]:
