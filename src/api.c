@@ -69,6 +69,7 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
   jo->fallback_budget = o->fallback_budget;
   if (o->rounding)
     QC_TRY(qc_job_parse_rounding(o->rounding, &jo->rounding));
+  jo->no_bias_correction = o->no_bias_correction;
   jo->reports = o->reports;
   jo->n_reports = o->n_reports;
   jo->save_stats = o->save_stats;

@@ -63,6 +63,7 @@ typedef struct qconvert_options {
   double min_sqnr;            /* --min-sqnr (qconvert_quantize): FP32 fallback target in dB; 0 = off */
   double fallback_budget;     /* --fallback-budget: seconds the --min-sqnr search may take; 0 = no limit */
   const char *rounding;       /* --rounding (qconvert_quantize): "nearest" (default) or "adaround" */
+  int no_bias_correction;     /* --no-bias-correction (qconvert_quantize): keep the biases as quantized */
 
   /* Statistics */
   const char *save_stats;     /* --save-stats: NULL = none */

@@ -27,7 +27,7 @@ enum {
   OPT_CALIB_COUNT = 256, OPT_BATCH, OPT_THREADS, OPT_INPUT_SHAPE, OPT_SAVE_STATS, OPT_LOAD_STATS, OPT_QUIET,
   OPT_SCALE, OPT_MEAN, OPT_STD, OPT_COLOR, OPT_LAYOUT, OPT_RESIZE, OPT_PAD, OPT_OBSERVER, OPT_OBSERVERS,
   OPT_PERCENTILE, OPT_ACT_TYPE, OPT_PER_TENSOR, OPT_WEIGHT_ONLY, OPT_NO_EQUALIZE, OPT_NO_SAT_CLIP, OPT_EXCLUDE, OPT_OP_TYPES, OPT_EVAL, OPT_DATA,
-  OPT_MIN_SQNR, OPT_FALLBACK_BUDGET, OPT_ROUNDING,
+  OPT_MIN_SQNR, OPT_FALLBACK_BUDGET, OPT_ROUNDING, OPT_NO_BIAS_CORRECTION,
 };
 
 static void print_help(cli_job_mode mode) {
@@ -104,7 +104,10 @@ static void print_help(cli_job_mode mode) {
            "                          found so far (with a warning; the result then depends on speed)\n"
            "  --rounding nearest|adaround  int8 weight rounding: to nearest (default), or learned per layer\n"
            "                          (AdaRound) to minimise each layer's output error on 16 calibration\n"
-           "                          samples; slower (seconds to minutes), see docs/quantization.md\n");
+           "                          samples; slower (seconds to minutes), see docs/quantization.md\n"
+           "  --no-bias-correction    keep the quantized biases as they are (default: each quantized Conv,\n"
+           "                          ConvTranspose, Gemm and MatMul has its per-channel output mean shift,\n"
+           "                          measured on up to 32 calibration samples, corrected in its bias)\n");
 }
 
 static int usage(const char *cmd, const char *fmt, const char *arg) {
@@ -130,7 +133,8 @@ int cli_job_parse(int argc, char **argv, cli_job_mode mode, cli_job_args *a) {
       {"eval", required_argument, 0, OPT_EVAL}, {"data", required_argument, 0, OPT_DATA},
       {"min-sqnr", required_argument, 0, OPT_MIN_SQNR},
       {"fallback-budget", required_argument, 0, OPT_FALLBACK_BUDGET},
-      {"rounding", required_argument, 0, OPT_ROUNDING}, {0, 0, 0, 0}};
+      {"rounding", required_argument, 0, OPT_ROUNDING},
+      {"no-bias-correction", no_argument, 0, OPT_NO_BIAS_CORRECTION}, {0, 0, 0, 0}};
   static const struct {
     int opt;
     const char *key;
@@ -223,6 +227,11 @@ int cli_job_parse(int argc, char **argv, cli_job_mode mode, cli_job_args *a) {
       if (mode != CLI_QUANTIZE)
         return usage(cmd, "unknown option '%s'", "--rounding");
       rc = qc_job_parse_rounding(optarg, &o->rounding);
+      break;
+    case OPT_NO_BIAS_CORRECTION:
+      if (mode != CLI_QUANTIZE)
+        return usage(cmd, "unknown option '%s'", "--no-bias-correction");
+      o->no_bias_correction = 1;
       break;
     case OPT_PER_TENSOR: o->per_tensor = 1; break;
     case OPT_WEIGHT_ONLY: o->weight_only = 1; break;

@@ -197,6 +197,8 @@ int job_fallback(job_state *s) {
   s->m = mq;
   s->summary = sum;
   s->quantize_log = log;
+  if ((rc = job_bias_correct(s, s->m)) < 0)
+    goto done;
   char note[1024];
   int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
                      target, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,

@@ -57,6 +57,7 @@ int qc_job_quantize(const qc_job_options *o, qc_job_result *res) {
       /* --rounding adaround: learned weight rounding for every quantize pass below */
       (rc = job_adaround(s)) < 0 ||
       (rc = job_run_quantize_passes(s->m, &s->stats, &s->q, &s->summary, &s->quantize_log)) < 0 ||
+      (rc = job_bias_correct(s, s->m)) < 0 ||
       (o->min_sqnr > 0 && (rc = job_fallback(s)) < 0) ||
       (rc = job_adaround_note(s)) < 0 ||
       (rc = write_model(s)) < 0 ||

@@ -129,6 +129,11 @@ int job_fallback(job_state *s);
 int job_adaround(job_state *s);
 /* Adds its time and effect to the result's summary warnings. */
 int job_adaround_note(job_state *s);
+/* ---- bias correction (bias_correct.c) ---- */
+/* Corrects the biases of quant (a QDQ rewrite of s->base) from up to 32
+ * calibration samples, unless options.no_bias_correction; the note goes to
+ * s->summary. Without calibration samples (--load-stats) only a note. */
+int job_bias_correct(job_state *s, qc_model *quant);
 
 /* ---- files (files.c) ---- */
 /* Destinations: output (the model; NULL for none), every report and

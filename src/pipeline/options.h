@@ -49,6 +49,7 @@ typedef struct qc_job_options {
   double min_sqnr; /* quantize: keep sensitive nodes in FP32 until this output SQNR (dB); 0: off */
   double fallback_budget; /* quantize: wall-clock seconds the min_sqnr search may take; 0: no limit */
   int rounding;           /* quantize: QC_ROUNDING_NEAREST or QC_ROUNDING_ADAROUND (learned, src/quant/adaround.h) */
+  int no_bias_correction; /* quantize: keep the biases as quantized (no empirical bias correction) */
 
   /* What to write. */
   const char *output; /* quantize: NULL = MODEL.int8.onnx; compare: the best model, NULL = none */

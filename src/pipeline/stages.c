@@ -112,7 +112,15 @@ int job_run_quantize_passes(qc_model *m, const qc_stats_set *stats, const qc_qua
 int job_prepare(job_state *s) {
   QC_TRY(qc_param_bytes(s->m, 0, &s->ops, &s->n_ops));
   QC_TRY(job_run_prepare_passes(s->m, &s->q, &s->prepare_log));
-  return qc_model_pack(s->m, 0, &s->base, &s->base_len);
+  QC_TRY(qc_model_pack(s->m, 0, &s->base, &s->base_len));
+  /* The model continues as a copy of base, so that its node ids are those of
+   * every copy made from base (the FP32 reference, the fallback's trials):
+   * bias correction matches the layers of the quantized model by node id. */
+  qc_model *m;
+  QC_TRY(qc_model_load_buffer(s->base, s->base_len, s->o->model, s->m->dir, &m));
+  qc_model_free(s->m);
+  s->m = m;
+  return QC_OK;
 }
 
 int job_quantize_copy(job_state *s, const qc_quant_opts *q, qc_model **out, qc_quant_summary *sum, qc_pass_log *log) {
