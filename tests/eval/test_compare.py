@@ -120,7 +120,9 @@ def main():
             best = check_table("two", load_json(rep2), ["minmax", "mse"], True)
             if best and os.path.exists(best2):
                 main_out = os.path.join(work, f"main_{best['observer']}.onnx")
+                # compare does not correct biases (docs/quantization.md): the main job without it
                 qc(CNN, "--calib", cal, "--observer", best["observer"], "-o", main_out, "--quiet",
+                   "--no-bias-correction",
                    what=f"main job --observer {best['observer']}")
                 if os.path.exists(main_out):
                     ma, ia = initializers(best2)
