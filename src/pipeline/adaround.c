@@ -53,13 +53,5 @@ int job_adaround(job_state *s) {
 int job_adaround_note(job_state *s) {
   if (!s->rounding_note)
     return QC_OK;
-  qc_quant_summary *sum = &s->summary;
-  char **w = realloc(sum->warnings, sizeof *w * (size_t)(sum->n_warnings + 1));
-  if (!w)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  sum->warnings = w;
-  if (!(w[sum->n_warnings] = strdup(s->rounding_note)))
-    return qc_fail(QC_ENOMEM, "out of memory");
-  sum->n_warnings++;
-  return QC_OK;
+  return qc_quant_summary_note(&s->summary, s->rounding_note);
 }

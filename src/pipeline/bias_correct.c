@@ -8,23 +8,12 @@
 #include "../quant/bias_correction.h"
 #include "job_internal.h"
 
-static int add_note(qc_quant_summary *s, const char *text) {
-  char **w = realloc(s->warnings, sizeof *w * (size_t)(s->n_warnings + 1));
-  if (!w)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  s->warnings = w;
-  if (!(w[s->n_warnings] = strdup(text)))
-    return qc_fail(QC_ENOMEM, "out of memory");
-  s->n_warnings++;
-  return QC_OK;
-}
-
 int job_bias_correct(job_state *s, qc_model *quant) {
   const qc_job_options *o = s->o;
   if (o->no_bias_correction)
     return QC_OK;
   if (!s->src) /* --load-stats: no samples to measure on */
-    return add_note(&s->summary, "bias correction: skipped, no calibration samples (--load-stats); "
+    return qc_quant_summary_note(&s->summary, "bias correction: skipped, no calibration samples (--load-stats); "
                                  "give --calib DIR to correct biases");
   if (quant != s->m)
     return qc_fail(QC_EINTERNAL, "bias correction: not the job's model");
@@ -66,5 +55,5 @@ int job_bias_correct(job_state *s, qc_model *quant) {
   if (r.skipped && off < (int)sizeof note)
     snprintf(note + off, sizeof note - (size_t)off, "; %d left alone (no bias to correct, e.g. %s)", r.skipped,
              r.first_skipped);
-  return add_note(&s->summary, note);
+  return qc_quant_summary_note(&s->summary, note);
 }

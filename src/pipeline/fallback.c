@@ -97,17 +97,6 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   return rc;
 }
 
-static int add_note(qc_quant_summary *s, const char *text) {
-  char **w = realloc(s->warnings, sizeof *w * (size_t)(s->n_warnings + 1));
-  if (!w)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  s->warnings = w;
-  if (!(w[s->n_warnings] = strdup(text)))
-    return qc_fail(QC_ENOMEM, "out of memory");
-  s->n_warnings++;
-  return QC_OK;
-}
-
 int job_fallback(job_state *s) {
   double sqnr, target = s->o->min_sqnr;
   search f = {.s = s, .start = now_seconds(), .budget = s->o->fallback_budget};
@@ -211,17 +200,17 @@ int job_fallback(job_state *s) {
                     sens[i].sqnr_db);
     first = 0;
   }
-  rc = add_note(&s->summary, note);
+  rc = qc_quant_summary_note(&s->summary, note);
   if (rc == QC_OK && not_ranked) {
     snprintf(note, sizeof note, "--min-sqnr %.1f: the ranking covers %d compute node%s; %d more stay float "
              "by design (float regions) and are not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
-    rc = add_note(&s->summary, note);
+    rc = qc_quant_summary_note(&s->summary, note);
   }
   if (rc == QC_OK && f.out_of_time) {
     snprintf(note, sizeof note, "--fallback-budget %g s ran out after %d trial%s (%s): the model is the best found "
              "so far, and another machine may find another", s->o->fallback_budget, searched, searched == 1 ? "" : "s",
              n_sens ? "ranking done, search cut short" : "ranking cut short, nothing kept in FP32");
-    rc = add_note(&s->summary, note);
+    rc = qc_quant_summary_note(&s->summary, note);
   }
 done:
   if (s->o->progress && f.trials)

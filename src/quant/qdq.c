@@ -45,17 +45,21 @@ int qdq_follower_input(const qdq_state *st, int node) {
   return n->ninputs > st->act_slot[node] ? n->inputs[st->act_slot[node]] : -1;
 }
 
-static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
-  char buf[512];
-  snprintf(buf, sizeof buf, fmt, arg);
+int qc_quant_summary_note(qc_quant_summary *s, const char *text) {
   char **w = realloc(s->warnings, sizeof *w * (size_t)(s->n_warnings + 1));
   if (!w)
     return qc_fail(QC_ENOMEM, "out of memory");
   s->warnings = w;
-  if (!(w[s->n_warnings] = strdup(buf)))
+  if (!(w[s->n_warnings] = strdup(text)))
     return qc_fail(QC_ENOMEM, "out of memory");
   s->n_warnings++;
   return QC_OK;
+}
+
+static int add_warning(qc_quant_summary *s, const char *fmt, const char *arg) {
+  char buf[512];
+  snprintf(buf, sizeof buf, fmt, arg);
+  return qc_quant_summary_note(s, buf);
 }
 
 static int node_allowed(const qdq_state *st, int node) {

@@ -109,5 +109,7 @@ const char *qc_qdq_supported_ops(void);
 int qc_pass_quantize(struct qc_model *m, const qc_stats_set *stats, const qc_quant_opts *opts,
                      qc_quant_summary *out);
 void qc_quant_summary_free(qc_quant_summary *s);
+/* Appends a copy of text to s's warnings (the notes every report shows). */
+int qc_quant_summary_note(qc_quant_summary *s, const char *text);
 
 #endif
