@@ -58,6 +58,21 @@ const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input)
 int qc_evaluate(struct qc_model *fp32, struct qc_model *quant, qc_eval_data *d, const qc_eval_opts *o,
                 qc_eval_result *res);
 
+/* The FP32 side of an evaluation, computed once for trials that compare many
+ * quantized models against the same FP32 model and data (the --min-sqnr
+ * fallback, range refinement): the FP32 outputs of every sample, at most
+ * max_bytes of them (later batches are run again by each trial). Borrows
+ * fp32 and d. */
+typedef struct qc_eval_reference qc_eval_reference;
+int qc_eval_reference_open(struct qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
+                           qc_eval_reference **out);
+/* qc_evaluate(fp32, quant, d, o) against the kept FP32 outputs: the same
+ * numbers, bit for bit (same sums in the same order), without the FP32 runs. */
+int qc_evaluate_cached(qc_eval_reference *r, struct qc_model *quant, qc_eval_result *res);
+/* Bytes of FP32 outputs kept. */
+size_t qc_eval_reference_bytes(const qc_eval_reference *r);
+void qc_eval_reference_free(qc_eval_reference *r);
+
 /* One quantized activation: its name and the qparams of its QuantizeLinear. */
 typedef struct qc_layer_qparams {
   const char *name;

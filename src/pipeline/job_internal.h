@@ -115,6 +115,9 @@ int job_open_eval_data(job_state *s, int use_calib);
 int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error **out, int *n_out);
 
 /* ---- FP32 fallback (fallback.c) ---- */
+/* The FP32 outputs the trials of --min-sqnr and refinement keep in memory:
+ * beyond this, later batches' FP32 outputs are computed again by each trial. */
+#define JOB_REFERENCE_MAX_BYTES ((size_t)512 << 20)
 /* Keeps the most sensitive nodes in FP32 until the output SQNR reaches
  * options.min_sqnr; replaces s->m and s->summary. */
 int job_fallback(job_state *s);
