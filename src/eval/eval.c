@@ -485,6 +485,15 @@ int qc_evaluate_cached(qc_eval_reference *r, qc_model *quant, qc_eval_result *re
   return rc;
 }
 
+void qc_refine_result_free(qc_refine_result *r) {
+  for (int i = 0; r && i < r->n_changes; i++)
+    free(r->changes[i].tensor);
+  if (r) {
+    free(r->changes);
+    memset(r, 0, sizeof *r);
+  }
+}
+
 size_t qc_eval_reference_bytes(const qc_eval_reference *r) { return r ? r->bytes : 0; }
 
 void qc_eval_reference_free(qc_eval_reference *r) {

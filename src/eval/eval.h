@@ -73,6 +73,31 @@ int qc_evaluate_cached(qc_eval_reference *r, struct qc_model *quant, qc_eval_res
 size_t qc_eval_reference_bytes(const qc_eval_reference *r);
 void qc_eval_reference_free(qc_eval_reference *r);
 
+/* Output-driven range refinement (src/pipeline/refine.c, docs/quantization.md):
+ * one activation range it changed. */
+typedef struct qc_range_change {
+  char *tensor;
+  const char *candidate;          /* "minmax", "percentile", ... or "x0.5": the range scaled */
+  float from_lo, from_hi;         /* the observer's range before */
+  float to_lo, to_hi;             /* the range kept */
+  double sqnr_db;                 /* worst-output SQNR on the held-back samples once kept */
+} qc_range_change;
+
+typedef struct qc_refine_result {
+  int ran;                /* 1 when the search ran */
+  const char *skipped;    /* when it did not run although on: why (static text) */
+  int64_t samples;        /* held-back calibration samples */
+  int tensors, trials;    /* tensors searched, quantize-and-evaluate trials */
+  double before_db, after_db; /* worst-output SQNR on the held-back samples */
+  int64_t confirm_samples;    /* the confirmation set (0: nothing to confirm) */
+  double confirm_before_db, confirm_after_db;
+  int undone;                 /* the confirmation set did not gain: every change undone */
+  qc_range_change *changes;
+  int n_changes;
+  double seconds;         /* wall time (not deterministic) */
+} qc_refine_result;
+void qc_refine_result_free(qc_refine_result *r);
+
 /* One quantized activation: its name and the qparams of its QuantizeLinear. */
 typedef struct qc_layer_qparams {
   const char *name;

@@ -75,7 +75,7 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   qc_quant_opts q = s->q;
   q.node_mask = mask;
   q.n_node_mask = n_mask;
-  q.range_memo = &f->ranges;
+  q.range_memo = s->q.range_memo ? s->q.range_memo : &f->ranges; /* refined ranges, when refine ran */
   int rc = job_quantize_copy(s, &q, &mq, &sum, out ? log_out : NULL);
   if (rc == QC_OK)
     rc = qc_evaluate_cached(f->ref, mq, &ev);

@@ -55,6 +55,7 @@ int qc_job_quantize(const qc_job_options *o, qc_job_result *res) {
       /* calibrate, or merge saved statistics */
       (rc = job_collect_stats(s)) < 0 ||
       (rc = job_run_quantize_passes(s->m, &s->stats, &s->q, &s->summary, &s->quantize_log)) < 0 ||
+      (rc = job_refine(s)) < 0 ||
       (o->min_sqnr > 0 && (rc = job_fallback(s)) < 0) ||
       (rc = write_model(s)) < 0 ||
       (rc = evaluate(s)) < 0 ||

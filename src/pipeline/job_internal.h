@@ -56,6 +56,8 @@ typedef struct job_state {
   int n_ops, nodes_total, nodes_quantized;
   qc_eval_result eval;
   int evaluated;          /* eval holds a result */
+  qc_range_memo ranges;   /* activation ranges, refined (refine.c); the fallback starts from them */
+  qc_refine_result refine;
   qc_layer_error *layers;
   int n_layers;
   qc_hist_view *hists;
@@ -113,6 +115,13 @@ int job_open_eval_data(job_state *s, int use_calib);
 /* ---- evaluation (evaluate.c) ---- */
 /* Per-layer error of the activations a QDQ pass quantized (sum->tensors). */
 int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error **out, int *n_out);
+
+/* ---- output-driven range refinement (refine.c) ---- */
+/* Unless --no-refine: refines activation ranges for the worst-output SQNR on
+ * held-back calibration samples; replaces s->m, s->summary and
+ * s->quantize_log when a range changed, and leaves the ranges in s->ranges
+ * (s->q.range_memo) for the fallback. */
+int job_refine(job_state *s);
 
 /* ---- FP32 fallback (fallback.c) ---- */
 /* The FP32 outputs the trials of --min-sqnr and refinement keep in memory:

@@ -199,6 +199,24 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
   human_seconds(t1, r->calibration_seconds);
   qc_rb_printf(b, "%" PRId64 " sample%s in %s\n", r->calibration_samples,
                r->calibration_samples == 1 ? "" : "s", t1);
+  if (r->refine) {
+    const qc_refine_result *f = r->refine;
+    label(b, "refine");
+    if (!f->ran) {
+      qc_rb_puts(b, "not run: ");
+      qc_rb_text(b, f->skipped ? f->skipped : "");
+      qc_rb_puts(b, "\n");
+    } else {
+      human_seconds(t2, f->seconds);
+      qc_rb_printf(b, "output SQNR %.2f -> %.2f dB on %" PRId64 " held-back samples", f->before_db, f->after_db,
+                   f->samples);
+      if (f->confirm_samples > 0)
+        qc_rb_printf(b, ", %.2f -> %.2f dB on %" PRId64 " (%s)", f->confirm_before_db, f->confirm_after_db,
+                     f->confirm_samples, f->undone ? "not confirmed: undone" : "confirmed");
+      qc_rb_printf(b, "; %d range%s changed (%d tensors, %d trials, %s)\n", f->undone ? 0 : f->n_changes,
+                   f->n_changes == 1 && !f->undone ? "" : "s", f->tensors, f->trials, t2);
+    }
+  }
   label(b, "total time");
   human_seconds(t2, r->total_seconds);
   qc_rb_puts(b, t2);
@@ -234,6 +252,18 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
       const qc_saturation_clip *c = &r->clips[i];
       qc_rb_printf(b, "  - [%.7g, %.7g] -> [%.7g, %.7g] (%s) ", c->observed_min, c->observed_max, c->lo, c->hi,
                    c->consumer);
+      qc_rb_text(b, c->tensor);
+      qc_rb_puts(b, "\n");
+    }
+  }
+
+  int n_changes = r->refine && !r->refine->undone ? r->refine->n_changes : 0;
+  if (n_changes > 0) {
+    qc_rb_printf(b, "\nranges refined (%d):\n", n_changes);
+    for (int i = 0; i < n_changes; i++) {
+      const qc_range_change *c = &r->refine->changes[i];
+      qc_rb_printf(b, "  - [%.7g, %.7g] -> [%.7g, %.7g] (%s, output %.2f dB) ", c->from_lo, c->from_hi, c->to_lo,
+                   c->to_hi, c->candidate, c->sqnr_db);
       qc_rb_text(b, c->tensor);
       qc_rb_puts(b, "\n");
     }
