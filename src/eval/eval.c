@@ -494,6 +494,19 @@ void qc_refine_result_free(qc_refine_result *r) {
   }
 }
 
+void qc_error_entry_free(qc_error_entry *e) {
+  if (!e)
+    return;
+  for (int i = 0; i < e->n_checkpoints; i++)
+    free(e->checkpoints[i].tensor);
+  for (int i = 0; i < e->n_steps; i++)
+    free(e->steps[i].node), free(e->steps[i].tensor);
+  free(e->checkpoints);
+  free(e->steps);
+  qc_layer_errors_free(e->tensors, e->n_tensors);
+  memset(e, 0, sizeof *e);
+}
+
 size_t qc_eval_reference_bytes(const qc_eval_reference *r) { return r ? r->bytes : 0; }
 
 void qc_eval_reference_free(qc_eval_reference *r) {
@@ -620,4 +633,140 @@ void qc_layer_errors_free(qc_layer_error *e, int n) {
   for (int i = 0; e && i < n; i++)
     free(e[i].name);
   free(e);
+}
+
+/* ---- paired per-tensor error ---- */
+
+typedef struct paired_ctx {
+  int *slot_of_fp32, *slot_of_quant; /* value id -> tensor slot, or -1 */
+  qc_tensor *kept;                   /* slot -> this sample's FP32 value */
+  double *sig, *err;
+  size_t bytes, max_bytes;
+} paired_ctx;
+
+static int keep_fp32(void *user, int node, int value, const qc_tensor *t) {
+  (void)node;
+  paired_ctx *c = user;
+  int k = c->slot_of_fp32[value];
+  if (k < 0 || t->dtype != QC_DT_FLOAT || c->bytes + t->nbytes > c->max_bytes)
+    return QC_OK;
+  qc_tensor_release(&c->kept[k]);
+  QC_TRY(qc_tensor_copy(&c->kept[k], t));
+  c->bytes += t->nbytes;
+  return QC_OK;
+}
+
+static int compare_quant(void *user, int node, int value, const qc_tensor *t) {
+  (void)node;
+  paired_ctx *c = user;
+  int k = c->slot_of_quant[value];
+  if (k < 0 || t->dtype != QC_DT_FLOAT || c->kept[k].numel != t->numel || !c->kept[k].data)
+    return QC_OK;
+  const float *a = qc_f32(&c->kept[k]), *b = qc_f32(t);
+  double sig = 0, err = 0;
+  for (int64_t i = 0; i < t->numel; i++) {
+    sig += (double)a[i] * a[i];
+    err += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+  }
+  c->sig[k] += sig;
+  c->err[k] += err;
+  return QC_OK;
+}
+
+/* The value of quant that stands for FP32 tensor `name`: the output of the
+ * DequantizeLinear after a QuantizeLinear of it, else the value of that name. */
+static int quant_value_of(const qc_graph *g, const char *name) {
+  int v = qc_graph_find_value(g, name);
+  if (v < 0)
+    return -1;
+  for (int i = 0; i < g->values[v].n_consumers; i++) {
+    int q = g->values[v].consumers[i];
+    if (strcmp(qc_node_op(g, q), "QuantizeLinear") != 0 || g->nodes[q].outputs[0] < 0)
+      continue;
+    const qc_value *qv = &g->values[g->nodes[q].outputs[0]];
+    for (int j = 0; j < qv->n_consumers; j++) {
+      int dq = qv->consumers[j];
+      if (strcmp(qc_node_op(g, dq), "DequantizeLinear") == 0 && g->nodes[dq].outputs[0] >= 0)
+        return g->nodes[dq].outputs[0];
+    }
+  }
+  return v;
+}
+
+int qc_paired_errors(qc_model *fp32, qc_model *quant, const char *const *tensors, int n_tensors, qc_eval_data *d,
+                     const qc_eval_opts *o, size_t max_bytes, qc_layer_error **out, int *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  const qc_graph *gf = fp32->graph, *gq = quant->graph;
+  paired_ctx c = {.slot_of_fp32 = malloc(sizeof(int) * ((size_t)gf->n_values + 1)),
+                  .slot_of_quant = malloc(sizeof(int) * ((size_t)gq->n_values + 1)),
+                  .kept = calloc((size_t)n_tensors + 1, sizeof(qc_tensor)),
+                  .sig = calloc((size_t)n_tensors + 1, sizeof(double)),
+                  .err = calloc((size_t)n_tensors + 1, sizeof(double)),
+                  .max_bytes = max_bytes};
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  qc_engine *ef = NULL, *eq = NULL;
+  batch_iter it;
+  int rc = iter_init(&it, d, 1);
+  qc_tensor *of = calloc((size_t)gf->n_outputs + 1, sizeof *of), *oq = calloc((size_t)gq->n_outputs + 1, sizeof *oq);
+  if (rc == QC_OK && (!c.slot_of_fp32 || !c.slot_of_quant || !c.kept || !c.sig || !c.err || !of || !oq))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  for (int v = 0; rc == QC_OK && v < gf->n_values; v++)
+    c.slot_of_fp32[v] = -1;
+  for (int v = 0; rc == QC_OK && v < gq->n_values; v++)
+    c.slot_of_quant[v] = -1;
+  for (int k = 0; rc == QC_OK && k < n_tensors; k++) {
+    int vf = qc_graph_find_value(gf, tensors[k]), vq = quant_value_of(gq, tensors[k]);
+    if (vf >= 0 && vq >= 0)
+      c.slot_of_fp32[vf] = k, c.slot_of_quant[vq] = k;
+  }
+  if (rc == QC_OK)
+    rc = qc_engine_create(fp32, &eo, &ef);
+  if (rc == QC_OK)
+    rc = qc_engine_create(quant, &eo, &eq);
+  int64_t samples = 0;
+  while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
+    c.bytes = 0;
+    for (int k = 0; k < n_tensors; k++)
+      qc_tensor_release(&c.kept[k]);
+    rc = qc_engine_run(ef, it.in_ptrs, of, keep_fp32, &c);
+    if (rc == QC_OK)
+      rc = qc_engine_run(eq, it.in_ptrs, oq, compare_quant, &c);
+    samples += it.count;
+  }
+  if (rc == 1 || rc == 0)
+    rc = samples > 0 ? QC_OK : no_usable_samples(d);
+  qc_layer_error *res = rc == QC_OK ? calloc((size_t)n_tensors + 1, sizeof *res) : NULL;
+  if (rc == QC_OK && !res)
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  int n = 0;
+  for (int k = 0; rc == QC_OK && k < n_tensors; k++) {
+    if (c.sig[k] <= 0)
+      continue;
+    if (!(res[n].name = strdup(tensors[k]))) {
+      rc = qc_fail(QC_ENOMEM, "out of memory");
+      break;
+    }
+    res[n].sqnr_db = c.err[k] > 0 ? 10 * log10(c.sig[k] / c.err[k]) : 200.0;
+    n++;
+  }
+  if (rc == QC_OK) {
+    qsort(res, (size_t)n, sizeof *res, cmp_layer);
+    *out = res;
+    *n_out = n;
+  } else {
+    qc_layer_errors_free(res, n);
+  }
+  for (int k = 0; c.kept && k < n_tensors; k++)
+    qc_tensor_release(&c.kept[k]);
+  for (int i = 0; of && i < gf->n_outputs; i++)
+    qc_tensor_release(&of[i]);
+  for (int i = 0; oq && i < gq->n_outputs; i++)
+    qc_tensor_release(&oq[i]);
+  free(of), free(oq);
+  free(c.slot_of_fp32), free(c.slot_of_quant), free(c.kept), free(c.sig), free(c.err);
+  iter_free(&it);
+  qc_engine_free(ef);
+  qc_engine_free(eq);
+  return rc;
 }

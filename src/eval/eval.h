@@ -98,6 +98,37 @@ typedef struct qc_refine_result {
 } qc_refine_result;
 void qc_refine_result_free(qc_refine_result *r);
 
+/* Where the output error enters (src/pipeline/error_entry.c): the output
+ * SQNR with only a prefix of the compute nodes (graph order) quantized. */
+typedef struct qc_error_checkpoint {
+  char *tensor;   /* output of the prefix's last compute node */
+  int nodes;      /* compute nodes quantized */
+  double sqnr_db; /* worst-output SQNR */
+} qc_error_checkpoint;
+
+/* One compute node whose quantization adds the most output error. */
+typedef struct qc_error_step {
+  char *node;                 /* "Conv 'name'" */
+  char *tensor;               /* its output */
+  int index;                  /* 1-based among the compute nodes */
+  double before_db, after_db; /* output SQNR with the prefix before it, and with it */
+  double added_noise;         /* noise-to-signal power it adds (10^(-after/10) - 10^(-before/10)) */
+} qc_error_step;
+
+typedef struct qc_error_entry {
+  int ran;
+  const char *skipped;   /* why not, when a report asked for it */
+  int64_t samples;
+  int trials, n_compute;
+  qc_error_checkpoint *checkpoints;
+  int n_checkpoints;
+  qc_error_step *steps;  /* largest added noise first */
+  int n_steps;
+  qc_layer_error *tensors; /* SQNR of each quantized activation in the fully quantized model, worst first */
+  int n_tensors;
+} qc_error_entry;
+void qc_error_entry_free(qc_error_entry *e);
+
 /* One quantized activation: its name and the qparams of its QuantizeLinear. */
 typedef struct qc_layer_qparams {
   const char *name;
@@ -111,5 +142,15 @@ typedef struct qc_layer_qparams {
 int qc_layer_errors(struct qc_model *fp32, const qc_layer_qparams *tensors, int n_tensors, qc_eval_data *d,
                     const qc_eval_opts *o, qc_layer_error **out, int *n_out);
 void qc_layer_errors_free(qc_layer_error *e, int n);
+
+/* Per-tensor error in the fully quantized model: one paired run of fp32 and
+ * quant over the data, one sample at a time; for each name in `tensors` (an
+ * FP32 activation), the SQNR of its value in quant (the DequantizeLinear
+ * output that stands for it, else the tensor of that name) against FP32.
+ * The FP32 values of one sample are kept meanwhile, at most max_bytes of
+ * them (later tensors are left out). *out is sorted worst first; free with
+ * qc_layer_errors_free. */
+int qc_paired_errors(struct qc_model *fp32, struct qc_model *quant, const char *const *tensors, int n_tensors,
+                     qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes, qc_layer_error **out, int *n_out);
 
 #endif

@@ -38,6 +38,8 @@ static int evaluate(job_state *s) {
     s->evaluated = 1;
   }
   QC_TRY(job_layer_errors(s, &s->summary, &s->layers, &s->n_layers));
+  if (o->n_reports > 0)
+    QC_TRY(job_error_entry(s));
   return job_hist_views(s, 8);
 }
 

@@ -2,7 +2,7 @@
  *
  * The observers choose each activation's range from that tensor's own
  * values; what matters is the error at the graph outputs. After the QDQ pass,
- * on held-back calibration samples (up to REFINE_SAMPLES, evenly spaced; never
+ * on held-back calibration samples (up to JOB_HELDBACK_SAMPLES, evenly spaced; never
  * the --eval data), for a bounded set of activation tensors:
  *   - the graph outputs and the activations up to REFINE_OUTPUT_STEPS
  *     computing nodes before them (data movement such as Reshape, Transpose
@@ -23,7 +23,7 @@
  * The cost bound is deterministic, never a wall clock: trials x samples x
  * the model's estimated operations per sample (MACs of Conv, ConvTranspose,
  * Gemm and MatMul with constant weights, one per output element elsewhere,
- * counted from the calibration statistics) stays within REFINE_BUDGET_OPS.
+ * counted from the calibration statistics) stays within JOB_TRIAL_BUDGET_OPS.
  * The result is a function of the model, data and options at any thread
  * count. */
 #include <math.h>
@@ -37,10 +37,8 @@
 #include "../ir/model.h"
 #include "job_internal.h"
 
-#define REFINE_SAMPLES 8
 #define REFINE_MAX_TRIALS 64
 #define REFINE_MIN_TRIALS 4       /* fewer affordable: not worth running */
-#define REFINE_BUDGET_OPS 8.0e10  /* trials x samples x operations per sample */
 #define REFINE_MIN_GAIN_DB 0.1    /* a change must beat the current best by this much */
 #define REFINE_MAX_SWEEPS 3       /* coordinate-descent sweeps over the targets */
 #define REFINE_OUTPUT_STEPS 3     /* computing nodes walked back from each graph output */
@@ -78,7 +76,7 @@ static long stats_index(const qc_stats_set *st, const char *name) {
 }
 
 /* Estimated operations per sample of the model (see the top comment). */
-static double model_ops(const qc_graph *g, const qc_stats_set *st, int64_t samples) {
+double job_model_ops(const qc_graph *g, const qc_stats_set *st, int64_t samples) {
   double total = 0;
   if (samples <= 0)
     return 0;
@@ -344,9 +342,9 @@ static int search(refine_state *r, const qc_graph *g, const target *t, int n_tar
 }
 
 /* count calibration samples, evenly spaced (row floor(i * total / count)):
- * the REFINE_SAMPLES search samples are every other one of the
- * 2 * REFINE_SAMPLES confirmation samples. */
-static int open_heldback(job_state *s, int64_t count, qc_eval_data **out) {
+ * the JOB_HELDBACK_SAMPLES search samples are every other one of the
+ * 2 * JOB_HELDBACK_SAMPLES confirmation samples. */
+int job_open_heldback(job_state *s, int64_t count, qc_eval_data **out) {
   const qc_graph *g = s->m->graph;
   qc_input_spec *specs = calloc((size_t)g->n_inputs + 1, sizeof *specs);
   if (!specs)
@@ -383,9 +381,9 @@ int job_refine(job_state *s) {
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   qc_pass_log log = {0};
-  int rc = open_heldback(s, REFINE_SAMPLES, &d);
+  int rc = job_open_heldback(s, JOB_HELDBACK_SAMPLES, &d);
   if (rc == QC_OK)
-    rc = open_heldback(s, 2 * REFINE_SAMPLES, &dc);
+    rc = job_open_heldback(s, 2 * JOB_HELDBACK_SAMPLES, &dc);
   if (rc == QC_OK)
     rc = choose_targets(s, g, &t, &n_targets);
   if (rc < 0 || n_targets == 0) {
@@ -394,8 +392,8 @@ int job_refine(job_state *s) {
   }
   res->samples = qc_eval_count(d);
   /* The confirmation costs 2 trials on twice the samples: 4 of the budget's. */
-  double ops = model_ops(g, &s->stats, s->cres.samples) * (double)res->samples;
-  double affordable = (ops > 0 ? floor(REFINE_BUDGET_OPS / ops) : REFINE_MAX_TRIALS) - 4;
+  double ops = job_model_ops(g, &s->stats, s->cres.samples) * (double)res->samples;
+  double affordable = (ops > 0 ? floor(JOB_TRIAL_BUDGET_OPS / ops) : REFINE_MAX_TRIALS) - 4;
   r.max_trials = affordable > REFINE_MAX_TRIALS ? REFINE_MAX_TRIALS : (int)affordable;
   if (r.max_trials < REFINE_MIN_TRIALS) {
     res->skipped = "the model is too large for the refinement budget";

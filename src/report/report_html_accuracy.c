@@ -1,4 +1,4 @@
-/* HTML report: output accuracy sections (range refinement). */
+/* HTML report: output accuracy sections (range refinement, where the output error enters). */
 #include <inttypes.h>
 #include <math.h>
 
@@ -51,4 +51,53 @@ void qc_html_refine_section(qc_report_buf *b, const qc_quant_report *r) {
     qc_rb_puts(b, "</tbody></table>\n");
   }
   qc_rb_puts(b, "</section>\n");
+}
+
+void qc_html_error_entry_section(qc_report_buf *b, const qc_quant_report *r) {
+  const qc_error_entry *e = r->error_entry;
+  if (!e)
+    return;
+  qc_html_section_open(b, "error-entry", "Where the output error enters");
+  if (!e->ran) {
+    qc_rb_puts(b, "<p class=\"note\">Not measured: ");
+    qc_html_text(b, e->skipped ? e->skipped : "");
+    qc_rb_puts(b, "</p>\n</section>\n");
+    return;
+  }
+  qc_rb_printf(b, "<p>Worst-output SQNR on %" PRId64 " calibration samples with only the first compute nodes "
+                  "(graph order, %d in all) quantized and the rest float; the nodes whose quantization adds "
+                  "the most output noise first.</p>\n", e->samples, e->n_compute);
+  qc_rb_puts(b, "<table><thead><tr><th class=\"n\">node #</th><th>node</th><th>output tensor</th>"
+                "<th class=\"n\">SQNR before (dB)</th><th class=\"n\">SQNR with it (dB)</th></tr></thead><tbody>\n");
+  for (int i = 0; i < e->n_steps; i++) {
+    const qc_error_step *st = &e->steps[i];
+    qc_rb_printf(b, "<tr><td class=\"n\">%d</td><td class=\"name\">", st->index);
+    qc_html_text(b, st->node);
+    qc_rb_puts(b, "</td><td class=\"name\">");
+    qc_html_text(b, st->tensor);
+    qc_rb_puts(b, "</td><td class=\"n\">");
+    qc_html_num(b, "%.2f", st->before_db);
+    qc_rb_puts(b, "</td><td class=\"n\">");
+    qc_html_num(b, "%.2f", st->after_db);
+    qc_rb_puts(b, "</td></tr>\n");
+  }
+  qc_rb_puts(b, "</tbody></table>\n<table><thead><tr><th class=\"n\">nodes quantized</th><th>last</th>"
+                "<th class=\"n\">output SQNR (dB)</th></tr></thead><tbody>\n");
+  for (int i = 0; i < e->n_checkpoints; i++) {
+    qc_rb_printf(b, "<tr><td class=\"n\">%d</td><td class=\"name\">", e->checkpoints[i].nodes);
+    qc_html_text(b, e->checkpoints[i].tensor);
+    qc_rb_puts(b, "</td><td class=\"n\">");
+    qc_html_num(b, "%.2f", e->checkpoints[i].sqnr_db);
+    qc_rb_puts(b, "</td></tr>\n");
+  }
+  qc_rb_puts(b, "</tbody></table>\n<p>Worst tensors inside the fully quantized model (upstream error included):</p>\n"
+                "<table><thead><tr><th>tensor</th><th class=\"n\">SQNR (dB)</th></tr></thead><tbody>\n");
+  for (int i = 0; i < e->n_tensors && i < 10; i++) {
+    qc_rb_puts(b, "<tr><td class=\"name\">");
+    qc_html_text(b, e->tensors[i].name);
+    qc_rb_puts(b, "</td><td class=\"n\">");
+    qc_html_num(b, "%.2f", e->tensors[i].sqnr_db);
+    qc_rb_puts(b, "</td></tr>\n");
+  }
+  qc_rb_puts(b, "</tbody></table>\n</section>\n");
 }

@@ -149,6 +149,36 @@ static void json_range_change(qc_report_buf *b, const qc_range_change *c) {
   qc_rb_puts(b, "}");
 }
 
+static void json_error_step(qc_report_buf *b, const qc_error_step *st) {
+  qc_rb_puts(b, "{\"node\": ");
+  json_string(b, st->node);
+  qc_rb_puts(b, ", \"tensor\": ");
+  json_string(b, st->tensor);
+  qc_rb_printf(b, ", \"index\": %d, \"before_db\": ", st->index);
+  json_float(b, st->before_db);
+  qc_rb_puts(b, ", \"after_db\": ");
+  json_float(b, st->after_db);
+  qc_rb_puts(b, ", \"added_noise\": ");
+  json_float(b, st->added_noise);
+  qc_rb_puts(b, "}");
+}
+
+static void json_checkpoint(qc_report_buf *b, const qc_error_checkpoint *c) {
+  qc_rb_printf(b, "{\"nodes\": %d, \"tensor\": ", c->nodes);
+  json_string(b, c->tensor);
+  qc_rb_puts(b, ", \"output_sqnr_db\": ");
+  json_float(b, c->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
+static void json_named_db(qc_report_buf *b, const qc_layer_error *l) {
+  qc_rb_puts(b, "{\"tensor\": ");
+  json_string(b, l->name);
+  qc_rb_puts(b, ", \"sqnr_db\": ");
+  json_float(b, l->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
 /* Writes "[\n    item,\n    item\n  ]" for n items via the given emitter. */
 #define JSON_LIST(b, n, emit_item)        \
   do {                                    \
@@ -327,6 +357,24 @@ int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
     json_float(b, f->confirm_samples ? f->confirm_after_db : NAN);
     qc_rb_printf(b, ", \"undone\": %s, \"changes\": ", f->undone ? "true" : "false");
     JSON_LIST(b, f->undone ? 0 : f->n_changes, json_range_change(b, &f->changes[i_]));
+    qc_rb_puts(b, "}");
+  }
+  if (r->error_entry) {
+    const qc_error_entry *e = r->error_entry;
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "error_entry");
+    qc_rb_puts(b, "{\"skipped\": ");
+    if (e->skipped)
+      json_string(b, e->skipped);
+    else
+      qc_rb_puts(b, "null");
+    qc_rb_printf(b, ", \"samples\": %" PRId64 ", \"compute_nodes\": %d, \"trials\": %d,\n    \"steps\": ",
+                 e->samples, e->n_compute, e->trials);
+    JSON_LIST(b, e->n_steps, json_error_step(b, &e->steps[i_]));
+    qc_rb_puts(b, ",\n    \"checkpoints\": ");
+    JSON_LIST(b, e->n_checkpoints, json_checkpoint(b, &e->checkpoints[i_]));
+    qc_rb_puts(b, ",\n    \"tensors_in_quantized_model\": ");
+    JSON_LIST(b, e->n_tensors, json_named_db(b, &e->tensors[i_]));
     qc_rb_puts(b, "}");
   }
   if (r->passes) {

@@ -269,6 +269,31 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
     }
   }
 
+  const qc_error_entry *ee = r->error_entry;
+  if (ee && ee->ran) {
+    qc_rb_printf(b, "\nwhere the output error enters (%" PRId64 " calibration samples; the first nodes of %d "
+                 "compute nodes quantized, the rest float):\n", ee->samples, ee->n_compute);
+    for (int i = 0; i < ee->n_steps; i++) {
+      const qc_error_step *st = &ee->steps[i];
+      qc_rb_printf(b, "  - node %d: output SQNR %.2f -> %.2f dB when it is quantized: ", st->index, st->before_db,
+                   st->after_db);
+      qc_rb_text(b, st->node);
+      qc_rb_puts(b, " -> ");
+      qc_rb_text(b, st->tensor);
+      qc_rb_puts(b, "\n");
+    }
+    qc_rb_puts(b, "  output SQNR with the first N compute nodes quantized:");
+    for (int i = 0; i < ee->n_checkpoints; i++)
+      qc_rb_printf(b, " %d: %.2f dB%s", ee->checkpoints[i].nodes, ee->checkpoints[i].sqnr_db,
+                   i + 1 < ee->n_checkpoints ? "," : "\n");
+    qc_rb_puts(b, "  worst tensors inside the quantized model (upstream error included):\n");
+    for (int i = 0; i < ee->n_tensors && i < 5; i++) {
+      qc_rb_printf(b, "    %7.2f dB  ", ee->tensors[i].sqnr_db);
+      qc_rb_text(b, ee->tensors[i].name);
+      qc_rb_puts(b, "\n");
+    }
+  }
+
   int n_warnings = r->warnings ? r->n_warnings : 0;
   if (n_warnings > 0) {
     qc_rb_printf(b, "\nwarnings (%d):\n", n_warnings);
