@@ -102,9 +102,9 @@ static void print_help(cli_job_mode mode) {
            "                          (on --eval data, else 64 calibration samples) reaches DB\n"
            "  --fallback-budget SEC   stop the --min-sqnr search after SEC seconds and keep the best model\n"
            "                          found so far (with a warning; the result then depends on speed)\n"
-           "  --no-refine             skip output-driven range refinement (default: on up to 16 calibration\n"
-           "                          samples, try other clipping ranges for the tensors nearest the\n"
-           "                          outputs and saturating ops; keep those that raise the output SQNR)\n");
+           "  --no-refine             skip output-driven range refinement (default: on 8 calibration samples,\n"
+           "                          try other clipping ranges for the tensors nearest the outputs and\n"
+           "                          saturating ops; keep those that raise the output SQNR on 8 others)\n");
 }
 
 static int usage(const char *cmd, const char *fmt, const char *arg) {

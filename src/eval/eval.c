@@ -31,6 +31,7 @@ struct qc_eval_data {
   int labeled;
   int ninputs;
   int64_t total;
+  int parity; /* -1: every sample; 0 or 1: only the samples of that index parity (per class) */
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -92,6 +93,7 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
   if (!d)
     return qc_fail(QC_ENOMEM, "out of memory");
   d->ninputs = ninputs;
+  d->parity = -1;
   d->dir = strdup(dir);
   char **subdirs = NULL;
   int n_sub = 0, has_files = 0;
@@ -159,7 +161,16 @@ void qc_eval_close(qc_eval_data *d) {
   free(d);
 }
 
-int64_t qc_eval_count(const qc_eval_data *d) { return d->total; }
+int64_t qc_eval_count(const qc_eval_data *d) {
+  if (d->parity < 0)
+    return d->total;
+  int64_t n = 0;
+  for (int c = 0; c < d->n_classes; c++)
+    n += (d->classes[c].count + (d->parity ? 0 : 1)) / 2;
+  return n;
+}
+
+void qc_eval_keep_parity(qc_eval_data *d, int parity) { d->parity = parity; }
 
 const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input) {
   for (int c = 0; c < d->n_classes; index -= d->classes[c].count, c++)
@@ -234,6 +245,10 @@ static int iter_next(batch_iter *it) {
   while (it->cls < d->n_classes) {
     eval_class *ec = &d->classes[it->cls];
     while (it->count < it->batch && it->next < ec->count) {
+      if (d->parity >= 0 && it->next % 2 != d->parity) {
+        it->next++;
+        continue;
+      }
       int rc = qc_calib_source_load(ec->src, it->next++, &it->samples[(size_t)it->count * (size_t)d->ninputs]);
       if (rc < 0)
         return rc;

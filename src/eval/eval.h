@@ -49,6 +49,9 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
                  int quiet, int64_t count, qc_eval_data **out);
 void qc_eval_close(qc_eval_data *d);
 int64_t qc_eval_count(const qc_eval_data *d);
+/* From now on only the samples whose index (within their class) has this
+ * parity (0 or 1) are read: two disjoint halves of one listing. */
+void qc_eval_keep_parity(qc_eval_data *d, int parity);
 /* Path of input `input`'s file for sample `index` (0 <= index < qc_eval_count). */
 const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input);
 

@@ -13,7 +13,9 @@
  * each candidate range is tried in turn (the other observers' ranges on the
  * same statistics, then the current range scaled by REFINE_SCALES), and kept
  * only when it raises the worst-output SQNR on the held-back samples by more
- * than REFINE_MIN_GAIN_DB: coordinate descent, tensors in graph order,
+ * than REFINE_MIN_GAIN_DB (and the result must gain REFINE_KEEP_GAIN_DB over
+ * the observers' ranges, on these samples and on as many other calibration
+ * samples, or every change is undone): coordinate descent, tensors in graph order,
  * candidates in a fixed order, sweeps repeated (from the ranges kept so far)
  * while the last one changed a range, at most REFINE_MAX_SWEEPS. Every trial quantizes a fresh copy of the FP32
  * model with the ranges in s->ranges (qc_range_memo, which the QDQ pass reads
@@ -40,6 +42,7 @@
 #define REFINE_MAX_TRIALS 64
 #define REFINE_MIN_TRIALS 4       /* fewer affordable: not worth running */
 #define REFINE_MIN_GAIN_DB 0.1    /* a change must beat the current best by this much */
+#define REFINE_KEEP_GAIN_DB 0.5   /* ... and all of them the observers' ranges, on both sample sets */
 #define REFINE_MAX_SWEEPS 3       /* coordinate-descent sweeps over the targets */
 #define REFINE_OUTPUT_STEPS 3     /* computing nodes walked back from each graph output */
 #define REFINE_SATURATING_STEPS 1 /* ... from each saturating op's input */
@@ -342,8 +345,8 @@ static int search(refine_state *r, const qc_graph *g, const target *t, int n_tar
 }
 
 /* count calibration samples, evenly spaced (row floor(i * total / count)):
- * the JOB_HELDBACK_SAMPLES search samples are every other one of the
- * 2 * JOB_HELDBACK_SAMPLES confirmation samples. */
+ * the JOB_HELDBACK_SAMPLES search samples are the even ones of
+ * 2 * JOB_HELDBACK_SAMPLES, the confirmation samples (qc_eval_keep_parity) the odd ones. */
 int job_open_heldback(job_state *s, int64_t count, qc_eval_data **out) {
   const qc_graph *g = s->m->graph;
   qc_input_spec *specs = calloc((size_t)g->n_inputs + 1, sizeof *specs);
@@ -382,8 +385,8 @@ int job_refine(job_state *s) {
   qc_quant_summary sum = {0};
   qc_pass_log log = {0};
   int rc = job_open_heldback(s, JOB_HELDBACK_SAMPLES, &d);
-  if (rc == QC_OK)
-    rc = job_open_heldback(s, 2 * JOB_HELDBACK_SAMPLES, &dc);
+  if (rc == QC_OK && (rc = job_open_heldback(s, 2 * JOB_HELDBACK_SAMPLES, &dc)) == QC_OK)
+    qc_eval_keep_parity(dc, 1); /* the rows the search does not see */
   if (rc == QC_OK)
     rc = choose_targets(s, g, &t, &n_targets);
   if (rc < 0 || n_targets == 0) {
@@ -412,8 +415,8 @@ int job_refine(job_state *s) {
     goto done;
   res->after_db = r.best_db;
   if (res->n_changes > 0) {
-    /* Confirmed on twice the samples (the search's and as many others), or
-     * every change is undone: a gain on few samples may not hold. */
+    /* Confirmed on as many other calibration samples, or every change is
+     * undone: a gain on few samples may not hold. */
     double before_c, after_c;
     qc_eval_reference *search_ref = r.ref;
     if ((rc = qc_eval_reference_open(s->fp32, dc, &eo, JOB_REFERENCE_MAX_BYTES, &confirm)) < 0)
@@ -433,7 +436,7 @@ int job_refine(job_state *s) {
     res->confirm_samples = qc_eval_count(dc);
     res->confirm_before_db = before_c;
     res->confirm_after_db = after_c;
-    if (after_c > before_c + REFINE_MIN_GAIN_DB) {
+    if (after_c >= before_c + REFINE_KEEP_GAIN_DB && res->after_db >= res->before_db + REFINE_KEEP_GAIN_DB) {
       for (int i = 0; i < res->n_changes; i++) { /* the refined ranges again */
         long e = stats_index(&s->stats, res->changes[i].tensor);
         s->ranges.lo[e] = res->changes[i].to_lo, s->ranges.hi[e] = res->changes[i].to_hi;
