@@ -118,7 +118,7 @@ int job_open_eval_data(job_state *s, int use_calib);
 int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error **out, int *n_out);
 
 /* ---- output-driven range refinement (refine.c) ---- */
-/* Unless --no-refine: refines activation ranges for the worst-output SQNR on
+/* With --refine: refines activation ranges for the worst-output SQNR on
  * held-back calibration samples; replaces s->m, s->summary and
  * s->quantize_log when a range changed, and leaves the ranges in s->ranges
  * (s->q.range_memo) for the fallback. */

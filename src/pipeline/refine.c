@@ -362,7 +362,7 @@ int job_open_heldback(job_state *s, int64_t count, qc_eval_data **out) {
 int job_refine(job_state *s) {
   const qc_job_options *o = s->o;
   qc_refine_result *res = &s->refine;
-  if (o->no_refine)
+  if (!o->refine)
     return QC_OK;
   if (o->weight_only || !o->calib || s->summary.n_tensors == 0) {
     res->skipped = o->weight_only ? "weight-only: no activation ranges"

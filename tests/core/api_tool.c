@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
       o.no_equalize = 1;
     else if (strcmp(k, "--no-saturation-clip") == 0)
       o.no_saturation_clip = 1;
-    else if (strcmp(k, "--no-refine") == 0)
-      o.no_refine = 1;
+    else if (strcmp(k, "--refine") == 0)
+      o.refine = 1;
     else if (strcmp(k, "--verbose") == 0)
       o.verbose = 1;
     else

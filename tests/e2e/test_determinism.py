@@ -187,8 +187,7 @@ def main():
             for obs in HIST_OBSERVERS + ["ema"]:
                 p = f"{mname}_{obs}_"
                 single = t(p + "single.onnx")
-                # --load-stats has no samples to refine ranges on: compare without refinement.
-                quantize(model, single, "--calib", calib, "--observer", obs, "--no-refine")
+                quantize(model, single, "--calib", calib, "--observer", obs)
                 for src in ("list", "dir"):
                     sa, sb = t(p + src + "_a.stats"), t(p + src + "_b.stats")
                     ca = lists["a"] if src == "list" else dirs["a"]

@@ -60,7 +60,7 @@ with T.tempdir("error_entry") as tmp:
         np.save(os.path.join(calib, f"{i:02d}.npy"), xs[-1])
     out = os.path.join(tmp, "chain.int8.onnx")
     reports = [os.path.join(tmp, "r." + ext) for ext in ("json", "txt", "html")]
-    args = [model, "--calib", calib, "-o", out, "--quiet", "--no-refine"]
+    args = [model, "--calib", calib, "-o", out, "--quiet"]
     for r in reports:
         args += ["--report", r]
     T.qconvert(*args)

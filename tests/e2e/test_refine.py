@@ -6,12 +6,12 @@ models built with onnx.helper and quantized from 32 random .npy samples:
          than the others, and the Mul amplifies it 100x (the others 0.01x): the observer's range,
          set by the large channels, quantizes the channel that decides the output coarsely.
          Refinement must narrow it and raise the output SQNR, measured independently in
-         onnxruntime on 32 other samples, by >= 6 dB over --no-refine; the report names the
+         onnxruntime on 32 other samples, by >= 6 dB over the default (no --refine); the report names the
          change and its confirmation. --threads 1 and 2 write the same bytes.
   peaks  Conv -> GlobalMaxPool -> output, inputs with rare 40x outliers: a range that gains on
          the 8 search samples loses on the 8 confirmation samples, so every change is undone
-         and the model is byte-identical to --no-refine's.
---no-refine leaves no "refine" section in the JSON report.
+         and the model is byte-identical to the default's.
+Without --refine the JSON report has no "refine" section.
 """
 import os
 
@@ -87,11 +87,11 @@ with T.tempdir("refine") as tmp:
     samples(calib, 32, False)
     held_out = samples(os.path.join(tmp, "gain_eval"), 32, False)
     q1, q2, qn = (os.path.join(tmp, f) for f in ("gain.t1.onnx", "gain.t2.onnx", "gain.norefine.onnx"))
-    r1 = quantize(model, calib, q1, "--threads", "1")
-    quantize(model, calib, q2, "--threads", "2")
-    rn = quantize(model, calib, qn, "--no-refine")
+    r1 = quantize(model, calib, q1, "--refine", "--threads", "1")
+    quantize(model, calib, q2, "--refine", "--threads", "2")
+    rn = quantize(model, calib, qn)
     T.check(T.file_bytes(q1) == T.file_bytes(q2), "gain: --threads 1 and 2 write the same model")
-    T.check("refine" not in rn, "gain: --no-refine leaves no refine section", str(rn.get("refine")))
+    T.check("refine" not in rn, "gain: without --refine no refine section", str(rn.get("refine")))
     f = r1.get("refine") or {}
     T.check(f.get("skipped") is None and f.get("samples") == 8 and f.get("confirm_samples") == 8,
             "gain: refinement ran on 8 samples, confirmed on 8 others", str(f))
@@ -114,10 +114,10 @@ with T.tempdir("refine") as tmp:
     calib = os.path.join(tmp, "peaks_calib")
     samples(calib, 32, True, gen)
     qp, qpn = os.path.join(tmp, "peaks.onnx.q"), os.path.join(tmp, "peaks.norefine.onnx")
-    rp = quantize(model, calib, qp)
-    quantize(model, calib, qpn, "--no-refine")
+    rp = quantize(model, calib, qp, "--refine")
+    quantize(model, calib, qpn)
     f = rp.get("refine") or {}
     T.check(f.get("undone") is True and f.get("changes") == [] and f.get("confirm_after_db", 0) <= f.get(
         "confirm_before_db", 0) + 0.1, "peaks: the search's gain is not confirmed and is undone", str(f))
-    T.check(T.file_bytes(qp) == T.file_bytes(qpn), "peaks: undone refinement writes --no-refine's bytes")
+    T.check(T.file_bytes(qp) == T.file_bytes(qpn), "peaks: undone refinement writes the default's bytes")
 T.finish("refine")

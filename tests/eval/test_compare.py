@@ -120,9 +120,8 @@ def main():
             best = check_table("two", load_json(rep2), ["minmax", "mse"], True)
             if best and os.path.exists(best2):
                 main_out = os.path.join(work, f"main_{best['observer']}.onnx")
-                # compare does not refine ranges: the main job without refinement is its equal.
-                qc(CNN, "--calib", cal, "--observer", best["observer"], "--no-refine", "-o", main_out, "--quiet",
-                   what=f"main job --observer {best['observer']} --no-refine")
+                qc(CNN, "--calib", cal, "--observer", best["observer"], "-o", main_out, "--quiet",
+                   what=f"main job --observer {best['observer']}")
                 if os.path.exists(main_out):
                     ma, ia = initializers(best2)
                     mb, ib = initializers(main_out)
