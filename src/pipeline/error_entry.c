@@ -15,9 +15,12 @@
  *      the single compute node that adds the most; up to ENTRY_STEPS nodes
  *      are named, largest added noise first.
  * Every trial quantizes a fresh copy with the job's ranges (refined, when
- * refinement ran) and compares with FP32 outputs computed once. The cost
- * bound is the refinement's, deterministic: trials x samples x operations
- * per sample <= JOB_TRIAL_BUDGET_OPS. */
+ * refinement ran; the observers run once) and compares with FP32 outputs
+ * computed once. It runs with every report, so its cost bound is half
+ * of refinement's, deterministic: trials x samples x operations per sample
+ * <= ENTRY_BUDGET_OPS. A model too large for ENTRY_FULL_TRIALS trials on
+ * JOB_HELDBACK_SAMPLES samples uses ENTRY_FEW_SAMPLES, and the checkpoints
+ * take at most half of the trials, the rest bisects. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,10 @@
 #define ENTRY_STEPS 3
 #define ENTRY_CAP_DB 200.0 /* S of an error-free prefix */
 #define ENTRY_MAX_TRIALS 48
+#define ENTRY_BUDGET_OPS (JOB_TRIAL_BUDGET_OPS / 2)
+#define ENTRY_FULL_TRIALS 16 /* fewer affordable on JOB_HELDBACK_SAMPLES: ENTRY_FEW_SAMPLES */
+#define ENTRY_FEW_SAMPLES 4
+#define ENTRY_MIN_TRIALS 4
 #define ENTRY_TENSOR_BYTES ((size_t)256 << 20) /* FP32 activations of one sample kept for step 1 */
 
 typedef struct entry_state {
@@ -135,6 +142,8 @@ static int tensor_errors(job_state *s, qc_eval_data *d, qc_error_entry *res) {
 /* Steps 2 and 3. */
 static int prefixes(entry_state *e, qc_error_entry *res) {
   int n = e->n, k_cp = n < ENTRY_CHECKPOINTS ? n : ENTRY_CHECKPOINTS;
+  if (k_cp > e->max_trials / 2)
+    k_cp = e->max_trials / 2; /* the other half bisects */
   e->sqnr[0] = ENTRY_CAP_DB;
   int *cp = calloc((size_t)k_cp + 1, sizeof *cp);
   res->checkpoints = calloc((size_t)k_cp + 1, sizeof *res->checkpoints);
@@ -203,6 +212,10 @@ int job_error_entry(job_state *s) {
     return QC_OK;
   }
   QC_TRY(job_open_reference(s));
+  if (!s->q.range_memo) { /* every trial quantizes from the same statistics: the observers run once */
+    QC_TRY(qc_range_memo_init(&s->ranges, s->stats.count));
+    s->q.range_memo = &s->ranges;
+  }
   const qc_graph *g = s->fp32->graph;
   entry_state e = {.s = s, .g = g};
   qc_eval_data *d = NULL;
@@ -218,18 +231,21 @@ int job_error_entry(job_state *s) {
       e.compute[e.n++] = p;
   for (int k = 0; rc >= 0 && k <= g->n_order; k++)
     e.sqnr[k] = NAN;
+  double ops = rc < 0 ? 0 : job_model_ops(g, &s->stats, s->cres.samples);
+  int64_t want = ops * JOB_HELDBACK_SAMPLES * ENTRY_FULL_TRIALS > ENTRY_BUDGET_OPS ? ENTRY_FEW_SAMPLES
+                                                                                   : JOB_HELDBACK_SAMPLES;
   if (rc >= 0)
-    rc = job_open_heldback(s, JOB_HELDBACK_SAMPLES, &d);
+    rc = job_open_heldback(s, want, &d);
   if (rc < 0 || e.n == 0) {
     res->skipped = rc < 0 ? NULL : "no compute node is quantized";
     goto done;
   }
   res->samples = qc_eval_count(d);
   res->n_compute = e.n;
-  double ops = job_model_ops(g, &s->stats, s->cres.samples) * (double)res->samples;
-  double affordable = ops > 0 ? floor(JOB_TRIAL_BUDGET_OPS / ops) : ENTRY_MAX_TRIALS;
+  ops *= (double)res->samples;
+  double affordable = ops > 0 ? floor(ENTRY_BUDGET_OPS / ops) : ENTRY_MAX_TRIALS;
   e.max_trials = affordable > ENTRY_MAX_TRIALS ? ENTRY_MAX_TRIALS : (int)affordable;
-  if (e.max_trials < 2) {
+  if (e.max_trials < ENTRY_MIN_TRIALS) {
     res->skipped = "the model is too large for the trial budget";
     goto done;
   }
