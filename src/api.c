@@ -61,6 +61,7 @@ static int job_options(const char *fn, int compare, const char *model_path, cons
   jo->weight_only = o->weight_only;
   jo->no_equalize = o->no_equalize;
   jo->no_saturation_clip = o->no_saturation_clip;
+  jo->refine = o->refine;
   jo->exclude = o->exclude;
   jo->n_exclude = o->n_exclude;
   jo->op_types = o->op_types;

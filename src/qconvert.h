@@ -56,6 +56,7 @@ typedef struct qconvert_options {
   int weight_only;            /* --weight-only: int8 weights only, float activations */
   int no_equalize;            /* --no-equalize: skip cross-layer equalization */
   int no_saturation_clip;     /* --no-saturation-clip: keep observer ranges before Sigmoid/Tanh/HardSigmoid */
+  int refine;                 /* --refine: output-driven range refinement (opt-in) */
   const char *const *exclude; /* --exclude: node names kept in FP32 */
   int n_exclude;
   const char *const *op_types; /* --op-types: quantize only these op types */

@@ -31,6 +31,7 @@ struct qc_eval_data {
   int labeled;
   int ninputs;
   int64_t total;
+  int parity; /* -1: every sample; 0 or 1: only the samples of that index parity (per class) */
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -92,6 +93,7 @@ int qc_eval_open(const char *dir, const qc_preprocess_opts *pre, const qc_input_
   if (!d)
     return qc_fail(QC_ENOMEM, "out of memory");
   d->ninputs = ninputs;
+  d->parity = -1;
   d->dir = strdup(dir);
   char **subdirs = NULL;
   int n_sub = 0, has_files = 0;
@@ -159,7 +161,16 @@ void qc_eval_close(qc_eval_data *d) {
   free(d);
 }
 
-int64_t qc_eval_count(const qc_eval_data *d) { return d->total; }
+int64_t qc_eval_count(const qc_eval_data *d) {
+  if (d->parity < 0)
+    return d->total;
+  int64_t n = 0;
+  for (int c = 0; c < d->n_classes; c++)
+    n += (d->classes[c].count + (d->parity ? 0 : 1)) / 2;
+  return n;
+}
+
+void qc_eval_keep_parity(qc_eval_data *d, int parity) { d->parity = parity; }
 
 const char *qc_eval_sample_path(const qc_eval_data *d, int64_t index, int input) {
   for (int c = 0; c < d->n_classes; index -= d->classes[c].count, c++)
@@ -234,6 +245,10 @@ static int iter_next(batch_iter *it) {
   while (it->cls < d->n_classes) {
     eval_class *ec = &d->classes[it->cls];
     while (it->count < it->batch && it->next < ec->count) {
+      if (d->parity >= 0 && it->next % 2 != d->parity) {
+        it->next++;
+        continue;
+      }
       int rc = qc_calib_source_load(ec->src, it->next++, &it->samples[(size_t)it->count * (size_t)d->ninputs]);
       if (rc < 0)
         return rc;
@@ -274,22 +289,65 @@ static void top_k(const float *row, int n, int k, int *idx) {
   }
 }
 
-int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
+/* The FP32 side of an evaluation, kept for the trials that compare many
+ * quantized models against it: the FP32 outputs of every batch, in the order
+ * the batches are read. Batches past max_bytes are not kept: a trial runs
+ * the FP32 model on those again, so results never depend on the bound. */
+struct qc_eval_reference {
+  qc_model *fp32;
+  qc_eval_data *d;
+  qc_eval_opts o;
+  int nout;
+  int n_batches, n_kept; /* batches read; the first n_kept have their outputs in outs */
+  qc_tensor *outs;       /* n_kept * nout */
+  size_t bytes, max_bytes;
+  double fp32_seconds;   /* the FP32 runs of every batch, when made */
+};
+
+/* One evaluation pass over the data: FP32 outputs from an engine (ef) or
+ * from a reference, quantized outputs from eq (may be NULL); with fill, the
+ * FP32 outputs are kept in it. The sums are taken in the same order on
+ * every path, so a cached evaluation gives the very same numbers. */
+typedef struct eval_pass {
+  qc_model *fp32;
+  qc_engine *ef, *eq;
+  qc_eval_reference *use, *fill;
+} eval_pass;
+
+/* Keeps batch b's FP32 outputs (taken from of) while every earlier batch was
+ * kept and the bound allows. */
+static int keep_outputs(qc_eval_reference *r, int b, qc_tensor *of) {
+  size_t bytes = 0;
+  for (int i = 0; i < r->nout; i++)
+    bytes += of[i].nbytes;
+  r->n_batches = b + 1;
+  if (r->n_kept < b || r->bytes + bytes > r->max_bytes)
+    return QC_OK;
+  qc_tensor *grown = realloc(r->outs, sizeof *grown * (size_t)(r->n_kept + 1) * (size_t)r->nout);
+  if (!grown)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  r->outs = grown;
+  for (int i = 0; i < r->nout; i++) {
+    grown[(size_t)r->n_kept * (size_t)r->nout + (size_t)i] = of[i];
+    memset(&of[i], 0, sizeof of[i]);
+  }
+  r->n_kept++;
+  r->bytes += bytes;
+  return QC_OK;
+}
+
+static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
   memset(res, 0, sizeof *res);
   res->labeled = d->labeled;
   res->n_classes = d->labeled ? d->n_classes : 0;
   qc_engine_opts eo = {.nthreads = o->nthreads};
-  qc_engine *ef = NULL, *eq = NULL;
+  qc_engine *ef = p->ef, *eq = p->eq, *ef_own = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
-  int nout = fp32->graph->n_outputs;
-  qc_tensor *of = calloc((size_t)nout + 1, sizeof *of), *oq = calloc((size_t)nout + 1, sizeof *oq);
-  if (rc == QC_OK && (!of || !oq))
+  int rc = iter_init(&it, d, model_batch(p->fp32, o->batch));
+  int nout = p->fp32->graph->n_outputs;
+  qc_tensor *own = calloc((size_t)nout + 1, sizeof *own), *oq = calloc((size_t)nout + 1, sizeof *oq);
+  if (rc == QC_OK && (!own || !oq))
     rc = qc_fail(QC_ENOMEM, "out of memory");
-  if (rc == QC_OK)
-    rc = qc_engine_create(fp32, &eo, &ef);
-  if (rc == QC_OK && quant)
-    rc = qc_engine_create(quant, &eo, &eq);
   double sum_ref2 = 0, sum_err2 = 0, sum_q2 = 0, sum_dot = 0, tf = 0, tq = 0;
   /* Per output, so a small-magnitude output (a score head beside box
    * regressors) is not hidden by a large one: the SQNR reported is the worst. */
@@ -297,12 +355,21 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
   if (rc == QC_OK && (!out_ref2 || !out_err2))
     rc = qc_fail(QC_ENOMEM, "out of memory");
   int64_t n = 0, top1_f = 0, top1_q = 0, top5_f = 0, top5_q = 0, agree = 0;
-  while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
-    double t0 = now_s();
-    rc = qc_engine_run(ef, it.in_ptrs, of, NULL, NULL);
-    tf += now_s() - t0;
+  for (int b = 0; rc == QC_OK && (rc = iter_next(&it)) == 1; b++) {
+    rc = QC_OK;
+    qc_tensor *of = own;
+    if (p->use && b < p->use->n_kept) {
+      of = &p->use->outs[(size_t)b * (size_t)nout];
+    } else {
+      if (!ef && (rc = qc_engine_create(p->fp32, &eo, &ef_own)) < 0)
+        break;
+      ef = ef ? ef : ef_own;
+      double t0 = now_s();
+      rc = qc_engine_run(ef, it.in_ptrs, own, NULL, NULL);
+      tf += now_s() - t0;
+    }
     if (rc == QC_OK && eq) {
-      t0 = now_s();
+      double t0 = now_s();
       rc = qc_engine_run(eq, it.in_ptrs, oq, NULL, NULL);
       tq += now_s() - t0;
     }
@@ -312,19 +379,19 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
       if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel)
         continue;
       for (int64_t j = 0; j < of[i].numel; j++) {
-        double a = qc_f32(&of[i])[j], b = qc_f32(&oq[i])[j];
-        sum_ref2 += a * a, sum_err2 += (a - b) * (a - b), sum_q2 += b * b, sum_dot += a * b;
-        out_ref2[i] += a * a, out_err2[i] += (a - b) * (a - b);
+        double a = qc_f32(&of[i])[j], bq = qc_f32(&oq[i])[j];
+        sum_ref2 += a * a, sum_err2 += (a - bq) * (a - bq), sum_q2 += bq * bq, sum_dot += a * bq;
+        out_ref2[i] += a * a, out_err2[i] += (a - bq) * (a - bq);
       }
     }
     /* Classification metrics from output 0: [batch, classes]. */
     const qc_tensor *lf = &of[0];
     int classes = lf->ndim >= 2 && lf->dims[0] == it.count ? (int)(lf->numel / it.count) : 0;
-    for (int b = 0; classes > 0 && lf->dtype == QC_DT_FLOAT && b < it.count; b++) {
+    for (int s = 0; classes > 0 && lf->dtype == QC_DT_FLOAT && s < it.count; s++) {
       int tf5[5], tq5[5], k = classes < 5 ? classes : 5;
-      top_k(qc_f32(lf) + (size_t)b * (size_t)classes, classes, k, tf5);
+      top_k(qc_f32(lf) + (size_t)s * (size_t)classes, classes, k, tf5);
       if (eq)
-        top_k(qc_f32(&oq[0]) + (size_t)b * (size_t)classes, classes, k, tq5);
+        top_k(qc_f32(&oq[0]) + (size_t)s * (size_t)classes, classes, k, tq5);
       if (d->labeled) {
         top1_f += tf5[0] == it.label;
         top1_q += eq && tq5[0] == it.label;
@@ -336,6 +403,12 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
       agree += eq && tf5[0] == tq5[0];
     }
     n += it.count;
+    if (p->fill)
+      rc = keep_outputs(p->fill, b, own);
+    for (int i = 0; i < nout; i++) {
+      qc_tensor_release(&own[i]);
+      qc_tensor_release(&oq[i]);
+    }
   }
   if (rc == 1 || rc == 0)
     rc = n > 0 ? QC_OK : no_usable_samples(d);
@@ -357,21 +430,107 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
     if (eq && isnan(res->output_sqnr_db))
       res->output_sqnr_db = INFINITY;
     res->cosine = !eq ? NAN : sum_ref2 > 0 && sum_q2 > 0 ? sum_dot / sqrt(sum_ref2 * sum_q2) : 1;
+    /* A cached reference states the time of its own FP32 runs. */
+    if (p->use)
+      tf += p->use->fp32_seconds;
     res->fp32_ms = 1e3 * tf / dn;
     res->quant_ms = eq ? 1e3 * tq / dn : NAN;
+    if (p->fill)
+      p->fill->fp32_seconds = tf;
   }
-  for (int i = 0; of && oq && i < nout; i++) {
-    qc_tensor_release(&of[i]);
+  for (int i = 0; own && oq && i < nout; i++) {
+    qc_tensor_release(&own[i]);
     qc_tensor_release(&oq[i]);
   }
-  free(of);
+  free(own);
   free(oq);
   free(out_ref2);
   free(out_err2);
   iter_free(&it);
-  qc_engine_free(ef);
-  qc_engine_free(eq);
+  qc_engine_free(ef_own);
   return rc;
+}
+
+int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  eval_pass p = {.fp32 = fp32};
+  int rc = qc_engine_create(fp32, &eo, &p.ef);
+  if (rc == QC_OK && quant)
+    rc = qc_engine_create(quant, &eo, &p.eq);
+  if (rc == QC_OK)
+    rc = evaluate_pass(&p, d, o, res);
+  else
+    memset(res, 0, sizeof *res);
+  qc_engine_free(p.ef);
+  qc_engine_free(p.eq);
+  return rc;
+}
+
+int qc_eval_reference_open(qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
+                           qc_eval_reference **out) {
+  *out = NULL;
+  qc_eval_reference *r = calloc(1, sizeof *r);
+  if (!r)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  *r = (qc_eval_reference){.fp32 = fp32, .d = d, .o = *o, .nout = fp32->graph->n_outputs, .max_bytes = max_bytes};
+  qc_eval_result unused;
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  eval_pass p = {.fp32 = fp32, .fill = r};
+  int rc = qc_engine_create(fp32, &eo, &p.ef);
+  if (rc == QC_OK)
+    rc = evaluate_pass(&p, d, o, &unused);
+  qc_engine_free(p.ef);
+  if (rc < 0) {
+    qc_eval_reference_free(r);
+    return rc;
+  }
+  *out = r;
+  return QC_OK;
+}
+
+int qc_evaluate_cached(qc_eval_reference *r, qc_model *quant, qc_eval_result *res) {
+  qc_engine_opts eo = {.nthreads = r->o.nthreads};
+  eval_pass p = {.fp32 = r->fp32, .use = r};
+  int rc = qc_engine_create(quant, &eo, &p.eq);
+  if (rc == QC_OK)
+    rc = evaluate_pass(&p, r->d, &r->o, res);
+  else
+    memset(res, 0, sizeof *res);
+  qc_engine_free(p.eq);
+  return rc;
+}
+
+void qc_refine_result_free(qc_refine_result *r) {
+  for (int i = 0; r && i < r->n_changes; i++)
+    free(r->changes[i].tensor);
+  if (r) {
+    free(r->changes);
+    memset(r, 0, sizeof *r);
+  }
+}
+
+void qc_error_entry_free(qc_error_entry *e) {
+  if (!e)
+    return;
+  for (int i = 0; i < e->n_checkpoints; i++)
+    free(e->checkpoints[i].tensor);
+  for (int i = 0; i < e->n_steps; i++)
+    free(e->steps[i].node), free(e->steps[i].tensor);
+  free(e->checkpoints);
+  free(e->steps);
+  qc_layer_errors_free(e->tensors, e->n_tensors);
+  memset(e, 0, sizeof *e);
+}
+
+size_t qc_eval_reference_bytes(const qc_eval_reference *r) { return r ? r->bytes : 0; }
+
+void qc_eval_reference_free(qc_eval_reference *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < (size_t)r->n_kept * (size_t)r->nout; i++)
+    qc_tensor_release(&r->outs[i]);
+  free(r->outs);
+  free(r);
 }
 
 /* ---- per-layer error ---- */
@@ -489,4 +648,140 @@ void qc_layer_errors_free(qc_layer_error *e, int n) {
   for (int i = 0; e && i < n; i++)
     free(e[i].name);
   free(e);
+}
+
+/* ---- paired per-tensor error ---- */
+
+typedef struct paired_ctx {
+  int *slot_of_fp32, *slot_of_quant; /* value id -> tensor slot, or -1 */
+  qc_tensor *kept;                   /* slot -> this sample's FP32 value */
+  double *sig, *err;
+  size_t bytes, max_bytes;
+} paired_ctx;
+
+static int keep_fp32(void *user, int node, int value, const qc_tensor *t) {
+  (void)node;
+  paired_ctx *c = user;
+  int k = c->slot_of_fp32[value];
+  if (k < 0 || t->dtype != QC_DT_FLOAT || c->bytes + t->nbytes > c->max_bytes)
+    return QC_OK;
+  qc_tensor_release(&c->kept[k]);
+  QC_TRY(qc_tensor_copy(&c->kept[k], t));
+  c->bytes += t->nbytes;
+  return QC_OK;
+}
+
+static int compare_quant(void *user, int node, int value, const qc_tensor *t) {
+  (void)node;
+  paired_ctx *c = user;
+  int k = c->slot_of_quant[value];
+  if (k < 0 || t->dtype != QC_DT_FLOAT || c->kept[k].numel != t->numel || !c->kept[k].data)
+    return QC_OK;
+  const float *a = qc_f32(&c->kept[k]), *b = qc_f32(t);
+  double sig = 0, err = 0;
+  for (int64_t i = 0; i < t->numel; i++) {
+    sig += (double)a[i] * a[i];
+    err += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+  }
+  c->sig[k] += sig;
+  c->err[k] += err;
+  return QC_OK;
+}
+
+/* The value of quant that stands for FP32 tensor `name`: the output of the
+ * DequantizeLinear after a QuantizeLinear of it, else the value of that name. */
+static int quant_value_of(const qc_graph *g, const char *name) {
+  int v = qc_graph_find_value(g, name);
+  if (v < 0)
+    return -1;
+  for (int i = 0; i < g->values[v].n_consumers; i++) {
+    int q = g->values[v].consumers[i];
+    if (strcmp(qc_node_op(g, q), "QuantizeLinear") != 0 || g->nodes[q].outputs[0] < 0)
+      continue;
+    const qc_value *qv = &g->values[g->nodes[q].outputs[0]];
+    for (int j = 0; j < qv->n_consumers; j++) {
+      int dq = qv->consumers[j];
+      if (strcmp(qc_node_op(g, dq), "DequantizeLinear") == 0 && g->nodes[dq].outputs[0] >= 0)
+        return g->nodes[dq].outputs[0];
+    }
+  }
+  return v;
+}
+
+int qc_paired_errors(qc_model *fp32, qc_model *quant, const char *const *tensors, int n_tensors, qc_eval_data *d,
+                     const qc_eval_opts *o, size_t max_bytes, qc_layer_error **out, int *n_out) {
+  *out = NULL;
+  *n_out = 0;
+  const qc_graph *gf = fp32->graph, *gq = quant->graph;
+  paired_ctx c = {.slot_of_fp32 = malloc(sizeof(int) * ((size_t)gf->n_values + 1)),
+                  .slot_of_quant = malloc(sizeof(int) * ((size_t)gq->n_values + 1)),
+                  .kept = calloc((size_t)n_tensors + 1, sizeof(qc_tensor)),
+                  .sig = calloc((size_t)n_tensors + 1, sizeof(double)),
+                  .err = calloc((size_t)n_tensors + 1, sizeof(double)),
+                  .max_bytes = max_bytes};
+  qc_engine_opts eo = {.nthreads = o->nthreads};
+  qc_engine *ef = NULL, *eq = NULL;
+  batch_iter it;
+  int rc = iter_init(&it, d, 1);
+  qc_tensor *of = calloc((size_t)gf->n_outputs + 1, sizeof *of), *oq = calloc((size_t)gq->n_outputs + 1, sizeof *oq);
+  if (rc == QC_OK && (!c.slot_of_fp32 || !c.slot_of_quant || !c.kept || !c.sig || !c.err || !of || !oq))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  for (int v = 0; rc == QC_OK && v < gf->n_values; v++)
+    c.slot_of_fp32[v] = -1;
+  for (int v = 0; rc == QC_OK && v < gq->n_values; v++)
+    c.slot_of_quant[v] = -1;
+  for (int k = 0; rc == QC_OK && k < n_tensors; k++) {
+    int vf = qc_graph_find_value(gf, tensors[k]), vq = quant_value_of(gq, tensors[k]);
+    if (vf >= 0 && vq >= 0)
+      c.slot_of_fp32[vf] = k, c.slot_of_quant[vq] = k;
+  }
+  if (rc == QC_OK)
+    rc = qc_engine_create(fp32, &eo, &ef);
+  if (rc == QC_OK)
+    rc = qc_engine_create(quant, &eo, &eq);
+  int64_t samples = 0;
+  while (rc == QC_OK && (rc = iter_next(&it)) == 1) {
+    c.bytes = 0;
+    for (int k = 0; k < n_tensors; k++)
+      qc_tensor_release(&c.kept[k]);
+    rc = qc_engine_run(ef, it.in_ptrs, of, keep_fp32, &c);
+    if (rc == QC_OK)
+      rc = qc_engine_run(eq, it.in_ptrs, oq, compare_quant, &c);
+    samples += it.count;
+  }
+  if (rc == 1 || rc == 0)
+    rc = samples > 0 ? QC_OK : no_usable_samples(d);
+  qc_layer_error *res = rc == QC_OK ? calloc((size_t)n_tensors + 1, sizeof *res) : NULL;
+  if (rc == QC_OK && !res)
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  int n = 0;
+  for (int k = 0; rc == QC_OK && k < n_tensors; k++) {
+    if (c.sig[k] <= 0)
+      continue;
+    if (!(res[n].name = strdup(tensors[k]))) {
+      rc = qc_fail(QC_ENOMEM, "out of memory");
+      break;
+    }
+    res[n].sqnr_db = c.err[k] > 0 ? 10 * log10(c.sig[k] / c.err[k]) : 200.0;
+    n++;
+  }
+  if (rc == QC_OK) {
+    qsort(res, (size_t)n, sizeof *res, cmp_layer);
+    *out = res;
+    *n_out = n;
+  } else {
+    qc_layer_errors_free(res, n);
+  }
+  for (int k = 0; c.kept && k < n_tensors; k++)
+    qc_tensor_release(&c.kept[k]);
+  for (int i = 0; of && i < gf->n_outputs; i++)
+    qc_tensor_release(&of[i]);
+  for (int i = 0; oq && i < gq->n_outputs; i++)
+    qc_tensor_release(&oq[i]);
+  free(of), free(oq);
+  free(c.slot_of_fp32), free(c.slot_of_quant), free(c.kept), free(c.sig), free(c.err);
+  iter_free(&it);
+  qc_engine_free(ef);
+  qc_engine_free(eq);
+  return rc;
 }

@@ -11,6 +11,8 @@
  *   3. sensitivities do not add up, so each kept node but the last is
  *      quantized again, least sensitive first, if the target still holds.
  * If the target is never reached, the kept set that measured best is used.
+ * The FP32 outputs of the evaluation samples are computed once and kept
+ * (at most JOB_REFERENCE_MAX_BYTES); each trial runs the quantized model only.
  * Each trial starts from the same simplified FP32 model and statistics, and
  * the engine is deterministic, so the result is a function of the model,
  * data and options at any thread count. --fallback-budget SECONDS is the one
@@ -46,6 +48,7 @@ typedef struct search {
   double best_db;
   int out_of_time;
   qc_range_memo ranges; /* every trial quantizes from the same statistics: ranges computed once */
+  qc_eval_reference *ref; /* the FP32 outputs of the evaluation samples, run once */
 } search;
 
 static double now_seconds(void) {
@@ -72,11 +75,10 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   qc_quant_opts q = s->q;
   q.node_mask = mask;
   q.n_node_mask = n_mask;
-  q.range_memo = &f->ranges;
-  qc_eval_opts eo = job_eval_opts(s->o);
+  q.range_memo = s->q.range_memo ? s->q.range_memo : &f->ranges; /* refined ranges, when refine ran */
   int rc = job_quantize_copy(s, &q, &mq, &sum, out ? log_out : NULL);
   if (rc == QC_OK)
-    rc = qc_evaluate(s->fp32, mq, s->data, &eo, &ev);
+    rc = qc_evaluate_cached(f->ref, mq, &ev);
   if (rc == QC_OK) {
     *sqnr = ev.output_sqnr_db;
     if (out) {
@@ -110,6 +112,9 @@ int job_fallback(job_state *s) {
     goto done;
   }
   if ((rc = qc_range_memo_init(&f.ranges, s->stats.count)) < 0)
+    goto done;
+  qc_eval_opts eo = job_eval_opts(s->o);
+  if ((rc = qc_eval_reference_open(s->fp32, s->data, &eo, JOB_REFERENCE_MAX_BYTES, &f.ref)) < 0)
     goto done;
   if ((rc = qc_qdq_float_region_nodes(base_graph, &s->stats, &s->q, float_by_design)) < 0)
     goto done;
@@ -219,5 +224,6 @@ done:
   free(float_by_design);
   free(sens);
   qc_range_memo_free(&f.ranges);
+  qc_eval_reference_free(f.ref);
   return rc;
 }

@@ -38,6 +38,8 @@ static int evaluate(job_state *s) {
     s->evaluated = 1;
   }
   QC_TRY(job_layer_errors(s, &s->summary, &s->layers, &s->n_layers));
+  if (o->n_reports > 0)
+    QC_TRY(job_error_entry(s));
   return job_hist_views(s, 8);
 }
 
@@ -57,6 +59,7 @@ int qc_job_quantize(const qc_job_options *o, qc_job_result *res) {
       /* --rounding adaround: learned weight rounding for every quantize pass below */
       (rc = job_adaround(s)) < 0 ||
       (rc = job_run_quantize_passes(s->m, &s->stats, &s->q, &s->summary, &s->quantize_log)) < 0 ||
+      (rc = job_refine(s)) < 0 ||
       (rc = job_bias_correct(s, s->m)) < 0 ||
       (o->min_sqnr > 0 && (rc = job_fallback(s)) < 0) ||
       (rc = job_adaround_note(s)) < 0 ||

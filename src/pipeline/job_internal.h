@@ -59,6 +59,9 @@ typedef struct job_state {
   int n_ops, nodes_total, nodes_quantized;
   qc_eval_result eval;
   int evaluated;          /* eval holds a result */
+  qc_range_memo ranges;   /* activation ranges, refined (refine.c); the fallback starts from them */
+  qc_refine_result refine;
+  qc_error_entry error_entry;
   qc_layer_error *layers;
   int n_layers;
   qc_hist_view *hists;
@@ -117,7 +120,32 @@ int job_open_eval_data(job_state *s, int use_calib);
 /* Per-layer error of the activations a QDQ pass quantized (sum->tensors). */
 int job_layer_errors(job_state *s, const qc_quant_summary *sum, qc_layer_error **out, int *n_out);
 
+/* ---- output-driven range refinement (refine.c) ---- */
+/* With --refine: refines activation ranges for the worst-output SQNR on
+ * held-back calibration samples; replaces s->m, s->summary and
+ * s->quantize_log when a range changed, and leaves the ranges in s->ranges
+ * (s->q.range_memo) for the fallback. */
+int job_refine(job_state *s);
+/* Samples and cost bound of the trials of refinement and the error-entry
+ * report: trials x samples x operations per sample <= JOB_TRIAL_BUDGET_OPS. */
+#define JOB_HELDBACK_SAMPLES 8
+#define JOB_TRIAL_BUDGET_OPS 8.0e10
+/* count calibration samples, evenly spaced (rows floor(i * total / count)). */
+int job_open_heldback(job_state *s, int64_t count, qc_eval_data **out);
+/* Estimated operations per sample of g: MACs of Conv, ConvTranspose, Gemm and
+ * MatMul with constant weights, one per output element elsewhere, from the
+ * calibration statistics (st over `samples` samples). */
+double job_model_ops(const qc_graph *g, const qc_stats_set *st, int64_t samples);
+
+/* ---- where the output error enters (error_entry.c) ---- */
+/* With a report: the per-tensor SQNR in the fully quantized model and the
+ * output SQNR of quantized prefixes, into s->error_entry. */
+int job_error_entry(job_state *s);
+
 /* ---- FP32 fallback (fallback.c) ---- */
+/* The FP32 outputs the trials of --min-sqnr and refinement keep in memory:
+ * beyond this, later batches' FP32 outputs are computed again by each trial. */
+#define JOB_REFERENCE_MAX_BYTES ((size_t)512 << 20)
 /* Keeps the most sensitive nodes in FP32 until the output SQNR reaches
  * options.min_sqnr; replaces s->m and s->summary. */
 int job_fallback(job_state *s);

@@ -42,6 +42,7 @@ typedef struct qc_job_options {
   int weight_only;        /* int8 weights behind DequantizeLinear, float activations */
   int no_equalize;        /* skip cross-layer equalization */
   int no_saturation_clip; /* keep observer ranges before saturating readers */
+  int refine;             /* output-driven range refinement (refine.c), opt-in */
   const char *const *exclude; /* node names kept in FP32 */
   int n_exclude;
   const char *const *op_types; /* op types to quantize (none: every supported one) */

@@ -48,6 +48,8 @@ void job_report_build(const job_state *s, qc_quant_report *r) {
   r->n_compare = s->n_entries;
   r->hists = s->hists;
   r->n_hists = s->n_hists;
+  r->refine = s->refine.ran || s->refine.skipped ? &s->refine : NULL;
+  r->error_entry = s->error_entry.ran || s->error_entry.skipped ? &s->error_entry : NULL;
   r->passes = s->passes.n ? s->passes.records : NULL;
   r->n_passes = s->passes.n;
 }

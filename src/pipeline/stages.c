@@ -74,6 +74,9 @@ void job_state_free(job_state *s) {
   qc_layer_errors_free(s->layers, s->n_layers);
   job_hist_views_free(s->hists, s->n_hists);
   qc_eval_close(s->data);
+  qc_range_memo_free(&s->ranges);
+  qc_refine_result_free(&s->refine);
+  qc_error_entry_free(&s->error_entry);
   free(s->ops);
   free(s->packed);
   free(s->base);

@@ -69,6 +69,8 @@ typedef struct qc_quant_report {
   int n_compare;
   const qc_hist_view *hists;      /* worst tensors' histograms with observer ranges */
   int n_hists;
+  const qc_refine_result *refine; /* output-driven range refinement, when on */
+  const qc_error_entry *error_entry; /* where the output error enters (main job with a report) */
   const qc_pass_record *passes;   /* each graph pass run: count and wall time (ms, not deterministic) */
   int n_passes;
 } qc_quant_report;

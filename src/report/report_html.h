@@ -37,6 +37,9 @@ void qc_html_legend_item(qc_report_buf *b, const char *color, const char *label)
 int qc_html_sizes_chart(qc_report_buf *b, const qc_quant_report *r);
 void qc_html_layers_section(qc_report_buf *b, const qc_quant_report *r);
 void qc_html_histograms_section(qc_report_buf *b, const qc_quant_report *r);
+/* Output accuracy (report_html_accuracy.c): range refinement. */
+void qc_html_refine_section(qc_report_buf *b, const qc_quant_report *r);
+void qc_html_error_entry_section(qc_report_buf *b, const qc_quant_report *r);
 /* Compare entries are ranked by top-1 when all are labeled, else by output SQNR. */
 int qc_html_compare_uses_top1(const qc_quant_report *r);
 double qc_html_compare_metric(const qc_compare_entry *c, int top1);

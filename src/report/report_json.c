@@ -131,6 +131,54 @@ static void json_clip(qc_report_buf *b, const qc_saturation_clip *c) {
   qc_rb_puts(b, "}");
 }
 
+static void json_range_change(qc_report_buf *b, const qc_range_change *c) {
+  qc_rb_puts(b, "{\"tensor\": ");
+  json_string(b, c->tensor);
+  qc_rb_puts(b, ", \"candidate\": ");
+  json_string(b, c->candidate);
+  qc_rb_puts(b, ", \"from_min\": ");
+  json_float(b, c->from_lo);
+  qc_rb_puts(b, ", \"from_max\": ");
+  json_float(b, c->from_hi);
+  qc_rb_puts(b, ", \"min\": ");
+  json_float(b, c->to_lo);
+  qc_rb_puts(b, ", \"max\": ");
+  json_float(b, c->to_hi);
+  qc_rb_puts(b, ", \"output_sqnr_db\": ");
+  json_float(b, c->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
+static void json_error_step(qc_report_buf *b, const qc_error_step *st) {
+  qc_rb_puts(b, "{\"node\": ");
+  json_string(b, st->node);
+  qc_rb_puts(b, ", \"tensor\": ");
+  json_string(b, st->tensor);
+  qc_rb_printf(b, ", \"index\": %d, \"before_db\": ", st->index);
+  json_float(b, st->before_db);
+  qc_rb_puts(b, ", \"after_db\": ");
+  json_float(b, st->after_db);
+  qc_rb_puts(b, ", \"added_noise\": ");
+  json_float(b, st->added_noise);
+  qc_rb_puts(b, "}");
+}
+
+static void json_checkpoint(qc_report_buf *b, const qc_error_checkpoint *c) {
+  qc_rb_printf(b, "{\"nodes\": %d, \"tensor\": ", c->nodes);
+  json_string(b, c->tensor);
+  qc_rb_puts(b, ", \"output_sqnr_db\": ");
+  json_float(b, c->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
+static void json_named_db(qc_report_buf *b, const qc_layer_error *l) {
+  qc_rb_puts(b, "{\"tensor\": ");
+  json_string(b, l->name);
+  qc_rb_puts(b, ", \"sqnr_db\": ");
+  json_float(b, l->sqnr_db);
+  qc_rb_puts(b, "}");
+}
+
 /* Writes "[\n    item,\n    item\n  ]" for n items via the given emitter. */
 #define JSON_LIST(b, n, emit_item)        \
   do {                                    \
@@ -288,6 +336,46 @@ int qc_report_render_json(qc_report_buf *b, const qc_quant_report *r) {
     qc_rb_puts(b, ",\n");
     json_key(b, in, "saturation_clips");
     JSON_LIST(b, r->n_clips, json_clip(b, &r->clips[i_]));
+  }
+  if (r->refine) {
+    const qc_refine_result *f = r->refine;
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "refine");
+    qc_rb_puts(b, "{\"skipped\": ");
+    if (f->skipped)
+      json_string(b, f->skipped);
+    else
+      qc_rb_puts(b, "null");
+    qc_rb_printf(b, ", \"samples\": %" PRId64 ", \"tensors\": %d, \"trials\": %d, \"before_db\": ", f->samples,
+                 f->tensors, f->trials);
+    json_float(b, f->ran ? f->before_db : NAN);
+    qc_rb_puts(b, ", \"after_db\": ");
+    json_float(b, f->ran ? f->after_db : NAN);
+    qc_rb_printf(b, ", \"confirm_samples\": %" PRId64 ", \"confirm_before_db\": ", f->confirm_samples);
+    json_float(b, f->confirm_samples ? f->confirm_before_db : NAN);
+    qc_rb_puts(b, ", \"confirm_after_db\": ");
+    json_float(b, f->confirm_samples ? f->confirm_after_db : NAN);
+    qc_rb_printf(b, ", \"undone\": %s, \"changes\": ", f->undone ? "true" : "false");
+    JSON_LIST(b, f->undone ? 0 : f->n_changes, json_range_change(b, &f->changes[i_]));
+    qc_rb_puts(b, "}");
+  }
+  if (r->error_entry) {
+    const qc_error_entry *e = r->error_entry;
+    qc_rb_puts(b, ",\n");
+    json_key(b, in, "error_entry");
+    qc_rb_puts(b, "{\"skipped\": ");
+    if (e->skipped)
+      json_string(b, e->skipped);
+    else
+      qc_rb_puts(b, "null");
+    qc_rb_printf(b, ", \"samples\": %" PRId64 ", \"compute_nodes\": %d, \"trials\": %d,\n    \"steps\": ",
+                 e->samples, e->n_compute, e->trials);
+    JSON_LIST(b, e->n_steps, json_error_step(b, &e->steps[i_]));
+    qc_rb_puts(b, ",\n    \"checkpoints\": ");
+    JSON_LIST(b, e->n_checkpoints, json_checkpoint(b, &e->checkpoints[i_]));
+    qc_rb_puts(b, ",\n    \"tensors_in_quantized_model\": ");
+    JSON_LIST(b, e->n_tensors, json_named_db(b, &e->tensors[i_]));
+    qc_rb_puts(b, "}");
   }
   if (r->passes) {
     qc_rb_puts(b, ",\n");

@@ -199,6 +199,24 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
   human_seconds(t1, r->calibration_seconds);
   qc_rb_printf(b, "%" PRId64 " sample%s in %s\n", r->calibration_samples,
                r->calibration_samples == 1 ? "" : "s", t1);
+  if (r->refine) {
+    const qc_refine_result *f = r->refine;
+    label(b, "refine");
+    if (!f->ran) {
+      qc_rb_puts(b, "not run: ");
+      qc_rb_text(b, f->skipped ? f->skipped : "");
+      qc_rb_puts(b, "\n");
+    } else {
+      human_seconds(t2, f->seconds);
+      qc_rb_printf(b, "output SQNR %.2f -> %.2f dB on %" PRId64 " held-back samples", f->before_db, f->after_db,
+                   f->samples);
+      if (f->confirm_samples > 0)
+        qc_rb_printf(b, ", %.2f -> %.2f dB on %" PRId64 " (%s)", f->confirm_before_db, f->confirm_after_db,
+                     f->confirm_samples, f->undone ? "not confirmed: undone" : "confirmed");
+      qc_rb_printf(b, "; %d range%s changed (%d tensors, %d trials, %s)\n", f->undone ? 0 : f->n_changes,
+                   f->n_changes == 1 && !f->undone ? "" : "s", f->tensors, f->trials, t2);
+    }
+  }
   label(b, "total time");
   human_seconds(t2, r->total_seconds);
   qc_rb_puts(b, t2);
@@ -235,6 +253,43 @@ void qc_report_render_summary(qc_report_buf *b, const qc_quant_report *r) {
       qc_rb_printf(b, "  - [%.7g, %.7g] -> [%.7g, %.7g] (%s) ", c->observed_min, c->observed_max, c->lo, c->hi,
                    c->consumer);
       qc_rb_text(b, c->tensor);
+      qc_rb_puts(b, "\n");
+    }
+  }
+
+  int n_changes = r->refine && !r->refine->undone ? r->refine->n_changes : 0;
+  if (n_changes > 0) {
+    qc_rb_printf(b, "\nranges refined (%d):\n", n_changes);
+    for (int i = 0; i < n_changes; i++) {
+      const qc_range_change *c = &r->refine->changes[i];
+      qc_rb_printf(b, "  - [%.7g, %.7g] -> [%.7g, %.7g] (%s, output %.2f dB) ", c->from_lo, c->from_hi, c->to_lo,
+                   c->to_hi, c->candidate, c->sqnr_db);
+      qc_rb_text(b, c->tensor);
+      qc_rb_puts(b, "\n");
+    }
+  }
+
+  const qc_error_entry *ee = r->error_entry;
+  if (ee && ee->ran) {
+    qc_rb_printf(b, "\nwhere the output error enters (%" PRId64 " calibration samples; the first nodes of %d "
+                 "compute nodes quantized, the rest float):\n", ee->samples, ee->n_compute);
+    for (int i = 0; i < ee->n_steps; i++) {
+      const qc_error_step *st = &ee->steps[i];
+      qc_rb_printf(b, "  - node %d: output SQNR %.2f -> %.2f dB when it is quantized: ", st->index, st->before_db,
+                   st->after_db);
+      qc_rb_text(b, st->node);
+      qc_rb_puts(b, " -> ");
+      qc_rb_text(b, st->tensor);
+      qc_rb_puts(b, "\n");
+    }
+    qc_rb_puts(b, "  output SQNR with the first N compute nodes quantized:");
+    for (int i = 0; i < ee->n_checkpoints; i++)
+      qc_rb_printf(b, " %d: %.2f dB%s", ee->checkpoints[i].nodes, ee->checkpoints[i].sqnr_db,
+                   i + 1 < ee->n_checkpoints ? "," : "\n");
+    qc_rb_puts(b, "  worst tensors inside the quantized model (upstream error included):\n");
+    for (int i = 0; i < ee->n_tensors && i < 5; i++) {
+      qc_rb_printf(b, "    %7.2f dB  ", ee->tensors[i].sqnr_db);
+      qc_rb_text(b, ee->tensors[i].name);
       qc_rb_puts(b, "\n");
     }
   }

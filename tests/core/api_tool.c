@@ -61,6 +61,8 @@ int main(int argc, char **argv) {
       o.no_saturation_clip = 1;
     else if (strcmp(k, "--no-bias-correction") == 0)
       o.no_bias_correction = 1;
+    else if (strcmp(k, "--refine") == 0)
+      o.refine = 1;
     else if (strcmp(k, "--verbose") == 0)
       o.verbose = 1;
     else

@@ -106,7 +106,7 @@ with tempfile.TemporaryDirectory() as d:
                 outputs=("out.onnx", "r.json", "stdout"))
     same_as_cli("int8, per-tensor, observer, counts", d,
                 ["--calib", calib, "--activation-type", "int8", "--per-tensor", "--no-equalize",
-                 "--no-saturation-clip", "--rounding", "nearest", "--no-bias-correction",
+                 "--no-saturation-clip", "--rounding", "nearest", "--no-bias-correction", "--refine",
                  "--observer", "percentile", "--percentile", "99.9", "--calib-count", "8", "--batch", "4",
                  "--threads", "1"],
                 outputs=("out.onnx", "stdout"))
