@@ -8,6 +8,7 @@
 int qc_pass_remove_identity(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
 int qc_pass_fold_constants(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
 int qc_pass_fold_batchnorm(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
+int qc_pass_fold_affine(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
 int qc_pass_decompose_for_int8(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
 int qc_pass_equalize(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
 int qc_pass_raise_opset(qc_model *m, qc_pass_ctx *ctx, qc_pass_counts *counts);
@@ -21,6 +22,8 @@ static const qc_pass k_passes[] = {
     {"fold_constants", "prepare", qc_pass_fold_constants},
     {"fold_batchnorm", "prepare", qc_pass_fold_batchnorm},
     {"decompose_for_int8", "prepare", qc_pass_decompose_for_int8},
+    /* after decompose, whose Div-by-constant and HardSwish become Muls */
+    {"fold_affine", "prepare", qc_pass_fold_affine},
     {"equalize", "prepare", qc_pass_equalize},
     /* quantize: each calibrated copy */
     {"raise_opset", "quantize", qc_pass_raise_opset},

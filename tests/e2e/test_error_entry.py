@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The report's "where the output error enters" (src/pipeline/error_entry.c, docs/report.md) on
 a chain of six Convs built with onnx.helper. Channel 0 of conv3's output is 100x smaller than the
-others and a Mul after it amplifies that channel 100x (the others 0.01x): the range of conv3's
+others and a Mul after it (through a same-shape Reshape) amplifies that channel 100x (the others 0.01x): the range of conv3's
 output, set by the large channels, is bad for the output, although the tensor itself quantizes
 well (its own SQNR is high). The report must name conv3 / its output c3 first, in JSON, TXT and
 HTML, and the output SQNR of its fully quantized checkpoint must agree with onnxruntime's run of
@@ -35,7 +35,10 @@ def chain_model(path):
             gain = np.full((1, 8, 1, 1), 0.01)
             gain[0, 0] = 100
             inits.append(init("gain", gain))
-            nodes.append(helper.make_node("Mul", [x, "gain"], ["m3"], name="gain3"))
+            # Through a same-shape Reshape, which keeps fold_affine from folding the gain into conv3.
+            inits.append(numpy_helper.from_array(np.zeros(4, np.int64), "same"))
+            nodes.append(helper.make_node("Reshape", [x, "same"], ["c3r"], name="same_shape"))
+            nodes.append(helper.make_node("Mul", ["c3r", "gain"], ["m3"], name="gain3"))
             x = "m3"
         elif i < 6:
             nodes.append(helper.make_node("Relu", [x], [f"r{i}"], name=f"relu{i}"))

@@ -2,7 +2,7 @@
 """Output-driven range refinement (src/pipeline/refine.c, docs/quantization.md), on two small
 models built with onnx.helper and quantized from 32 random .npy samples:
 
-  gain   Conv -> Mul(per-channel gain) -> output. Channel 0 of the Conv output is 100x smaller
+  gain   Conv -> Reshape (same shape) -> Mul(per-channel gain) -> output. Channel 0 of the Conv output is 100x smaller
          than the others, and the Mul amplifies it 100x (the others 0.01x): the observer's range,
          set by the large channels, quantizes the channel that decides the output coarsely.
          Refinement must narrow it and raise the output SQNR, measured independently in
@@ -42,9 +42,13 @@ def gain_model(path):
     w[0] *= 0.01
     gain = np.full((1, 8, 1, 1), 0.01)
     gain[0, 0] = 100
+    # The Reshape (to the same shape) keeps the prepare pass fold_affine from folding the gain into
+    # the Conv's weights, which would remove the problem this model is built to have.
     save_model(path, [helper.make_node("Conv", ["x", "w", "b"], ["t"], pads=[1, 1, 1, 1], name="conv"),
-                      helper.make_node("Mul", ["t", "gain"], ["y"], name="gain")],
-               [1, 8, 16, 16], [init("w", w), init("b", np.zeros(8)), init("gain", gain)])
+                      helper.make_node("Reshape", ["t", "same"], ["tr"], name="same_shape"),
+                      helper.make_node("Mul", ["tr", "gain"], ["y"], name="gain")],
+               [1, 8, 16, 16], [init("w", w), init("b", np.zeros(8)), init("gain", gain),
+                                numpy_helper.from_array(np.zeros(4, np.int64), "same")])
 
 
 def peaks_model(path, gen):

@@ -5,13 +5,14 @@ Mul by a positive scalar constant is folded into its input's scale, and a Concat
 with zero padding reuses that tensor's qparams. Synthetic onnx.helper models, calibrated on 16
 random .npy samples:
 
-  fold      Conv -> Mul(0.25) -> Mul([3.0]) -> Conv -> Mul(0.5) = graph output: no Mul is left;
+  fold      Conv -> Relu -> Mul(0.25) -> Mul([3.0]) -> Conv -> Relu -> Mul(0.5) = graph output
+            (the Relus keep the prepare pass fold_affine from folding the Muls into the Convs): no Mul is left;
             each folded tensor still read is the producer's int8 tensor read by a
             DequantizeLinear whose scale is c * (the producer's Q scale) in float32, with the
             same zero point (chains multiply: 0.75); the graph output keeps its name; the
             second Conv's int32 bias scale is its input scale times the weight scale, so
             onnxruntime still fuses it (no float Conv in its optimized graph).
-  kept      Mul by -0.5, by a [1, C, 1, 1] tensor, and by a rank-5 scalar (which would
+  kept      Conv -> Relu, then Mul by -0.5, by a [1, C, 1, 1] tensor, and by a rank-5 scalar (which would
             broadcast the output to rank 5) stay Mul nodes.
   relu      Conv -> Mul(0.5) -> Relu -> Conv: the Relu still clips (it is not absorbed into
             the folded Mul).
@@ -66,18 +67,27 @@ def mul(nodes, inits, x, y, c):
     nodes.append(helper.make_node("Mul", [x, y + "_c"], [y], name=y))
 
 
+def relu(nodes, x, y):
+    nodes.append(helper.make_node("Relu", [x], [y], name=y))
+
+
+# A Mul straight after a Conv would be folded into its weights (the prepare pass fold_affine):
+# the Relus keep these Muls in the graph for the QDQ pass.
 def m_fold(nodes, inits):
     conv(nodes, inits, "x", "c1", 3, C)
-    mul(nodes, inits, "c1", "m1", 0.25)
+    relu(nodes, "c1", "r1")
+    mul(nodes, inits, "r1", "m1", 0.25)
     mul(nodes, inits, "m1", "m2", np.array([3.0], np.float32))  # shape [1] broadcasts fine
     conv(nodes, inits, "m2", "c2", C, C)
-    mul(nodes, inits, "c2", "out", 0.5)
+    relu(nodes, "c2", "r2")
+    mul(nodes, inits, "r2", "out", 0.5)
     return "out"
 
 
 def m_kept(nodes, inits):
     conv(nodes, inits, "x", "c1", 3, C)
-    mul(nodes, inits, "c1", "neg", -0.5)
+    relu(nodes, "c1", "r1")
+    mul(nodes, inits, "r1", "neg", -0.5)
     mul(nodes, inits, "neg", "chan", rng.uniform(0.5, 2, (1, C, 1, 1)))
     conv(nodes, inits, "chan", "c2", C, C)
     mul(nodes, inits, "c2", "out", np.full((1, 1, 1, 1, 1), 2.0))

@@ -13,7 +13,7 @@
 #include "qc_test.h"
 
 static const char *const k_prepare[] = {"remove_identity", "fold_constants", "fold_batchnorm", "decompose_for_int8",
-                                        "equalize"};
+                                        "fold_affine", "equalize"};
 static const char *const k_quantize[] = {"raise_opset", "insert_qdq"};
 
 /* The table's passes of `stage`, in order, must be exactly `want`. */
@@ -30,11 +30,11 @@ static void check_stage(const char *stage, const char *const *want, int n_want) 
 }
 
 static void test_table(void) {
-  check_stage("prepare", k_prepare, 5);
+  check_stage("prepare", k_prepare, 6);
   check_stage("quantize", k_quantize, 2);
   int n;
   const qc_pass *t = qc_passes_table(&n);
-  CHECK(n == 7, "%d passes", n);
+  CHECK(n == 8, "%d passes", n);
   for (int i = 0; i < n; i++) {
     CHECK(t[i].run != NULL, "pass '%s' has no run", t[i].name);
     CHECK(strcmp(t[i].stage, "prepare") == 0 || strcmp(t[i].stage, "quantize") == 0, "pass '%s': stage '%s'",
@@ -125,9 +125,9 @@ static void test_prepare_stage(void) {
   qc_pass_ctx ctx = {.opts = &opts};
   qc_pass_log log = {0};
   CHECK_OK(qc_passes_run("prepare", m, &ctx, &log));
-  static const int want_count[] = {1, 0, 1, 0, 0}; /* Identity removed, BN folded, one Conv: nothing to pair */
-  CHECK(log.n == 5, "%d records", log.n);
-  for (int i = 0; i < log.n && i < 5; i++) {
+  static const int want_count[] = {1, 0, 1, 0, 0, 0}; /* Identity removed, BN folded, one Conv: nothing to pair */
+  CHECK(log.n == 6, "%d records", log.n);
+  for (int i = 0; i < log.n && i < 6; i++) {
     CHECK(strcmp(log.records[i].pass, k_prepare[i]) == 0, "record %d is '%s'", i, log.records[i].pass);
     CHECK(strcmp(log.records[i].stage, "prepare") == 0);
     CHECK(log.records[i].count == want_count[i], "%s counted %d", log.records[i].pass, log.records[i].count);
@@ -142,8 +142,8 @@ static void test_prepare_stage(void) {
   }
   /* A second run appends to the log and finds nothing left to do. */
   CHECK_OK(qc_passes_run("prepare", m, &ctx, &log));
-  CHECK(log.n == 10, "%d records after two runs", log.n);
-  for (int i = 5; i < log.n; i++)
+  CHECK(log.n == 12, "%d records after two runs", log.n);
+  for (int i = 6; i < log.n; i++)
     CHECK(log.records[i].count == 0, "rerun: %s counted %d", log.records[i].pass, log.records[i].count);
   qc_pass_log_free(&log);
   CHECK(log.n == 0 && log.records == NULL);

@@ -1,6 +1,6 @@
-/* simplify_tool IN.onnx OUT.onnx [--decompose|--equalize]: runs the prepare
- * passes remove_identity, fold_constants and fold_batchnorm on IN (then
- * decompose_for_int8 or equalize with default options), each through the pass
+/* simplify_tool IN.onnx OUT.onnx [--decompose|--equalize|--fold-affine]: runs
+ * the prepare passes remove_identity, fold_constants and fold_batchnorm on IN
+ * (then decompose_for_int8, equalize or fold_affine with default options), each through the pass
  * table (src/passes), saves OUT and prints the passes' counts as one JSON
  * object (for test_simplify.py). */
 #include <stdio.h>
@@ -34,14 +34,15 @@ static int run_pass(qc_model *m, qc_pass_ctx *ctx, const char *name, int *change
 int main(int argc, char **argv) {
   int decompose = argc == 4 && strcmp(argv[3], "--decompose") == 0;
   int equalize = argc == 4 && strcmp(argv[3], "--equalize") == 0;
-  if (argc != 3 && !decompose && !equalize) {
-    fprintf(stderr, "usage: simplify_tool IN.onnx OUT.onnx [--decompose|--equalize]\n");
+  int fold_affine = argc == 4 && strcmp(argv[3], "--fold-affine") == 0;
+  if (argc != 3 && !decompose && !equalize && !fold_affine) {
+    fprintf(stderr, "usage: simplify_tool IN.onnx OUT.onnx [--decompose|--equalize|--fold-affine]\n");
     return 2;
   }
   qc_model *m = NULL;
   qc_quant_opts opts = {0};
   qc_pass_ctx ctx = {.opts = &opts};
-  int identities = 0, dropouts = 0, removed = 0, folded = 0, bn_folded = 0, decomposed = 0, equalized = 0;
+  int identities = 0, dropouts = 0, removed = 0, folded = 0, bn_folded = 0, decomposed = 0, equalized = 0, affine_folded = 0;
   int rc = qc_model_load(argv[1], &m);
   if (rc == QC_OK) {
     /* remove_identity counts Identity and Dropout nodes together; it only removes, so split by op type. */
@@ -57,6 +58,8 @@ int main(int argc, char **argv) {
     rc = run_pass(m, &ctx, "decompose_for_int8", &decomposed);
   if (rc == QC_OK && equalize)
     rc = run_pass(m, &ctx, "equalize", &equalized);
+  if (rc == QC_OK && fold_affine)
+    rc = run_pass(m, &ctx, "fold_affine", &affine_folded);
   if (rc == QC_OK && removed != identities + dropouts)
     rc = qc_fail(QC_EINTERNAL, "remove_identity counted %d, the graph lost %d", removed, identities + dropouts);
   if (rc == QC_OK)
@@ -65,7 +68,7 @@ int main(int argc, char **argv) {
   if (rc < 0)
     return qc_tool_fail("simplify_tool", rc);
   printf("{\"bn_folded\": %d, \"identities_removed\": %d, \"dropouts_removed\": %d, \"nodes_const_folded\": %d, "
-         "\"decomposed\": %d, \"equalized\": %d}\n",
-         bn_folded, identities, dropouts, folded, decomposed, equalized);
+         "\"decomposed\": %d, \"equalized\": %d, \"affine_folded\": %d}\n",
+         bn_folded, identities, dropouts, folded, decomposed, equalized, affine_folded);
   return 0;
 }

@@ -64,7 +64,8 @@ def random_inputs(model, batch=2):
     return xs
 
 
-def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=False, equalize=False):
+def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=False, equalize=False,
+           fold_affine=False):
     """Simplifies `model` (and decomposes for int8); checks outputs, stats (subset) and op counts (subset)."""
     d = os.path.join(tmp, name)
     os.makedirs(d, exist_ok=True)
@@ -75,7 +76,8 @@ def verify(name, model, expect_stats=None, expect_ops=None, tmp=None, decompose=
     else:
         onnx.checker.check_model(model, full_check=True)
         onnx.save(model, src)
-    r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []) + (["--equalize"] if equalize else []), capture_output=True, text=True)
+    r = subprocess.run([TOOL, src, dst] + (["--decompose"] if decompose else []) + (["--equalize"] if equalize else [])
+                       + (["--fold-affine"] if fold_affine else []), capture_output=True, text=True)
     if r.returncode != 0:
         check(False, name + ": simplify_tool runs", r.stderr.strip())
         return
@@ -321,6 +323,34 @@ def channel_ranges(m, name, axis):
     return np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(1)
 
 
+def affine_net(case):
+    """Constant Mul/Add/Sub/Div around Convs and a Gemm (fold_affine)."""
+    c = 4
+    inits = [init("W1", f32(c, c, 3, 3)), init("B1", f32(c)), init("W2", f32(6, c, 1, 1)),
+             init("s", np.float32(0.7)), init("t", np.float32(-0.3)), init("s2", np.float32(1.6)),
+             init("t2", np.float32(0.25)), init("tc", f32(1, 6, 1, 1)), init("d", np.float32(-2.5)),
+             init("sc", f32(1, c, 1, 1)), init("sp", f32(1, 1, 7, 7)), init("W3", f32(c, c, 3, 3))]
+    mk = helper.make_node
+    if case == "lab":  # Conv -> Mul(c, x) -> Add -> Relu -> Mul -> Add -> Conv 1x1 -> Sub(x, c) -> Div
+        nodes = [mk("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]), mk("Mul", ["s", "c1"], ["m1"]),
+                 mk("Add", ["m1", "t"], ["a1"]), mk("Relu", ["a1"], ["r"]), mk("Mul", ["r", "s2"], ["m2"]),
+                 mk("Add", ["t2", "m2"], ["a2"]), mk("Conv", ["a2", "W2"], ["c2"]), mk("Sub", ["c2", "tc"], ["s3"]),
+                 mk("Div", ["s3", "d"], ["y"])]
+    elif case == "padded":  # Relu -> Add -> Mul(-2.5) -> Conv(pad): the Mul folds, the Add cannot
+        nodes = [mk("Relu", ["x"], ["r"]), mk("Add", ["r", "t"], ["a"]), mk("Mul", ["a", "d"], ["m"]),
+                 mk("Conv", ["m", "W3"], ["y"], pads=[1, 1, 1, 1])]
+    elif case == "kept":  # per-channel scale before a Conv, spatial Mul after one, c / x, shared Conv output
+        nodes = [mk("Mul", ["x", "sc"], ["m"]), mk("Conv", ["m", "W3"], ["c1"], pads=[1, 1, 1, 1]),
+                 mk("Mul", ["c1", "sp"], ["m2"]), mk("Conv", ["m2", "W1"], ["c2"], pads=[1, 1, 1, 1]),
+                 mk("Div", ["d", "c2"], ["q"]), mk("Relu", ["c2"], ["r"]), mk("Add", ["q", "r"], ["y"])]
+    else:  # Sub(c, x) after a grouped Conv, then Gemm -> Add per column
+        inits += [init("Wg", f32(c, 2, 3, 3)), init("G", f32(c * 49, 5)), init("gc", f32(5)),
+                  init("shape", np.array([0, -1], dtype=np.int64))]
+        nodes = [mk("Conv", ["x", "Wg"], ["c1"], pads=[1, 1, 1, 1], group=2), mk("Sub", ["t", "c1"], ["s1"]),
+                 mk("Reshape", ["s1", "shape"], ["f"]), mk("Gemm", ["f", "G"], ["g"]), mk("Add", ["g", "gc"], ["y"])]
+    return model(nodes, [vi("x", [2, c, 7, 7])], [vi("y", None)], inits)
+
+
 def ir3_conv_bn():
     m = conv_bn(bias=True, relu=False)
     # IR 3 lists every initializer as a graph input too; opset 8 is the newest IR-3 opset.
@@ -391,6 +421,15 @@ with tempfile.TemporaryDirectory() as tmp:
     out = verify("equalize_shared_weight", cle_chain(shared_weight=True), {"equalized": 0}, tmp=tmp, equalize=True)
     verify("equalize_graph_output_between", cle_chain(tail_output=True), {"equalized": 1}, tmp=tmp,
            equalize=True)
+    # The Mul by 1.6 before the second Conv stays: a positive scale alone is a free rescale in QDQ.
+    verify("affine_lab_chain", affine_net("lab"), {"affine_folded": 5},
+           {"Conv": 2, "Relu": 1, "Mul": 1, "Add": 0, "Sub": 0, "Div": 0}, tmp=tmp, fold_affine=True)
+    verify("affine_padded_conv", affine_net("padded"), {"affine_folded": 1}, {"Add": 1, "Mul": 0},
+           tmp=tmp, fold_affine=True)
+    verify("affine_kept", affine_net("kept"), {"affine_folded": 0}, {"Mul": 2, "Div": 1}, tmp=tmp,
+           fold_affine=True)
+    verify("affine_sub_gemm", affine_net("sub_gemm"), {"affine_folded": 2}, {"Sub": 0, "Add": 0}, tmp=tmp,
+           fold_affine=True)
     verify("ir3_conv_bn", ir3_conv_bn(), {"bn_folded": 1}, {"BatchNormalization": 0}, tmp=tmp)
 
 print("max relative output change per model:")
