@@ -1,6 +1,7 @@
 /* Ranges before saturating readers (docs/quantization.md, "Saturating
  * readers"): a tensor read only by Sigmoid, Tanh, HardSigmoid (or the
- * Add + Clip it decomposes into) is quantized on the range where their
+ * Add + Clip it decomposes into) and decomposed HardSwish (x * Clip(x + b,
+ * 0, h), whose output is 0 for every x <= -b) is quantized on the range where their
  * outputs still move by more than half an output quantum, intersected with
  * the observer's range. Source: ../shared/reference/accuracy-methods.md. */
 #include <math.h>
@@ -90,6 +91,23 @@ static int reader_range(const qdq_state *st, int c, int v, double *lo, double *h
     *lo = clo - b, *hi = chi - b, *by = "Add+Clip";
     return 1;
   }
+  if (!strcmp(op, "Mul") && n->ninputs == 2 && (n->inputs[0] == v) != (n->inputs[1] == v)) {
+    /* x * Clip(x + b, 0, h) (a decomposed HardSwish): every x <= -b gives 0,
+     * so those values need no resolution; above, the product grows with x. */
+    int gate = n->inputs[n->inputs[0] == v ? 1 : 0], clip = gate >= 0 ? g->values[gate].producer : -1;
+    float clo, chi;
+    if (clip < 0 || strcmp(qc_node_op(g, clip), "Clip") != 0 || !qdq_clip_bounds(g, clip, &clo, &chi) ||
+        clo != 0.0f || !(chi > 0.0f) || g->nodes[clip].ninputs < 1 || g->nodes[clip].inputs[0] < 0)
+      return 0;
+    int sum = g->values[g->nodes[clip].inputs[0]].producer;
+    const qc_node *an = sum >= 0 ? &g->nodes[sum] : NULL;
+    if (!an || strcmp(qc_node_op(g, sum), "Add") != 0 || an->ninputs != 2 ||
+        (an->inputs[0] == v) == (an->inputs[1] == v) ||
+        !scalar_constant(g, an->inputs[an->inputs[0] == v ? 1 : 0], &b))
+      return 0;
+    *lo = -b, *hi = INFINITY, *by = "HardSwish";
+    return 1;
+  }
   if (n->ninputs < 1 || n->inputs[0] != v)
     return 0;
   if (!strcmp(op, "HardSigmoid"))
@@ -143,7 +161,16 @@ void qdq_saturation_bounds(qdq_state *st) {
        * moves the grid's ends by up to half a step, and an end inside the
        * bound would leave every saturated element off by up to a quantum
        * (0.998 for a HardSwish gate of 1), the same error everywhere. */
-      double margin = (hi - lo) / (SATURATION_STEPS - 2);
+      double span = hi - lo;
+      if (!isfinite(span)) { /* one open end (HardSwish): the step of the grid up to the observed end */
+        float rmin, rmax;
+        if (!qdq_observed_range(st, v, &rmin, &rmax))
+          continue;
+        span = fmin(hi, (double)rmax) - fmax(lo, (double)rmin);
+        if (!(span > 0) || !isfinite(span))
+          continue;
+      }
+      double margin = span / (SATURATION_STEPS - 2);
       st->sat_lo[v] = lo - margin, st->sat_hi[v] = hi + margin;
       st->sat_by[v] = by;
     }

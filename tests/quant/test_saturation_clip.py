@@ -8,7 +8,8 @@ Sigmoid / Tanh / HardSigmoid / Softmax, calibrated with --observer minmax on 32 
     Sigmoid [ln(p/(1-p)) at p = q/2 and 1 - q/2] (q the Sigmoid output's scale), Tanh
     [atanh(-1 + q/2), atanh(1 - q/2)] (q the scale the float Tanh output would have at 8 bits),
     HardSigmoid [-beta/alpha, (1-beta)/alpha] (it is decomposed into Mul, Add, Clip first), each
-    widened by one step of the new grid, (hi - lo) / 253, on both sides;
+    widened by one step of the new grid, (hi - lo) / 253, on both sides; HardSwish
+    (x * Clip(x + 3, 0, 6) / 6) [-3 - step, observed max], the step that of [-3, observed max];
     the Softmax logits keep their observed range; the JSON report lists the three clips;
   * onnxruntime's INT8 Sigmoid output is within about one output quantum of FP32 (RMS <= q,
     max <= 2.5 q: half a logit step times the slope 1/4, plus the output's own rounding) on 16
@@ -54,6 +55,16 @@ def build():
         attrs = dict(alpha=ALPHA, beta=BETA) if op == "HardSigmoid" else dict(axis=1) if op == "Softmax" else {}
         nodes.append(helper.make_node(op, [name + "_logits"], [name + "_out"], name=name, **attrs))
         outs.append(helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, [1, N_OUT]))
+    # A HardSwish as exporters write it at opset 13: x * Clip(x + 3, 0, 6) / 6.
+    inits.append(numpy_helper.from_array(weights(), "hsw_w"))
+    for name, v in [("three", 3.0), ("zero", 0.0), ("six", 6.0)]:
+        inits.append(numpy_helper.from_array(np.array(v, np.float32), name))
+    nodes += [helper.make_node("MatMul", ["x", "hsw_w"], ["hsw_logits"], name="hsw_mm"),
+              helper.make_node("Add", ["hsw_logits", "three"], ["hsw_shift"], name="hsw_add"),
+              helper.make_node("Clip", ["hsw_shift", "zero", "six"], ["hsw_gate"], name="hsw_clip"),
+              helper.make_node("Mul", ["hsw_logits", "hsw_gate"], ["hsw_prod"], name="hsw_mul"),
+              helper.make_node("Div", ["hsw_prod", "six"], ["hsw_out"], name="hsw_div")]
+    outs.append(helper.make_tensor_value_info("hsw_out", TensorProto.FLOAT, [1, N_OUT]))
     g = helper.make_graph(nodes, "saturation", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, N_IN])],
                           outs, inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
@@ -80,7 +91,7 @@ def q_scale(model, tensor):
 def expected_ranges(m, xs):
     """numpy's ranges: observed (float32 MatMul on the calibration samples), and clipped."""
     w = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    logits = {k: np.concatenate([x @ w[k + "_w"] for x in xs]) for k in ("sig", "tanh", "hsig", "soft")}
+    logits = {k: np.concatenate([x @ w[k + "_w"] for x in xs]) for k in ("sig", "tanh", "hsig", "soft", "hsw")}
     observed = {k: (float(v.min()), float(v.max())) for k, v in logits.items()}
     sig = 1 / (1 + np.exp(-logits["sig"].astype(np.float64)))
     q_sig = uint8_scale(sig.min(), sig.max())
@@ -93,6 +104,9 @@ def expected_ranges(m, xs):
     margin = {k: (b[1] - b[0]) / 253 for k, b in bounds.items()}  # one step of the new grid
     clipped = {k: (max(observed[k][0], b[0] - margin[k]), min(observed[k][1], b[1] + margin[k]))
                for k, b in bounds.items()}
+    # HardSwish: every x <= -3 gives 0, the top is open; the step is that of [-3, observed max].
+    hsw_margin = (observed["hsw"][1] + 3) / 253
+    clipped["hsw"] = (max(observed["hsw"][0], -3 - hsw_margin), observed["hsw"][1])
     return observed, clipped, q_sig
 
 
@@ -134,9 +148,9 @@ def main():
         T.check(got is not None and abs(got - want) <= 1e-5 * want,
                 f"soft: Softmax logits keep the observed range (scale {got}, numpy {want:.7g})")
         listed = {c["tensor"]: c for c in report.get("saturation_clips", [])}
-        T.check(set(listed) == {"sig_logits", "tanh_logits", "hsig_logits"},
-                f"the report lists the three clipped tensors {sorted(listed)}")
-        for k, by in [("sig", "Sigmoid"), ("tanh", "Tanh"), ("hsig", "Add+Clip")]:
+        T.check(set(listed) == {"sig_logits", "tanh_logits", "hsig_logits", "hsw_logits"},
+                f"the report lists the four clipped tensors {sorted(listed)}")
+        for k, by in [("sig", "Sigmoid"), ("tanh", "Tanh"), ("hsig", "Add+Clip"), ("hsw", "HardSwish")]:
             c = listed.get(k + "_logits", {})
             T.check(c.get("read_by") == by and abs(c.get("min", 0) - clipped[k][0]) < 1e-4 and
                     abs(c.get("max", 0) - clipped[k][1]) < 1e-4,
