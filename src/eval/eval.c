@@ -194,6 +194,9 @@ typedef struct batch_iter {
   qc_tensor *samples, *inputs;
   qc_tensor **in_ptrs;
   int count, label;
+  int64_t spread;        /* > 0: only the samples at rows floor(i * total / spread) */
+  int64_t spread_next;   /* the i of the next row taken */
+  int64_t class_base;    /* row of the current class's first sample */
 } batch_iter;
 
 /* Samples are stacked along dim 0; a model whose inputs fix that dim (an
@@ -208,9 +211,10 @@ static int model_batch(const qc_model *m, int batch) {
   return batch;
 }
 
-static int iter_init(batch_iter *it, qc_eval_data *d, int batch) {
+static int iter_init(batch_iter *it, qc_eval_data *d, int batch, int64_t spread) {
   memset(it, 0, sizeof *it);
   it->d = d;
+  it->spread = spread > 0 && spread < d->total ? spread : 0;
   it->batch = batch > 0 ? batch : 1;
   it->samples = calloc((size_t)it->batch * (size_t)(d->ninputs + 1), sizeof(qc_tensor));
   it->inputs = calloc((size_t)d->ninputs + 1, sizeof(qc_tensor));
@@ -245,6 +249,14 @@ static int iter_next(batch_iter *it) {
   while (it->cls < d->n_classes) {
     eval_class *ec = &d->classes[it->cls];
     while (it->count < it->batch && it->next < ec->count) {
+      if (it->spread) { /* rows rise strictly with i, since spread < total */
+        int64_t row = it->class_base + it->next;
+        if (it->spread_next >= it->spread || row != it->spread_next * d->total / it->spread) {
+          it->next++;
+          continue;
+        }
+        it->spread_next++;
+      }
       if (d->parity >= 0 && it->next % 2 != d->parity) {
         it->next++;
         continue;
@@ -257,6 +269,7 @@ static int iter_next(batch_iter *it) {
     }
     it->label = ec->label;
     if (it->next >= ec->count) {
+      it->class_base += ec->count;
       it->cls++;
       it->next = 0;
     }
@@ -298,6 +311,7 @@ struct qc_eval_reference {
   qc_eval_data *d;
   qc_eval_opts o;
   int nout;
+  int64_t spread;        /* > 0: only that many evenly spaced samples of d */
   int n_batches, n_kept; /* batches read; the first n_kept have their outputs in outs */
   qc_tensor *outs;       /* n_kept * nout */
   size_t bytes, max_bytes;
@@ -312,6 +326,7 @@ typedef struct eval_pass {
   qc_model *fp32;
   qc_engine *ef, *eq;
   qc_eval_reference *use, *fill;
+  int64_t spread; /* > 0: that many evenly spaced samples of the data (batch_iter) */
 } eval_pass;
 
 /* Keeps batch b's FP32 outputs (taken from of) while every earlier batch was
@@ -343,7 +358,7 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *ef = p->ef, *eq = p->eq, *ef_own = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, model_batch(p->fp32, o->batch));
+  int rc = iter_init(&it, d, model_batch(p->fp32, o->batch), p->spread);
   int nout = p->fp32->graph->n_outputs;
   qc_tensor *own = calloc((size_t)nout + 1, sizeof *own), *oq = calloc((size_t)nout + 1, sizeof *oq);
   if (rc == QC_OK && (!own || !oq))
@@ -468,14 +483,20 @@ int qc_evaluate(qc_model *fp32, qc_model *quant, qc_eval_data *d, const qc_eval_
 
 int qc_eval_reference_open(qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
                            qc_eval_reference **out) {
+  return qc_eval_reference_spread(fp32, d, o, max_bytes, 0, out);
+}
+
+int qc_eval_reference_spread(qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
+                             int64_t count, qc_eval_reference **out) {
   *out = NULL;
   qc_eval_reference *r = calloc(1, sizeof *r);
   if (!r)
     return qc_fail(QC_ENOMEM, "out of memory");
-  *r = (qc_eval_reference){.fp32 = fp32, .d = d, .o = *o, .nout = fp32->graph->n_outputs, .max_bytes = max_bytes};
+  *r = (qc_eval_reference){.fp32 = fp32, .d = d, .o = *o, .spread = count, .nout = fp32->graph->n_outputs,
+                           .max_bytes = max_bytes};
   qc_eval_result unused;
   qc_engine_opts eo = {.nthreads = o->nthreads};
-  eval_pass p = {.fp32 = fp32, .fill = r};
+  eval_pass p = {.fp32 = fp32, .fill = r, .spread = count};
   int rc = qc_engine_create(fp32, &eo, &p.ef);
   if (rc == QC_OK)
     rc = evaluate_pass(&p, d, o, &unused);
@@ -490,7 +511,7 @@ int qc_eval_reference_open(qc_model *fp32, qc_eval_data *d, const qc_eval_opts *
 
 int qc_evaluate_cached(qc_eval_reference *r, qc_model *quant, qc_eval_result *res) {
   qc_engine_opts eo = {.nthreads = r->o.nthreads};
-  eval_pass p = {.fp32 = r->fp32, .use = r};
+  eval_pass p = {.fp32 = r->fp32, .use = r, .spread = r->spread};
   int rc = qc_engine_create(quant, &eo, &p.eq);
   if (rc == QC_OK)
     rc = evaluate_pass(&p, r->d, &r->o, res);
@@ -582,7 +603,7 @@ int qc_layer_errors(qc_model *fp32, const qc_layer_qparams *tensors, int n_tenso
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *e = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, model_batch(fp32, o->batch));
+  int rc = iter_init(&it, d, model_batch(fp32, o->batch), 0);
   qc_tensor *outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
   if (rc == QC_OK && (!ctx.acc || !ctx.acc_of_value || !outs))
     rc = qc_fail(QC_ENOMEM, "out of memory");
@@ -722,7 +743,7 @@ int qc_paired_errors(qc_model *fp32, qc_model *quant, const char *const *tensors
   qc_engine_opts eo = {.nthreads = o->nthreads};
   qc_engine *ef = NULL, *eq = NULL;
   batch_iter it;
-  int rc = iter_init(&it, d, 1);
+  int rc = iter_init(&it, d, 1, 0);
   qc_tensor *of = calloc((size_t)gf->n_outputs + 1, sizeof *of), *oq = calloc((size_t)gq->n_outputs + 1, sizeof *oq);
   if (rc == QC_OK && (!c.slot_of_fp32 || !c.slot_of_quant || !c.kept || !c.sig || !c.err || !of || !oq))
     rc = qc_fail(QC_ENOMEM, "out of memory");

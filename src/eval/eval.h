@@ -69,6 +69,13 @@ int qc_evaluate(struct qc_model *fp32, struct qc_model *quant, qc_eval_data *d, 
 typedef struct qc_eval_reference qc_eval_reference;
 int qc_eval_reference_open(struct qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
                            qc_eval_reference **out);
+/* The same over `count` evenly spaced samples of d only: the rows
+ * floor(i * total / count), i = 0 .. count-1, of the listing (classes in
+ * order), as qc_eval_open(..., count) picks them from one directory; every
+ * sample when count <= 0 or count >= total. A search ranks on such a subset
+ * and confirms on the whole. */
+int qc_eval_reference_spread(struct qc_model *fp32, qc_eval_data *d, const qc_eval_opts *o, size_t max_bytes,
+                             int64_t count, qc_eval_reference **out);
 /* qc_evaluate(fp32, quant, d, o) against the kept FP32 outputs: the same
  * numbers, bit for bit (same sums in the same order), without the FP32 runs. */
 int qc_evaluate_cached(qc_eval_reference *r, struct qc_model *quant, qc_eval_result *res);

@@ -1,23 +1,32 @@
 /* Accuracy-aware FP32 fallback (--min-sqnr DB).
  *
  * When the quantized model's output SQNR against FP32 (on the --eval data, or
- * up to 64 calibration samples) is below the target:
+ * up to 64 calibration samples: the evaluation set) is below the target:
  *   1. sensitivity: for every compute node (weighted or fused op) quantize
- *      that node alone and measure the output SQNR; lower = more sensitive.
- *      Nodes of float regions (src/quant/qdq_regions.c) stay float whatever
- *      the mask says, so they are not ranked;
+ *      that node alone and measure the output SQNR on the ranking samples,
+ *      FALLBACK_RANK_SAMPLES evenly spaced ones of the evaluation set; lower
+ *      = more sensitive. Nodes of float regions (src/quant/qdq_regions.c)
+ *      stay float whatever the mask says, so they are not ranked;
  *   2. keep the k most sensitive nodes in FP32, k = 1, 2, 3, ..., until the
- *      target is met (at most half of the compute nodes);
+ *      ranking samples meet the target (at most half of the compute nodes);
+ *      then the whole evaluation set confirms it. When it falls short there,
+ *      the ranking samples' bar rises by the gap just seen (ranking SQNR
+ *      minus the whole set's) and k goes on growing;
  *   3. sensitivities do not add up, so each kept node but the last is
- *      quantized again, least sensitive first, if the target still holds.
- * If the target is never reached, the kept set that measured best is used.
- * The FP32 outputs of the evaluation samples are computed once and kept
- * (at most JOB_REFERENCE_MAX_BYTES); each trial runs the quantized model only.
- * Each trial starts from the same simplified FP32 model and statistics, and
- * the engine is deterministic, so the result is a function of the model,
- * data and options at any thread count. --fallback-budget SECONDS is the one
- * exception, by request: when the clock runs out, the search stops where it
- * is and keeps the best model found so far, with a warning. */
+ *      quantized again, least sensitive first, if the ranking samples still
+ *      meet their bar; the whole set confirms the result, else step 2's
+ *      confirmed set stands.
+ * If the target is never reached, the kept set that measured best on the
+ * ranking samples is used. With no more evaluation samples than
+ * FALLBACK_RANK_SAMPLES, the ranking samples are the whole set and nothing
+ * needs confirming. The FP32 outputs of both sample sets are computed once
+ * and kept (at most JOB_REFERENCE_MAX_BYTES); each trial runs the quantized
+ * model only. Each trial starts from the same simplified FP32 model and
+ * statistics, and the engine is deterministic, so the result is a function of
+ * the model, data and options at any thread count. --fallback-budget SECONDS
+ * is the one exception, by request: when the clock runs out, the search stops
+ * where it is and keeps the best model found so far, with a warning. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +35,10 @@
 #include "../core/status.h"
 #include "../ir/model.h"
 #include "job_internal.h"
+
+/* Ranking samples: 8 of det's 64 evaluation samples rank its nodes in the
+ * order 64 do, near enough (docs/quantization.md), for an eighth of the cost. */
+#define FALLBACK_RANK_SAMPLES 8
 
 typedef struct sensitivity {
   int node;
@@ -45,10 +58,15 @@ typedef struct search {
   job_state *s;
   double start, budget; /* monotonic seconds; budget 0: none */
   int trials, planned;  /* planned: the ranking's trials, for the progress line */
-  double best_db;
+  int confirmations;    /* trials on the whole evaluation set after the first */
+  int pruning_cut;      /* step 3's set missed the target on the whole set: bisected */
+  double best_db;       /* best SQNR of a candidate model (the first on the whole set, then on the ranking samples) */
+  int ranking;          /* step 1 runs: its trials quantize single nodes */
   int out_of_time;
-  qc_range_memo ranges; /* every trial quantizes from the same statistics: ranges computed once */
-  qc_eval_reference *ref; /* the FP32 outputs of the evaluation samples, run once */
+  qc_range_memo ranges;   /* every trial quantizes from the same statistics: ranges computed once */
+  qc_eval_reference *all; /* the FP32 outputs of the evaluation samples, run once */
+  qc_eval_reference *rank; /* ... of the ranking samples (== all when they are all) */
+  int64_t n_all, n_rank;   /* samples of each */
 } search;
 
 static double now_seconds(void) {
@@ -64,10 +82,11 @@ static int budget_spent(search *f) {
   return f->out_of_time;
 }
 
-/* Quantizes a fresh copy of the base model with a node mask; returns its
- * output SQNR, and the model itself when out != NULL. */
-static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr, qc_model **out,
-                 qc_quant_summary *sum_out, qc_pass_log *log_out) {
+/* Quantizes a fresh copy of the base model with a node mask and returns its
+ * output SQNR on ref's samples (ref NULL: not evaluated), and the model
+ * itself when out != NULL. */
+static int trial(search *f, qc_eval_reference *ref, const unsigned char *mask, int n_mask, double *sqnr,
+                 qc_model **out, qc_quant_summary *sum_out, qc_pass_log *log_out) {
   job_state *s = f->s;
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
@@ -77,25 +96,152 @@ static int trial(search *f, const unsigned char *mask, int n_mask, double *sqnr,
   q.n_node_mask = n_mask;
   q.range_memo = s->q.range_memo ? s->q.range_memo : &f->ranges; /* refined ranges, when refine ran */
   int rc = job_quantize_copy(s, &q, &mq, &sum, out ? log_out : NULL);
-  if (rc == QC_OK)
-    rc = qc_evaluate_cached(f->ref, mq, &ev);
+  if (rc == QC_OK && ref)
+    rc = qc_evaluate_cached(ref, mq, &ev);
   if (rc == QC_OK) {
-    *sqnr = ev.output_sqnr_db;
     if (out) {
       *out = mq, mq = NULL;
       *sum_out = sum;
       memset(&sum, 0, sizeof sum);
     }
+  }
+  if (rc == QC_OK && ref) {
+    *sqnr = ev.output_sqnr_db;
     f->trials++;
-    if (f->trials == 1 || ev.output_sqnr_db > f->best_db)
-      f->best_db = ev.output_sqnr_db;
+    if (!f->ranking && (f->trials == 1 || ev.output_sqnr_db > f->best_db))
+      f->best_db = ev.output_sqnr_db; /* a node alone is no candidate model */
     if (s->o->progress)
-      fprintf(stderr, "\r--min-sqnr: trial %d%s%d, best output SQNR %.2f dB, %.0f s   ", f->trials,
-              f->trials <= f->planned ? " of ranking " : " (search), ranked ",
-              f->planned, f->best_db, now_seconds() - f->start);
+      fprintf(stderr, "\r--min-sqnr: trial %d%s%d on %lld samples, best output SQNR %.2f dB, %.0f s   ", f->trials,
+              f->trials <= f->planned ? " of ranking " : " (search), ranked ", f->planned, (long long)f->n_rank,
+              f->best_db, now_seconds() - f->start);
   }
   qc_quant_summary_free(&sum);
   qc_model_free(mq);
+  return rc;
+}
+
+/* The SQNR of mask on the whole evaluation set: the ranking trial's own
+ * value when the ranking samples are the whole set. */
+static int confirm(search *f, const unsigned char *mask, int n_mask, double on_rank, double *sqnr) {
+  if (f->rank == f->all) {
+    *sqnr = on_rank;
+    return QC_OK;
+  }
+  f->confirmations++;
+  return trial(f, f->all, mask, n_mask, sqnr, NULL, NULL, NULL);
+}
+
+/* The result of the search. */
+typedef struct kept_set {
+  int kept, pruned;   /* sens[0..kept) with mask 0 are kept in FP32 */
+  int known;          /* sqnr_db is the whole set's SQNR of mask */
+  double sqnr_db;
+} kept_set;
+
+/* Keeps sens[0..k) in FP32 (mask 0) and quantizes the rest of them. */
+static void keep_prefix(const sensitivity *sens, int n, int k, unsigned char *mask) {
+  for (int i = 0; i < n; i++)
+    mask[sens[i].node] = i >= k;
+}
+
+/* The ranking samples' SQNR with sens[0..k) kept in FP32, measured once. */
+static int measure_prefix(search *f, const sensitivity *sens, int limit, int k, unsigned char *mask, int n_mask,
+                          double *at) {
+  if (!isnan(at[k]))
+    return QC_OK;
+  keep_prefix(sens, limit, k, mask);
+  return trial(f, f->rank, mask, n_mask, &at[k], NULL, NULL, NULL);
+}
+
+/* Steps 2 and 3 over the ranked nodes sens[0..n_sens); mask starts all ones. */
+static int choose(search *f, const sensitivity *sens, int n_sens, unsigned char *mask, int n_mask, kept_set *res) {
+  double target = f->s->o->min_sqnr, bar = target, whole = -INFINITY;
+  int limit = (n_sens + 1) / 2, lo = 0, hi = limit, confirmed = 0, rc = QC_OK;
+  double *at = malloc(sizeof(double) * ((size_t)limit + 1)); /* ranking SQNR per prefix length, NAN: not measured */
+  if (!at)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  for (int k = 0; k <= limit; k++)
+    at[k] = NAN;
+  /* 2. The shortest prefix of the most sensitive nodes whose ranking SQNR
+   * meets the bar, by bisection over its length (lo fails, hi meets; the
+   * SQNR rises with the length but not strictly monotonically, so this
+   * finds a length where it crosses the bar), confirmed on the whole set. */
+  if (limit > 0 && !budget_spent(f))
+    rc = measure_prefix(f, sens, limit, limit, mask, n_mask, at);
+  while (rc == QC_OK && limit > 0 && !isnan(at[limit]) && at[limit] >= bar && !confirmed) {
+    while (rc == QC_OK && hi - lo > 1 && !budget_spent(f)) {
+      int mid = lo + (hi - lo) / 2;
+      if ((rc = measure_prefix(f, sens, limit, mid, mask, n_mask, at)) == QC_OK)
+        *(at[mid] >= bar ? &hi : &lo) = mid;
+    }
+    if (rc < 0 || hi - lo > 1)
+      break; /* out of time */
+    keep_prefix(sens, limit, hi, mask);
+    if ((rc = confirm(f, mask, n_mask, at[hi], &whole)) < 0)
+      break;
+    if (whole >= target)
+      confirmed = 1;
+    else if (hi == limit || budget_spent(f))
+      break;
+    else { /* the ranking samples flatter these models by the gap seen: raise their bar, search longer prefixes */
+      if (bar < target + (at[hi] - whole))
+        bar = target + (at[hi] - whole);
+      lo = hi, hi = limit;
+    }
+  }
+  int kept = hi;
+  if (rc == QC_OK && !confirmed) { /* the best prefix measured (the shortest among equals) */
+    kept = 0;
+    for (int k = 1; k <= limit; k++)
+      if (!isnan(at[k]) && (kept == 0 || at[k] > at[kept]))
+        kept = k;
+  }
+  double current = isnan(at[kept]) ? -INFINITY : at[kept]; /* the ranking samples' SQNR of the prefix */
+  free(at);
+  QC_TRY(rc);
+  keep_prefix(sens, limit, kept, mask);
+  *res = (kept_set){.kept = kept};
+  if (!confirmed)
+    return QC_OK;
+  res->known = 1, res->sqnr_db = whole;
+  /* 3. Quantize each kept node again, least sensitive first, wherever the
+   * ranking samples still meet their bar without it; then confirm, and if
+   * the whole set misses the target, bisect for the longest run of these
+   * re-quantizations (in the order made) that it confirms. */
+  int n_pruned = 0, *pruned = malloc(sizeof(int) * ((size_t)kept + 1));
+  if (!pruned)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  for (int i = kept - 2; i >= 0 && rc == QC_OK && !budget_spent(f); i--) {
+    double without;
+    mask[sens[i].node] = 1;
+    if ((rc = trial(f, f->rank, mask, n_mask, &without, NULL, NULL, NULL)) == QC_OK && without >= bar)
+      pruned[n_pruned++] = sens[i].node, current = without;
+    else
+      mask[sens[i].node] = 0;
+  }
+  int good = 0, bad = n_pruned + 1; /* the first `good` re-quantizations confirmed; `bad` not */
+  if (rc == QC_OK && n_pruned && (rc = confirm(f, mask, n_mask, current, &whole)) == QC_OK) {
+    if (whole >= target)
+      good = n_pruned, res->sqnr_db = whole;
+    else
+      bad = n_pruned, f->pruning_cut = 1;
+  }
+  while (rc == QC_OK && bad - good > 1 && !budget_spent(f)) {
+    int mid = good + (bad - good) / 2;
+    for (int j = 0; j < n_pruned; j++)
+      mask[pruned[j]] = j < mid;
+    if ((rc = trial(f, f->all, mask, n_mask, &whole, NULL, NULL, NULL)) < 0)
+      break;
+    f->confirmations++;
+    if (whole >= target)
+      good = mid, res->sqnr_db = whole;
+    else
+      bad = mid;
+  }
+  for (int j = 0; j < n_pruned; j++)
+    mask[pruned[j]] = j < good;
+  res->pruned = good;
+  free(pruned);
   return rc;
 }
 
@@ -114,8 +260,10 @@ int job_fallback(job_state *s) {
   if ((rc = qc_range_memo_init(&f.ranges, s->stats.count)) < 0)
     goto done;
   qc_eval_opts eo = job_eval_opts(s->o);
-  if ((rc = qc_eval_reference_open(s->fp32, s->data, &eo, JOB_REFERENCE_MAX_BYTES, &f.ref)) < 0)
+  if ((rc = qc_eval_reference_open(s->fp32, s->data, &eo, JOB_REFERENCE_MAX_BYTES, &f.all)) < 0)
     goto done;
+  f.rank = f.all;
+  f.n_all = f.n_rank = qc_eval_count(s->data);
   if ((rc = qc_qdq_float_region_nodes(base_graph, &s->stats, &s->q, float_by_design)) < 0)
     goto done;
   int not_ranked = 0; /* compute nodes of float regions */
@@ -126,11 +274,18 @@ int job_fallback(job_state *s) {
   }
   f.planned++; /* the all-quantized model */
   memset(mask, 1, (size_t)n_nodes);
-  if ((rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL, NULL)) < 0 || sqnr >= target)
+  if ((rc = trial(&f, f.all, mask, n_nodes, &sqnr, NULL, NULL, NULL)) < 0 || sqnr >= target)
     goto done;
+  if (f.n_all > FALLBACK_RANK_SAMPLES) {
+    if ((rc = qc_eval_reference_spread(s->fp32, s->data, &eo, JOB_REFERENCE_MAX_BYTES, FALLBACK_RANK_SAMPLES,
+                                       &f.rank)) < 0)
+      goto done;
+    f.n_rank = FALLBACK_RANK_SAMPLES;
+  }
   /* 1. Sensitivity of each compute node quantized alone. Out of time here,
    * nothing is ranked and the model stays fully quantized. */
   int n_sens = 0;
+  f.ranking = 1;
   for (int k = 0; k < base_graph->n_order && rc == QC_OK && !budget_spent(&f); k++) {
     int id = base_graph->order[k];
     if (!qc_qdq_node_is_compute(base_graph, id) || float_by_design[id])
@@ -138,50 +293,28 @@ int job_fallback(job_state *s) {
     memset(mask, 0, (size_t)n_nodes);
     mask[id] = 1;
     sens[n_sens].node = id;
-    rc = trial(&f, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL, NULL);
+    rc = trial(&f, f.rank, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL, NULL);
     n_sens++;
   }
+  f.ranking = 0;
   if (rc < 0)
     goto done;
   if (f.out_of_time)
     n_sens = 0;
   qsort(sens, (size_t)n_sens, sizeof *sens, cmp_sensitivity);
-  /* 2. Keep the most sensitive nodes in FP32 until the target holds. Out of
-   * time here, the kept set is the one that measured best so far. */
-  int kept = 0, best_kept = 0;
-  double best = sqnr;
   memset(mask, 1, (size_t)n_nodes);
-  while (sqnr < target && kept < (n_sens + 1) / 2 && rc == QC_OK && !budget_spent(&f)) {
-    mask[sens[kept++].node] = 0;
-    rc = trial(&f, mask, n_nodes, &sqnr, NULL, NULL, NULL);
-    if (sqnr > best)
-      best = sqnr, best_kept = kept;
-  }
-  if (rc < 0)
+  kept_set ks = {0};
+  if ((rc = choose(&f, sens, n_sens, mask, n_nodes, &ks)) < 0)
     goto done;
-  if (sqnr < target && kept != best_kept) {
-    for (int i = best_kept; i < kept; i++)
-      mask[sens[i].node] = 1;
-    kept = best_kept;
-  }
-  /* 3. Sensitivities do not add up: quantize each kept node again, least
-   * sensitive first, wherever the target still holds without it. */
-  int pruned = 0;
-  for (int i = kept - 2; i >= 0 && sqnr >= target && rc == QC_OK && !budget_spent(&f); i--) {
-    double without;
-    mask[sens[i].node] = 1;
-    if ((rc = trial(&f, mask, n_nodes, &without, NULL, NULL, NULL)) == QC_OK && without >= target)
-      pruned++;
-    else
-      mask[sens[i].node] = 0;
-  }
-  if (rc < 0)
-    goto done;
+  if (ks.kept == 0) /* nothing kept: the all-quantized model, measured above */
+    ks.known = 1, ks.sqnr_db = sqnr;
   int searched = f.trials; /* before the trial that builds the final model */
   qc_model *mq = NULL;
   qc_quant_summary sum = {0};
   qc_pass_log log = {0};
-  if ((rc = trial(&f, mask, n_nodes, &sqnr, &mq, &sum, &log)) < 0) {
+  /* The final model; evaluated on the whole set unless a confirmation did. */
+  rc = trial(&f, ks.known ? NULL : f.all, mask, n_nodes, &ks.sqnr_db, &mq, &sum, &log);
+  if (rc < 0) {
     qc_pass_log_free(&log);
     goto done;
   }
@@ -193,11 +326,12 @@ int job_fallback(job_state *s) {
   s->quantize_log = log;
   if ((rc = job_bias_correct(s, s->m)) < 0)
     goto done;
+  sqnr = ks.sqnr_db;
+  int n_kept = ks.kept - ks.pruned;
   char note[1024];
   int off = snprintf(note, sizeof note, "--min-sqnr %.1f: kept %d most sensitive node%s in FP32 (output SQNR %.2f dB%s):",
-                     target, kept - pruned, kept - pruned == 1 ? "" : "s", sqnr,
-                     sqnr >= target ? "" : ", target not reached");
-  for (int i = 0, first = 1; i < kept && off < (int)sizeof note - 2; i++) {
+                     target, n_kept, n_kept == 1 ? "" : "s", sqnr, sqnr >= target ? "" : ", target not reached");
+  for (int i = 0, first = 1; i < ks.kept && off < (int)sizeof note - 2; i++) {
     if (mask[sens[i].node])
       continue;
     off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%.1f dB alone)", first ? "" : ",",
@@ -206,6 +340,13 @@ int job_fallback(job_state *s) {
     first = 0;
   }
   rc = qc_quant_summary_note(&s->summary, note);
+  if (rc == QC_OK && n_sens && f.rank != f.all) {
+    snprintf(note, sizeof note, "--min-sqnr %.1f: ranked on %lld of %lld evaluation samples (evenly spaced), "
+             "%d trial%s on all %lld%s", target, (long long)f.n_rank, (long long)f.n_all, f.confirmations + 1,
+             f.confirmations ? "s" : "", (long long)f.n_all,
+             f.pruning_cut ? "; quantizing kept nodes again missed the target on all of them, cut back" : "");
+    rc = qc_quant_summary_note(&s->summary, note);
+  }
   if (rc == QC_OK && not_ranked) {
     snprintf(note, sizeof note, "--min-sqnr %.1f: the ranking covers %d compute node%s; %d more stay float "
              "by design (float regions) and are not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
@@ -224,6 +365,8 @@ done:
   free(float_by_design);
   free(sens);
   qc_range_memo_free(&f.ranges);
-  qc_eval_reference_free(f.ref);
+  if (f.rank != f.all)
+    qc_eval_reference_free(f.rank);
+  qc_eval_reference_free(f.all);
   return rc;
 }

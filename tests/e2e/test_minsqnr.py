@@ -14,6 +14,8 @@ kept set fitted to faces fell 6 dB short there (and no kept set of at most half 
 Checks:
   * the report's evaluation on the tuning data meets the target, and the fallback says it did
     (a fallback that keeps nothing, or stops early, fails here: plain INT8 is ~9 dB short);
+  * the nodes are ranked on 8 of the 20 tuning faces and the kept set confirmed on all 20 (the
+    report's warning says so), and the SQNR above is the whole set's;
   * `--threads 1` and `--threads 2` give a byte-identical model (the kept set is a function of the
     model, data and options; the FP32 engine is deterministic, docs/engine.md);
   * onnxruntime on faces the fallback never saw: every output's pooled SQNR >= MIN_EVAL_SQNR_DB,
@@ -115,6 +117,10 @@ def check(tmp):
     T.check(note and "target not reached" not in note and tuned is not None and tuned >= TARGET_DB,
             f"{name}: output SQNR on the tuning data {tuned} dB meets --min-sqnr {TARGET_DB} "
             f"with {kept} nodes kept in FP32")
+    subset = [w for w in rep["warnings"] if w.startswith("--min-sqnr") and " ranked on " in w]
+    T.check(subset and f"ranked on 8 of {len(data['val'])} evaluation samples" in subset[0],
+            f"{name}: the ranking ran on 8 of the {len(data['val'])} tuning samples and was confirmed on all "
+            f"({subset or 'no note'})")
     T.check(rep["calibration_samples"] == len(data["calib"]),
             f"{name}: report counts {rep['calibration_samples']} of {len(data['calib'])} calibration samples")
     stale = [w for w in rep["warnings"] if "no usable calibration statistics" in w]

@@ -1,7 +1,9 @@
 /* qc_evaluate_cached against qc_evaluate: the same result, bit for bit,
- * whatever part of the FP32 outputs the reference keeps, and on every reuse.
+ * whatever part of the FP32 outputs the reference keeps, and on every reuse;
+ * and a reference over a spread subset (qc_eval_reference_spread) against
+ * qc_evaluate on the same subset picked by the source itself.
  *
- *   eval_cache FP32.onnx QUANT.onnx DATA_DIR     (driven by test_eval_cache.py) */
+ *   eval_cache FP32.onnx QUANT.onnx DATA_DIR FLAT_DIR    (driven by test_eval_cache.py) */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,8 +28,8 @@ static void check_same(const qc_eval_result *a, const qc_eval_result *b, const c
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: eval_cache FP32.onnx QUANT.onnx DATA_DIR\n");
+  if (argc != 5) {
+    fprintf(stderr, "usage: eval_cache FP32.onnx QUANT.onnx DATA_DIR FLAT_DIR\n");
     return 2;
   }
   qc_model *fp32 = NULL, *quant = NULL;
@@ -72,6 +74,33 @@ int main(int argc, char **argv) {
     qc_eval_reference_free(r);
   }
   qc_eval_close(d);
+  /* A subset: 5 evenly spaced samples of the flat directory, as the source
+   * picks them (rows floor(i * total / 5)); batch 2 splits them unevenly. */
+  qc_eval_data *all = NULL, *five = NULL;
+  CHECK_OK(qc_eval_open(argv[4], &pre, &spec, 1, 1, 0, &all));
+  CHECK_OK(qc_eval_open(argv[4], &pre, &spec, 1, 1, 5, &five));
+  qc_eval_opts o2 = {.batch = 2, .nthreads = 2, .quiet = 1};
+  if (all && five) {
+    CHECK(qc_eval_count(all) > 10 && qc_eval_count(five) == 5, "%lld and %lld samples",
+          (long long)qc_eval_count(all), (long long)qc_eval_count(five));
+    CHECK_OK(qc_evaluate(fp32, quant, five, &o2, &plain));
+    int64_t counts[] = {5, 0, qc_eval_count(all)}; /* then every sample, twice */
+    qc_eval_result whole;
+    CHECK_OK(qc_evaluate(fp32, quant, all, &o2, &whole));
+    for (int k = 0; k < 3; k++) {
+      qc_eval_reference *r = NULL;
+      CHECK_OK(qc_eval_reference_spread(fp32, all, &o2, SIZE_MAX, counts[k], &r));
+      if (!r)
+        continue;
+      CHECK_OK(qc_evaluate_cached(r, quant, &cached));
+      check_same(k == 0 ? &plain : &whole, &cached, k == 0 ? "spread 5" : "spread over all");
+      qc_eval_reference_free(r);
+    }
+    CHECK(plain.output_sqnr_db != whole.output_sqnr_db, "the subset measures %.17g dB, as the whole",
+          plain.output_sqnr_db);
+  }
+  qc_eval_close(all);
+  qc_eval_close(five);
   qc_model_free(fp32);
   qc_model_free(quant);
   return qc_test_finish("eval_cache");

@@ -65,7 +65,8 @@ def job(qc, spec, model, calib, out, threads, extra=()):
     if m:
         calib_s = float(m.group(1) or 0) * 60 + float(m.group(2)) / (1000.0 if m.group(3) == "ms" else 1.0)
     os.remove(out)
-    return {"wall_s": dt, "cpu_s": cpu, "rss_mib": rss, "calib_s": calib_s, "stderr": r.stderr}
+    notes = [ln.strip()[2:] for ln in r.stdout.splitlines() if ln.strip().startswith(("- --min-sqnr", "- --fallback"))]
+    return {"wall_s": dt, "cpu_s": cpu, "rss_mib": rss, "calib_s": calib_s, "stderr": r.stderr, "notes": notes}
 
 
 def ort_inference(model, listing, outdir, threads):
@@ -163,6 +164,9 @@ def main():
                 res.update({"fallback_images": a.fallback_images, "min_sqnr": a.min_sqnr,
                             "plain_s": med([x["plain"] for x in rows], "wall_s"),
                             "fallback_s": med([x["fallback"] for x in rows], "wall_s"),
+                            "plain_cpu_s": med([x["plain"] for x in rows], "cpu_s"),
+                            "fallback_cpu_s": med([x["fallback"] for x in rows], "cpu_s"),
+                            "fallback_notes": rows[-1]["fallback"]["notes"],
                             "fallback_ratio": statistics.median(x["fallback"]["wall_s"] / x["plain"]["wall_s"]
                                                                 for x in rows),
                             "fallback_warnings": sorted({ln for x in rows for ln in x["fallback"]["stderr"].splitlines()
@@ -183,7 +187,10 @@ def main():
         for x in results:
             print(f'{x["model"]:<11} {x["fallback_images"]:>6} images: plain {x["plain_s"]:.1f} s, '
                   f'--min-sqnr {x["fallback_s"]:.1f} s, ratio {x["fallback_ratio"]:.2f} '
-                  f'{"ok" if x["fallback_ratio"] <= 5 else "SLOW"}')
+                  f'{"ok" if x["fallback_ratio"] <= 5 else "SLOW"} (CPU s: plain {x["plain_cpu_s"]:.1f}, '
+                  f'--min-sqnr {x["fallback_cpu_s"]:.1f})')
+            for n in x["fallback_notes"]:  # the last round's: what it kept, on how many samples
+                print(f"    {n[:200]}")
             for w in x["fallback_warnings"]:
                 print(f"    {w}")
     if a.json:
