@@ -12,13 +12,18 @@
 #include "../io/model_io.h"
 #include "../ir/graph.h"
 #include "../ops/buffer_pool.h"
+#include "../ops/kernels.h"
 #include "../ops/op.h"
+#include "fusion.h"
 #include "onnx.pb-c.h"
 
 typedef struct plan_node {
   int node;
   int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
   int folded;             /* outputs computed once at creation, held in consts */
+  int fuse_next;          /* a Conv whose activation (the next plan node) runs in its epilogue when
+                             no callback watches the values (fusion.h) */
+  qc_act fused_act;
   qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
 } plan_node;
 
@@ -300,6 +305,11 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   if ((rc = fold_constant_dequantize(e)) < 0)
     goto fail;
+  for (int p = 0; p + 1 < e->n_plan; p++) {
+    plan_node *pn = &e->plan[p];
+    if (!pn->folded && !e->plan[p + 1].folded)
+      pn->fuse_next = qc_fusable_activation(g, pn->node, e->plan[p + 1].node, m->opset, e->consts, &pn->fused_act);
+  }
   free(order);
   *out = e;
   return QC_OK;
@@ -424,22 +434,33 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     }
     if (rc < 0)
       break;
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
+    /* Fused: the Conv writes the activation's output; the activation node is skipped. */
+    const int fuse = pn->fuse_next && !cb;
+    const plan_node *out_pn = fuse ? &e->plan[p + 1] : pn;
+    const qc_node *out_nd = &g->nodes[out_pn->node];
+    for (int i = 0; i < out_nd->noutputs; i++) {
+      int v = out_nd->outputs[i];
       kout[i] = v >= 0 ? &store[v] : NULL;
       if (kout[i])
         value_release(rs, kout[i]);
     }
     k.inputs = kin;
     k.outputs = kout;
-    k.pool = pn->makes_graph_output ? NULL : &rs->pool;
-    rc = kernel_exec(&k);
+    k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
+    if (fuse) {
+      const qc_conv_post post = {NULL, pn->fused_act};
+      rc = k.op->shape(&k);
+      if (rc == QC_OK)
+        rc = qc_conv_run_post(&k, &post);
+    } else {
+      rc = kernel_exec(&k);
+    }
     if (rc < 0) {
       rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
       break;
     }
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
+    for (int i = 0; i < out_nd->noutputs; i++) {
+      int v = out_nd->outputs[i];
       if (v < 0)
         continue;
       if (!store[v].data) {
@@ -464,13 +485,15 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
         vals[v] = NULL;
       }
     }
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
+    for (int i = 0; i < out_nd->noutputs; i++) {
+      int v = out_nd->outputs[i];
       if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
         value_release(rs, &store[v]);
         vals[v] = NULL;
       }
     }
+    if (fuse)
+      p++;
   }
   for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
     int v = g->outputs[i];
