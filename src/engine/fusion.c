@@ -24,15 +24,17 @@ static int clip_bound(const qc_node *act, int i, const qc_tensor *consts, float 
   return 1;
 }
 
-int qc_fusable_activation(const qc_graph *g, int conv, int act, int opset, const qc_tensor *consts, qc_act *out) {
-  const qc_node *c = &g->nodes[conv], *a = &g->nodes[act];
-  if (strcmp(c->proto->op_type, "Conv") != 0 || c->noutputs != 1 || c->outputs[0] < 0)
-    return 0;
-  const int v = c->outputs[0];
+/* Whether value v (made by one node) is used by node `user` alone and is
+ * no graph output: then it need never exist outside the fused kernel. */
+static int only_used_by(const qc_graph *g, int v, int user) {
   const qc_value *val = &g->values[v];
-  /* The Conv's result must exist nowhere else: one use, by the activation's X. */
-  if ((val->flags & QC_VALUE_GRAPH_OUTPUT) || val->n_consumers != 1 || val->consumers[0] != act)
-    return 0;
+  return !(val->flags & QC_VALUE_GRAPH_OUTPUT) && val->n_consumers == 1 && val->consumers[0] == user;
+}
+
+/* 1 and the activation in *out when node `act` is a float activation of
+ * value v (its X, and v nowhere else among its inputs) that post_row computes. */
+static int activation_of(const qc_graph *g, int v, int act, int opset, const qc_tensor *consts, qc_act *out) {
+  const qc_node *a = &g->nodes[act];
   if (a->ninputs < 1 || a->inputs[0] != v || a->noutputs != 1 || a->outputs[0] < 0)
     return 0;
   for (int i = 1; i < a->ninputs; i++)
@@ -80,4 +82,32 @@ int qc_fusable_activation(const qc_graph *g, int conv, int act, int opset, const
     return 1;
   }
   return 0;
+}
+
+void qc_plan_conv_fusion(const qc_graph *g, int conv, int next1, int next2, int opset, const qc_tensor *consts,
+                         qc_conv_fusion *f) {
+  memset(f, 0, sizeof *f);
+  f->res_value = -1;
+  const qc_node *c = &g->nodes[conv];
+  if (next1 < 0 || strcmp(c->proto->op_type, "Conv") != 0 || c->noutputs != 1 || c->outputs[0] < 0)
+    return;
+  const int v = c->outputs[0];
+  if (!only_used_by(g, v, next1))
+    return;
+  if (activation_of(g, v, next1, opset, consts, &f->act)) {
+    f->nodes = 1;
+    return;
+  }
+  /* Conv + Add of a second tensor (+ activation): the residual block. */
+  const qc_node *a = &g->nodes[next1];
+  if (strcmp(a->proto->op_type, "Add") != 0 || a->ninputs != 2 || a->noutputs != 1 || a->outputs[0] < 0)
+    return;
+  const int r = a->inputs[0] == v ? a->inputs[1] : a->inputs[0];
+  if (r < 0 || r == v || (a->inputs[0] != v && a->inputs[1] != v))
+    return;
+  f->nodes = 1;
+  f->res_value = r;
+  const int w = a->outputs[0];
+  if (next2 >= 0 && only_used_by(g, w, next2) && activation_of(g, w, next2, opset, consts, &f->act))
+    f->nodes = 2;
 }
