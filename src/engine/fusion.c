@@ -88,8 +88,10 @@ void qc_plan_conv_fusion(const qc_graph *g, int conv, int next1, int next2, int 
                          qc_conv_fusion *f) {
   memset(f, 0, sizeof *f);
   f->res_value = -1;
+  if (conv < 0 || next1 < 0)
+    return;
   const qc_node *c = &g->nodes[conv];
-  if (next1 < 0 || strcmp(c->proto->op_type, "Conv") != 0 || c->noutputs != 1 || c->outputs[0] < 0)
+  if (strcmp(c->proto->op_type, "Conv") != 0 || c->noutputs != 1 || c->outputs[0] < 0)
     return;
   const int v = c->outputs[0];
   if (!only_used_by(g, v, next1))

@@ -24,7 +24,7 @@ typedef struct qc_conv_fusion {
 } qc_conv_fusion;
 
 /* Plans the fusion of node `conv` with the next plan nodes next1 and next2
- * (-1 when absent): a Conv whose only output is used by next1 alone (and is
+ * (-1 when absent; conv -1 for none): a Conv whose only output is used by next1 alone (and is
  * no graph output), where next1 is a float activation the epilogue computes
  * (Relu, Clip with constant bounds, LeakyRelu, HardSigmoid, HardSwish,
  * Sigmoid), or an Add of a second tensor, optionally followed the same way
