@@ -278,6 +278,48 @@ static int resize_planes_f32(const float *x, float *y, int r, const int64_t *in_
   return failed ? -1 : 1;
 }
 
+/* Nearest Resize of the last two axes, any dtype, one plane at a time
+ * straight into y: element (j, ow) of a plane is x's (idx_h[j], idx_w[ow]),
+ * or the extrapolation value where either axis extrapolates, which is what
+ * the two byte passes give, without their tensor-sized intermediates.
+ * Returns 0 when it does not apply. */
+static int resize_planes_nearest(const char *x, char *y, size_t es, int r, const int64_t *in_dims,
+                                 const axis_plan *plans, const unsigned char *extra_value) {
+  if (r < 2)
+    return 0;
+  int64_t planes = 1;
+  for (int d = 0; d < r - 2; d++) {
+    if (!plan_is_identity(&plans[d]))
+      return 0;
+    planes *= in_dims[d];
+  }
+  const axis_plan *ph = &plans[r - 2], *pw = &plans[r - 1];
+  const int do_h = !plan_is_identity(ph), do_w = !plan_is_identity(pw);
+  if (!do_h && !do_w)
+    return 0;
+  const int64_t IH = in_dims[r - 2], IW = in_dims[r - 1], OH = ph->out_len, OW = pw->out_len;
+#pragma omp parallel for schedule(static) if (planes * OH > 1 && planes * OH * OW > 65536)
+  for (int64_t pj = 0; pj < planes * OH; pj++) {
+    const int64_t pl = pj / OH, j = pj % OH;
+    char *d = y + (size_t)pj * (size_t)OW * es;
+    const int extra_row = do_h && ph->extra[j];
+    const char *s = x + ((size_t)(pl * IH + (do_h ? ph->idx[j] : j)) * (size_t)IW) * es;
+    if (!extra_row && !do_w) {
+      memcpy(d, s, (size_t)OW * es);
+    } else if (!extra_row && es == 4) {
+      for (int64_t ow = 0; ow < OW; ow++)
+        memcpy(d + ow * 4, pw->extra[ow] ? (const char *)extra_value : s + pw->idx[ow] * 4, 4);
+    } else {
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const int ext = extra_row || (do_w && pw->extra[ow]);
+        memcpy(d + (size_t)ow * es, ext ? (const char *)extra_value : s + (size_t)(do_w ? pw->idx[ow] : ow) * es,
+               es);
+      }
+    }
+  }
+  return 1;
+}
+
 /* Resizes x into y (allocated here) with per-axis output sizes/scales/roi. */
 static int resize_nd(qc_kernel *k, const resize_params *rp, const qc_tensor *x, const int64_t *out_dims, const double *scales,
                      const double *roi, qc_tensor *y) {
@@ -308,8 +350,9 @@ static int resize_nd(qc_kernel *k, const resize_params *rp, const qc_tensor *x, 
     cur = fx.data;
   }
   const size_t work_es = interp ? sizeof(float) : es;
-  if (rc == QC_OK && interp && x->dtype == QC_DT_FLOAT) {
-    const int done = resize_planes_f32(cur, y->data, r, x->dims, plans, rp->extrapolation);
+  if (rc == QC_OK && (!interp || x->dtype == QC_DT_FLOAT)) {
+    const int done = interp ? resize_planes_f32(cur, y->data, r, x->dims, plans, rp->extrapolation)
+                            : resize_planes_nearest(cur, y->data, es, r, x->dims, plans, extra_value);
     if (done < 0)
       rc = qc_fail(QC_ENOMEM, "out of memory");
     if (done != 0) {
