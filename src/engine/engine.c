@@ -12,13 +12,17 @@
 #include "../io/model_io.h"
 #include "../ir/graph.h"
 #include "../ops/buffer_pool.h"
+#include "../ops/kernels.h"
 #include "../ops/op.h"
+#include "fusion.h"
 #include "onnx.pb-c.h"
 
 typedef struct plan_node {
   int node;
   int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
   int folded;             /* outputs computed once at creation, held in consts */
+  qc_conv_fusion fusion;  /* a Conv: the next plan nodes its epilogue runs when no callback
+                             watches the values (fusion.h) */
   qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
 } plan_node;
 
@@ -300,6 +304,12 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   if ((rc = fold_constant_dequantize(e)) < 0)
     goto fail;
+  for (int p = 0; p < e->n_plan; p++) {
+    const int n1 = p + 1 < e->n_plan && !e->plan[p + 1].folded ? e->plan[p + 1].node : -1;
+    const int n2 = n1 >= 0 && p + 2 < e->n_plan && !e->plan[p + 2].folded ? e->plan[p + 2].node : -1;
+    qc_plan_conv_fusion(g, e->plan[p].folded ? -1 : e->plan[p].node, n1, n2, m->opset, e->consts,
+                        &e->plan[p].fusion);
+  }
   free(order);
   *out = e;
   return QC_OK;
@@ -383,6 +393,25 @@ static void value_release(run_state *rs, qc_tensor *t) {
   qc_tensor_release(t);
 }
 
+/* Points kout at the store slots of node nd's outputs, emptied. */
+static void bind_outputs(run_state *rs, const qc_node *nd, qc_tensor **kout) {
+  for (int i = 0; i < nd->noutputs; i++) {
+    int v = nd->outputs[i];
+    kout[i] = v >= 0 ? &rs->store[v] : NULL;
+    if (kout[i])
+      value_release(rs, kout[i]);
+  }
+}
+
+static int same_dims(const qc_tensor *a, const qc_tensor *b) {
+  if (a->ndim != b->ndim)
+    return 0;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->dims[i] != b->dims[i])
+      return 0;
+  return 1;
+}
+
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user) {
   qc_graph *g = e->graph;
   int nv = g->n_values;
@@ -424,22 +453,40 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     }
     if (rc < 0)
       break;
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
-      kout[i] = v >= 0 ? &store[v] : NULL;
-      if (kout[i])
-        value_release(rs, kout[i]);
-    }
+    /* Fused: the Conv writes the last fused node's output; the fused nodes are skipped. */
+    int fuse = cb ? 0 : pn->fusion.nodes;
+    const qc_tensor *res = fuse && pn->fusion.res_value >= 0 ? vals[pn->fusion.res_value] : NULL;
+    if (fuse && pn->fusion.res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
+      fuse = 0;
+    const plan_node *out_pn = &e->plan[p + fuse];
+    const qc_node *out_nd = &g->nodes[out_pn->node];
+    bind_outputs(rs, out_nd, kout);
     k.inputs = kin;
     k.outputs = kout;
-    k.pool = pn->makes_graph_output ? NULL : &rs->pool;
-    rc = kernel_exec(&k);
+    k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
+    if (fuse) {
+      rc = k.op->shape(&k);
+      if (rc == QC_OK && res && !same_dims(res, kout[0])) { /* a broadcasting Add: unfused after all */
+        value_release(rs, kout[0]);
+        fuse = 0;
+        out_pn = pn;
+        out_nd = nd;
+        bind_outputs(rs, out_nd, kout);
+        k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
+        rc = kernel_exec(&k);
+      } else if (rc == QC_OK) {
+        const qc_conv_post post = {res ? qc_f32(res) : NULL, pn->fusion.act};
+        rc = qc_conv_run_post(&k, &post);
+      }
+    } else {
+      rc = kernel_exec(&k);
+    }
     if (rc < 0) {
       rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
       break;
     }
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
+    for (int i = 0; i < out_nd->noutputs; i++) {
+      int v = out_nd->outputs[i];
       if (v < 0)
         continue;
       if (!store[v].data) {
@@ -457,20 +504,24 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     if (rc < 0)
       break;
     /* Free what no later node reads. */
-    for (int i = 0; i < nd->ninputs; i++) {
-      int v = nd->inputs[i];
-      if (v >= 0 && e->last_use[v] == p && !e->pinned[v] && vals[v] == &store[v]) {
-        value_release(rs, &store[v]);
-        vals[v] = NULL;
+    for (int q = p; q <= p + fuse; q++) {
+      const qc_node *qd = &g->nodes[e->plan[q].node];
+      for (int i = 0; i < qd->ninputs; i++) {
+        int v = qd->inputs[i];
+        if (v >= 0 && e->last_use[v] == q && !e->pinned[v] && vals[v] == &store[v]) {
+          value_release(rs, &store[v]);
+          vals[v] = NULL;
+        }
       }
     }
-    for (int i = 0; i < nd->noutputs; i++) {
-      int v = nd->outputs[i];
+    for (int i = 0; i < out_nd->noutputs; i++) {
+      int v = out_nd->outputs[i];
       if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
         value_release(rs, &store[v]);
         vals[v] = NULL;
       }
     }
+    p += fuse;
   }
   for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
     int v = g->outputs[i];

@@ -4,7 +4,8 @@
 Runs every demo/*.onnx (batch 1 and 8, Fashion-MNIST test images and a
 random input), BlazeFace (real photos, batch 1 and a batch-8 variant, plus a
 random input) and PP-OCR cls (text crops at 1x3x48x192 and 8x3x48x192, plus
-a random input) in `qconvert run` and in tools/ort_run.mjs on the same .npy
+a random input) and a model of the Conv fusion patterns in `qconvert run`
+and in tools/ort_run.mjs on the same .npy
 inputs, and requires max |diff| <= 1e-3 * max |ref| for every output.
 
 Also checks the unsupported-op early error: `qconvert run` on a model with
@@ -83,6 +84,44 @@ def crosscheck(tmp):
             rng.uniform(-1, 1, (1, 3, 48, 192)).astype(np.float32), tmp)
 
 
+def fusion_patterns(tmp):
+    """Conv followed by what the engine runs in the Conv's epilogue when no
+    callback watches (src/engine/fusion.h): each activation, Conv+Add+Relu
+    with a same-shape residual, and the cases it must leave unfused (a
+    broadcasting Add, a Conv output that is also a graph output)."""
+    rng = np.random.default_rng(1)
+    C = 8
+    inits, nodes = [], []
+
+    def conv(src, i):
+        w = helper.make_tensor(f'w{i}', TensorProto.FLOAT, [C, C, 3, 3],
+                               (rng.standard_normal((C, C, 3, 3)) * 0.3).astype(np.float32).ravel())
+        b = helper.make_tensor(f'b{i}', TensorProto.FLOAT, [C], rng.standard_normal(C).astype(np.float32))
+        inits.extend([w, b])
+        nodes.append(helper.make_node('Conv', [src, f'w{i}', f'b{i}'], [f'c{i}'], pads=[1, 1, 1, 1]))
+        return f'c{i}'
+
+    nodes.append(helper.make_node('Add', [conv('x', 1), 'x'], ['a1']))            # same-shape residual
+    nodes.append(helper.make_node('Relu', ['a1'], ['r1']))
+    inits.append(helper.make_tensor('bb', TensorProto.FLOAT, [1, C, 1, 1], rng.standard_normal(C).astype(np.float32)))
+    nodes.append(helper.make_node('Add', ['bb', conv('r1', 2)], ['a2']))          # broadcasting: unfused
+    nodes.append(helper.make_node('Relu', ['a2'], ['r2']))
+    inits.append(helper.make_tensor('lo', TensorProto.FLOAT, [], [-0.5]))
+    nodes.append(helper.make_node('Clip', [conv('r2', 3), 'lo'], ['r3']))
+    nodes.append(helper.make_node('HardSigmoid', [conv('r3', 4)], ['r4'], alpha=0.3, beta=0.4))
+    nodes.append(helper.make_node('LeakyRelu', [conv('r4', 5)], ['r5'], alpha=0.1))
+    nodes.append(helper.make_node('HardSwish', [conv('r5', 6)], ['r6']))
+    nodes.append(helper.make_node('Sigmoid', [conv('r6', 7)], ['r7']))
+    nodes.append(helper.make_node('Relu', [conv('r7', 8)], ['r8']))               # c8 is a graph output too
+    g = helper.make_graph(nodes, 'fusion', [helper.make_tensor_value_info('x', TensorProto.FLOAT, ['N', C, 12, 12])],
+                          [helper.make_tensor_value_info(v, TensorProto.FLOAT, None) for v in ('r8', 'c8', 'r2')],
+                          inits)
+    path = os.path.join(tmp, 'fusion.onnx')
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid('', 14)]), path)
+    for n in (1, 3):
+        compare(f'conv fusion patterns N={n}', path, 'x', rng.standard_normal((n, C, 12, 12)).astype(np.float32), tmp)
+
+
 def unsupported_op(tmp):
     """An op outside the registry fails `qconvert run` with exit 2 and a message
     naming op, opset and node, before reading inputs (the input files here
@@ -135,6 +174,7 @@ def main():
         if why:
             print(f'SKIP ort cross-check: {why}')
         else:
+            fusion_patterns(tmp)
             crosscheck(tmp)
     T.finish('ort_crosscheck')
 
