@@ -232,6 +232,22 @@ static void pass_interp(const float *src, float *dst, int64_t outer, int64_t inn
     interp_row(src, dst + oj * inner, oj / p->out_len, oj % p->out_len, inner, p, extra);
 }
 
+/* Whether a resize touches only the last two axes (and one of them): then
+ * *planes is the product of the others and do_h / do_w say which it scales. */
+static int plane_resize(int r, const int64_t *in_dims, const axis_plan *plans, int64_t *planes, int *do_h,
+                        int *do_w) {
+  if (r < 2)
+    return 0;
+  *planes = 1;
+  for (int d = 0; d < r - 2; d++) {
+    if (!plan_is_identity(&plans[d]))
+      return 0;
+    *planes *= in_dims[d];
+  }
+  *do_h = !plan_is_identity(&plans[r - 2]), *do_w = !plan_is_identity(&plans[r - 1]);
+  return *do_h || *do_w;
+}
+
 /* Float interpolation that resizes only the last two axes (the image
  * planes of NCHW), one plane at a time: the H pass into a per-thread
  * buffer, the W pass straight into y. The same rows as pass_interp over the
@@ -241,18 +257,11 @@ static void pass_interp(const float *src, float *dst, int64_t outer, int64_t inn
  * apply (the caller then runs the general passes). */
 static int resize_planes_f32(const float *x, float *y, int r, const int64_t *in_dims, const axis_plan *plans,
                              float extra) {
-  if (r < 2)
+  int64_t planes;
+  int do_h, do_w;
+  if (!plane_resize(r, in_dims, plans, &planes, &do_h, &do_w))
     return 0;
-  int64_t planes = 1;
-  for (int d = 0; d < r - 2; d++) {
-    if (!plan_is_identity(&plans[d]))
-      return 0;
-    planes *= in_dims[d];
-  }
   const axis_plan *ph = &plans[r - 2], *pw = &plans[r - 1];
-  const int do_h = !plan_is_identity(ph), do_w = !plan_is_identity(pw);
-  if (!do_h && !do_w)
-    return 0;
   const int64_t IH = in_dims[r - 2], IW = in_dims[r - 1], OH = ph->out_len, OW = pw->out_len;
   const size_t tmp_bytes = sizeof(float) * (size_t)(OH * IW > 0 ? OH * IW : 1);
   int failed = 0;
@@ -285,18 +294,11 @@ static int resize_planes_f32(const float *x, float *y, int r, const int64_t *in_
  * Returns 0 when it does not apply. */
 static int resize_planes_nearest(const char *x, char *y, size_t es, int r, const int64_t *in_dims,
                                  const axis_plan *plans, const unsigned char *extra_value) {
-  if (r < 2)
+  int64_t planes;
+  int do_h, do_w;
+  if (!plane_resize(r, in_dims, plans, &planes, &do_h, &do_w))
     return 0;
-  int64_t planes = 1;
-  for (int d = 0; d < r - 2; d++) {
-    if (!plan_is_identity(&plans[d]))
-      return 0;
-    planes *= in_dims[d];
-  }
   const axis_plan *ph = &plans[r - 2], *pw = &plans[r - 1];
-  const int do_h = !plan_is_identity(ph), do_w = !plan_is_identity(pw);
-  if (!do_h && !do_w)
-    return 0;
   const int64_t IH = in_dims[r - 2], IW = in_dims[r - 1], OH = ph->out_len, OW = pw->out_len;
 #pragma omp parallel for schedule(static) if (planes * OH > 1 && planes * OH * OW > 65536)
   for (int64_t pj = 0; pj < planes * OH; pj++) {
