@@ -163,9 +163,6 @@ static int fold_into_conv(qc_graph *g, int node, const affine *a, int *done) {
     return QC_OK; /* a positive scale alone is already free: the QDQ pass reads it as a rescale */
 
   qc_tensor w = {0}, b = {0};
-  char *x = strdup(g->values[a->x].name); /* value ids move when initializers are added */
-  if (!x)
-    return qc_fail(QC_ENOMEM, "out of memory");
   int rc = qc_graph_initializer(g, cn->inputs[1], &w);
   if (rc == QC_OK)
     rc = qc_tensor_alloc(&b, QC_DT_FLOAT, 1, &m);
@@ -188,15 +185,14 @@ static int fold_into_conv(qc_graph *g, int node, const affine *a, int *done) {
     snprintf(base, sizeof base, "%s_affine", g->values[cn->inputs[1]].name);
     rc = qc_fold_store_input(g, conv, 1, &w, base);
     snprintf(base, sizeof base, "%s_bias", g->values[y].name);
-    if (rc == QC_OK && (any_t || bv))
+    if (rc == QC_OK && any_t) /* a scale alone leaves the bias as it is */
       rc = qc_fold_store_input(g, conv, 2, &b, base);
   }
   qc_tensor_release(&w);
   qc_tensor_release(&b);
   /* The Conv reads x; the affine node goes. */
-  if (rc == QC_OK)
-    rc = qc_node_set_input(g, conv, 0, x);
-  free(x);
+  if (rc == QC_OK) /* value ids are stable across these rewrites; set_input copies the name */
+    rc = qc_node_set_input(g, conv, 0, g->values[a->x].name);
   QC_TRY(rc);
   QC_TRY(qc_graph_remove_node(g, node));
   *done = 1;
