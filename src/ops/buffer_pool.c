@@ -165,9 +165,11 @@ static void replan(qc_buffer_pool *pool) {
     if (plan[i].end < 0)
       plan[i].end = pool->n_events; /* freed by end_run: alive to the end */
   unsigned char *arena = NULL;
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
   /* The run's malloc'd buffers are free now but kept by malloc (the CLI sets a
-   * high trim threshold); hand them back so the arena does not add to them. */
+   * high trim threshold); hand them back so the arena does not add to them.
+   * Not under ASan: its allocator replaces glibc's, whose arena malloc_trim
+   * would walk uninitialised (a SEGV seen when calibration threads replan). */
   malloc_trim(0);
 #endif
   if (plan_offsets(plan, pool->n_reqs, &bytes) == 0)
