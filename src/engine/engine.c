@@ -227,6 +227,33 @@ static int fold_constant_dequantize(qc_engine *e) {
   return QC_OK;
 }
 
+/* Lets each kernel derive what it can from its constant inputs once (Conv
+ * and Gemm pack their weights: qc_kernel_prepack), instead of on every run. */
+static int prepack_kernels(qc_engine *e) {
+  const qc_graph *g = e->graph;
+  qc_tensor **kin = calloc((size_t)e->max_io, sizeof *kin);
+  if (!kin)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  int rc = QC_OK;
+  for (int p = 0; p < e->n_plan && rc == QC_OK; p++) {
+    plan_node *pn = &e->plan[p];
+    const qc_node *nd = &g->nodes[pn->node];
+    if (pn->folded)
+      continue;
+    for (int i = 0; i < nd->ninputs; i++)
+      kin[i] = nd->inputs[i] >= 0 && e->consts[nd->inputs[i]].data ? &e->consts[nd->inputs[i]] : NULL;
+    pn->tmpl.inputs = kin;
+    rc = qc_kernel_prepack(&pn->tmpl);
+    pn->tmpl.inputs = NULL;
+    if (rc < 0) {
+      char label[256];
+      rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), pn->tmpl.opset);
+    }
+  }
+  free(kin);
+  return rc;
+}
+
 int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   *out = NULL;
   qc_set_threads(opts ? opts->nthreads : 0);
@@ -302,7 +329,7 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     if (nd->noutputs > e->max_io)
       e->max_io = nd->noutputs;
   }
-  if ((rc = fold_constant_dequantize(e)) < 0)
+  if ((rc = fold_constant_dequantize(e)) < 0 || (rc = prepack_kernels(e)) < 0)
     goto fail;
   for (int p = 0; p < e->n_plan; p++) {
     const int n1 = p + 1 < e->n_plan && !e->plan[p + 1].folded ? e->plan[p + 1].node : -1;

@@ -23,7 +23,13 @@
 typedef struct conv_priv {
   qc_window_attrs attrs;
   int64_t group;
-} conv_priv; /* read-only after init: the engine may run one node on several threads */
+  /* With a constant W (qc_conv_prepack): W_g of every group in the GEMM's
+   * packed-A layout, group_floats apart, made from the data at packed_from.
+   * Runs whose W is that data skip packing W on every tile. */
+  const float *packed_from;
+  size_t group_floats;
+  float packed[];
+} conv_priv; /* read-only after init and prepack: the engine may run one node on several threads */
 
 int qc_conv_init(qc_kernel *k) {
   conv_priv *p = calloc(1, sizeof *p);
@@ -31,6 +37,27 @@ int qc_conv_init(qc_kernel *k) {
     return qc_fail(QC_ENOMEM, "out of memory");
   k->priv = p;
   QC_TRY(qc_conv_attrs_read(k, &p->attrs, &p->group));
+  return QC_OK;
+}
+
+int qc_conv_prepack(qc_kernel *k) {
+  const conv_priv *p = k->priv;
+  const qc_tensor *w = qc_in(k, 1);
+  if (!w || w->dtype != QC_DT_FLOAT || w->ndim < 3 || p->group < 1 || w->dims[0] < 1 || w->dims[0] % p->group)
+    return QC_OK;
+  const int64_t M = w->dims[0], G = p->group, Mg = M / G, K = w->numel / M;
+  if (w->dims[1] == 1 && w->ndim <= 4) /* depthwise: a direct kernel, no GEMM */
+    return QC_OK;
+  const size_t group_floats = qc_gemm_packed_a_bytes(Mg, K) / sizeof(float);
+  conv_priv *np = realloc(k->priv, sizeof *np + sizeof(float) * group_floats * (size_t)G);
+  if (!np)
+    return qc_fail(QC_ENOMEM, "out of memory for the packed weights");
+  k->priv = np;
+  const float *wd = qc_f32(w);
+  for (int64_t gi = 0; gi < G; gi++)
+    qc_gemm_pack_a(wd + gi * Mg * K, K, 0, Mg, K, np->packed + (size_t)gi * group_floats);
+  np->group_floats = group_floats;
+  np->packed_from = wd;
   return QC_OK;
 }
 
@@ -129,6 +156,8 @@ static int conv_depthwise(const float *x, const float *w, const float *b, float 
 
 typedef struct conv_gemm_ctx {
   const float *x, *w, *b, *res;
+  const float *packed; /* W packed per group (conv_priv), or NULL */
+  size_t group_floats;
   float *y;
   int64_t G, C, M, Cg, Mg, K, isize, osize;
 } conv_gemm_ctx;
@@ -138,6 +167,7 @@ static void conv_gemm_setup(const void *vctx, int64_t t, qc_gemm_desc *d) {
   const int64_t n = t / c->G, gi = t % c->G;
   const int64_t yoff = (n * c->M + gi * c->Mg) * c->osize;
   d->a = c->w + gi * c->Mg * c->K;
+  d->a_packed = c->packed ? c->packed + (size_t)gi * c->group_floats : NULL;
   d->b = c->x + (n * c->C + gi * c->Cg) * c->isize;
   d->c = d->y = c->y + yoff;
   d->res = c->res ? c->res + yoff : NULL;
@@ -164,7 +194,9 @@ int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post) {
   for (int i = 0; i < QC_WIN_SP; i++)
     if (g->kernel[i] != 1 || g->stride[i] != 1 || g->pad_begin[i] != 0 || g->pad_end[i] != 0)
       pointwise = 0;
-  const conv_gemm_ctx ctx = {x, w, b, post ? post->res : NULL, y, G, C, M, Cg, Mg, Cg * ksize, isize, osize};
+  const float *packed = p->packed_from && p->packed_from == w ? p->packed : NULL;
+  const conv_gemm_ctx ctx = {x, w, b, post ? post->res : NULL, packed, p->group_floats,
+                             y, G, C, M, Cg, Mg, Cg * ksize, isize, osize};
   qc_gemm_desc d = {.M = Mg, .N = osize, .K = Cg * ksize, .lda = Cg * ksize};
   d.b_kind = pointwise ? QC_BSRC_MATRIX : QC_BSRC_IM2COL;
   d.ldb = osize;

@@ -103,6 +103,16 @@ static void pack_b_block(const qc_gemm_desc *d, int64_t k0, int64_t kc, int64_t 
   }
 }
 
+size_t qc_gemm_packed_b_bytes(int64_t K, int64_t N) {
+  const int NR = qc_simd()->nr;
+  return sizeof(float) * (size_t)((N + NR - 1) / NR * NR) * (size_t)(K ? K : 1);
+}
+
+void qc_gemm_pack_b(const float *b, int64_t ldb, int trans, int64_t K, int64_t N, float *dst) {
+  const qc_gemm_desc d = {.b_kind = QC_BSRC_MATRIX, .b = b, .ldb = ldb, .b_trans = trans};
+  pack_b_block(&d, 0, K, 0, N, qc_simd()->nr, dst, NULL);
+}
+
 /* Writes the initial values of the tile rows [m0, m0+mc) x [n0, n0+nc). */
 static void init_tile(const qc_gemm_desc *d, int64_t m0, int64_t mc, int64_t n0, int64_t nc) {
   for (int64_t m = m0; m < m0 + mc; m++) {
@@ -131,14 +141,17 @@ static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, i
   float *bufa = NULL, *bufb = NULL, *rowbuf = NULL;
   if (!d->a_packed && K > 0)
     bufa = qc_scratch(QC_SCRATCH_PACK_A, sizeof(float) * (size_t)(((mc + MR - 1) / MR * MR) * kcmax));
-  if (K > 0) {
+  if (K > 0 && !d->b_packed) {
     bufb = qc_scratch(QC_SCRATCH_PACK_B, sizeof(float) * (size_t)(ncp * kcmax));
     rowbuf = qc_scratch(QC_SCRATCH_ROW, sizeof(float) * (size_t)ncp);
-    if ((!d->a_packed && !bufa) || !bufb || !rowbuf)
+    if (!bufb || !rowbuf)
       return -1;
   }
-  /* A row-major B with whole slivers is read in place. */
-  const int direct_b = d->b_kind == QC_BSRC_MATRIX && !d->b_trans;
+  if (K > 0 && !d->a_packed && !bufa)
+    return -1;
+  /* A row-major B with whole slivers is read in place; a pre-packed B is
+   * read at its slivers (n0 is a multiple of NR). */
+  const int direct_b = !d->b_packed && d->b_kind == QC_BSRC_MATRIX && !d->b_trans;
   init_tile(d, m0, mc, n0, nc);
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = min64(KC, K - k0);
@@ -152,13 +165,16 @@ static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, i
       ablk = bufa;
       a_sliver = kc * MR;
     }
-    if (!direct_b)
+    if (!direct_b && !d->b_packed)
       pack_b_block(d, k0, kc, n0, nc, NR, bufb, rowbuf);
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
       const int nr = (int)min64(NR, nc - j0);
       const float *bs;
       int64_t ldb;
-      if (!direct_b) {
+      if (d->b_packed) {
+        bs = d->b_packed + ((n0 + j0) / NR) * K * NR + k0 * NR;
+        ldb = NR;
+      } else if (!direct_b) {
         bs = bufb + (j0 / NR) * kc * NR;
         ldb = NR;
       } else if (nr == NR) {

@@ -41,6 +41,9 @@ typedef struct qc_gemm_desc {
   int64_t ldb;
   int b_trans;
   const qc_window_geom *geom;
+  /* b_packed, when set, replaces the matrix source: the layout of
+   * qc_gemm_pack_b for the active path (constant weights packed once). */
+  const float *b_packed;
   /* Raw results go to c (row stride ldc). Initial value of element (m, n):
    * init[m * init_rs + n * init_cs], or 0 when init is NULL. */
   float *c;
@@ -66,5 +69,12 @@ int qc_gemm_exec(const qc_gemm_desc *base, int64_t count, qc_gemm_setup_fn setup
 size_t qc_gemm_packed_a_bytes(int64_t M, int64_t K);
 /* Packs A (element (m, k) = a[m * lda + k], or a[k * lda + m] when trans). */
 void qc_gemm_pack_a(const float *a, int64_t lda, int trans, int64_t M, int64_t K, float *dst);
+
+/* Bytes of the packed form of a K x N matrix B for the active path. */
+size_t qc_gemm_packed_b_bytes(int64_t K, int64_t N);
+/* Packs B (element (k, n) = b[k * ldb + n], or b[n * ldb + k] when trans)
+ * into whole-K column slivers of the path's NR columns, the last one
+ * zero-padded: what run_tile would pack for every tile on every run. */
+void qc_gemm_pack_b(const float *b, int64_t ldb, int trans, int64_t K, int64_t N, float *dst);
 
 #endif

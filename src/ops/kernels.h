@@ -27,6 +27,14 @@ typedef struct qc_conv_post {
   qc_act act;
 } qc_conv_post;
 int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post);
+/* Once at engine creation, after init(): k->inputs[i] is input i when it is
+ * a constant of the model (an initializer or a folded DequantizeLinear),
+ * NULL otherwise. Conv and Gemm pack a constant weight in the GEMM's layout
+ * into k->priv (which they reallocate); other ops do nothing. Runs use the
+ * packed copy only when the weight input is the very data it was made from. */
+int qc_kernel_prepack(qc_kernel *k);
+int qc_conv_prepack(qc_kernel *k);
+int qc_gemm_prepack(qc_kernel *k);
 /* ---- end conv family ---- */
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */

@@ -16,6 +16,11 @@ static int check_float(const qc_tensor *t, const char *what) {
 typedef struct gemm_priv {
   float alpha, beta;
   int64_t trans_a, trans_b;
+  /* With a constant B (qc_gemm_prepack): B' in the GEMM's packed-B layout,
+   * made from the data at packed_from; runs reading that data skip packing
+   * (for transB a strided transpose of all of B on every run). */
+  const float *packed_from;
+  float packed[];
 } gemm_priv;
 
 int qc_gemm_init(qc_kernel *k) {
@@ -27,6 +32,21 @@ int qc_gemm_init(qc_kernel *k) {
   QC_TRY(qc_attr_float(&k->attrs, "beta", 1.0f, &p->beta));
   QC_TRY(qc_attr_int(&k->attrs, "transA", 0, &p->trans_a));
   QC_TRY(qc_attr_int(&k->attrs, "transB", 0, &p->trans_b));
+  return QC_OK;
+}
+
+int qc_gemm_prepack(qc_kernel *k) {
+  const gemm_priv *p = k->priv;
+  const qc_tensor *b = qc_in(k, 1);
+  if (!b || b->dtype != QC_DT_FLOAT || b->ndim != 2)
+    return QC_OK;
+  const int64_t K = p->trans_b ? b->dims[1] : b->dims[0], N = p->trans_b ? b->dims[0] : b->dims[1];
+  gemm_priv *np = realloc(k->priv, sizeof *np + qc_gemm_packed_b_bytes(K, N));
+  if (!np)
+    return qc_fail(QC_ENOMEM, "out of memory for the packed weights");
+  k->priv = np;
+  qc_gemm_pack_b(qc_f32(b), b->dims[1], np->trans_b != 0, K, N, np->packed);
+  np->packed_from = qc_f32(b);
   return QC_OK;
 }
 
@@ -72,6 +92,8 @@ int qc_gemm_run(qc_kernel *k) {
   qc_gemm_desc d = {.M = M, .N = N, .K = K, .a = qc_f32(a), .lda = a->dims[1], .a_trans = p->trans_a != 0,
                     .b_kind = QC_BSRC_MATRIX, .b = qc_f32(b), .ldb = b->dims[1], .b_trans = p->trans_b != 0,
                     .c = y, .ldc = N, .y = y};
+  if (p->packed_from && p->packed_from == d.b)
+    d.b_packed = p->packed;
   if (c_is_init) {
     d.init = qc_f32(c);
     d.init_rs = cm == 1 ? 0 : cn;

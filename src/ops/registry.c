@@ -151,3 +151,11 @@ int qc_op_known(const char *op_type) {
       return 1;
   return 0;
 }
+
+int qc_kernel_prepack(qc_kernel *k) {
+  if (strcmp(k->op_type, "Conv") == 0)
+    return qc_conv_prepack(k);
+  if (strcmp(k->op_type, "Gemm") == 0)
+    return qc_gemm_prepack(k);
+  return QC_OK;
+}
