@@ -18,6 +18,17 @@ static void ukernel_avx512(int64_t kc, const float *a, const float *b, int64_t l
                            int nr) {
   const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  if (mr == 1) { /* one real row (a batch-1 Gemm): skip the rows of A's zero padding */
+    __m512 c0 = _mm512_maskz_loadu_ps(m0, c), c1 = _mm512_maskz_loadu_ps(m1, c + 16);
+    for (int64_t k = 0; k < kc; k++) {
+      const __m512 ak = _mm512_set1_ps(a[k * MR]);
+      c0 = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b + k * ldb), c0);
+      c1 = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b + k * ldb + 16), c1);
+    }
+    _mm512_mask_storeu_ps(c, m0, c0);
+    _mm512_mask_storeu_ps(c + 16, m1, c1);
+    return;
+  }
   __m512 acc[MR][2];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; i++) {
