@@ -18,6 +18,7 @@
 #endif
 #include "pmath.h"
 #include "postop.h"
+#include "simd.h"
 
 #define PARALLEL_MIN 65536
 #define CHUNK 16384
@@ -169,6 +170,10 @@ typedef struct unary_priv {
   const unary_kind *kind;
   f32_row_fn f32; /* kind->f32 unless an attribute picks a variant */
   unary_params params;
+  /* The activations a Conv epilogue can apply run on float rows through the
+   * active SIMD path's post_row: the same qc_*1 functions (same bits),
+   * vectorised for the CPU (this file is built for the x86-64 baseline). */
+  qc_act act;
 } unary_priv;
 
 int qc_unary_init(qc_kernel *k) {
@@ -212,6 +217,17 @@ int qc_unary_init(qc_kernel *k) {
     break;
   }
   }
+  static const struct {
+    const char *op_type;
+    qc_act_kind act;
+  } simd_acts[] = {{"Relu", QC_ACT_RELU},
+                   {"LeakyRelu", QC_ACT_LEAKY_RELU},
+                   {"HardSigmoid", QC_ACT_HARD_SIGMOID},
+                   {"HardSwish", QC_ACT_HARD_SWISH},
+                   {"Sigmoid", QC_ACT_SIGMOID}};
+  for (size_t i = 0; i < sizeof simd_acts / sizeof simd_acts[0]; i++)
+    if (strcmp(simd_acts[i].op_type, kind->op_type) == 0)
+      p->act = (qc_act){simd_acts[i].act, p->params.alpha, p->params.beta};
   if (kind->params == P_ALPHA && strcmp(kind->op_type, "Celu") == 0 && p->params.alpha == 0)
     return qc_fail(QC_EINVAL, "alpha must be nonzero");
   return QC_OK;
@@ -259,7 +275,10 @@ int qc_unary_run(qc_kernel *k) {
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t c = 0; c < nchunks; c++) {
       int64_t s = c * CHUNK, len = n - s < CHUNK ? n - s : CHUNK;
-      p->f32(in + s, out + s, len, &p->params);
+      if (p->act.kind != QC_ACT_NONE)
+        qc_simd()->post_row(in + s, NULL, out + s, len, &p->act);
+      else
+        p->f32(in + s, out + s, len, &p->params);
     }
   } else if (x->dtype == QC_DT_DOUBLE) {
     p->kind->f64(x->data, y->data, n, &p->params);
