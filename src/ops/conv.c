@@ -92,8 +92,9 @@ int qc_conv_shape(qc_kernel *k) {
 
 /* ---- Depthwise conv (one input channel per group), rank <= 2 ---- */
 
-/* Below this many multiply-adds a depthwise conv stays on one thread. */
-#define DW_PARALLEL_MIN 65536
+/* Below this many multiply-adds a depthwise conv stays on one thread (the
+ * cost of a parallel region: see PARALLEL_MIN_MACS in gemm.c). */
+#define DW_PARALLEL_MIN ((int64_t)1 << 19)
 
 /* Output channel m reads input channel m / mult. Padded inputs are first
  * copied into a per-thread zero-bordered plane so the row kernels need no

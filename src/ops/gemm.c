@@ -23,8 +23,11 @@ enum {
 };
 
 /* Below this many multiply-adds a product runs on one thread: waking the
- * OpenMP workers costs more than the work. */
-#define PARALLEL_MIN_MACS ((int64_t)1 << 17)
+ * OpenMP workers costs more than the work. A passive-wait region costs
+ * 12 us on the 2-vCPU VM under load (an empty one; docs/engine.md,
+ * Threading), about what one thread needs for 2^19 multiply-adds in this
+ * GEMM, so splitting pays only from about twice that. */
+#define PARALLEL_MIN_MACS ((int64_t)1 << 20)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 

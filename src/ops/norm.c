@@ -8,6 +8,10 @@
 #include "kernels.h"
 
 #define PARALLEL_MIN 16384
+/* BatchNormalization is one multiply-add per element (not a per-line
+ * reduction like the others): below this many elements it stays on one
+ * thread, which is faster than waking the workers (docs/engine.md). */
+#define BN_PARALLEL_MIN 131072
 
 static int check_float(const qc_tensor *t, const char *what) {
   if (t->dtype != QC_DT_FLOAT)
@@ -88,7 +92,7 @@ int qc_batchnorm_run(qc_kernel *k) {
   const float *in = qc_f32(x);
   float *out = qc_f32(qc_out(k, 0));
   int64_t planes = batch * features;
-#pragma omp parallel for schedule(static) if (x->numel > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > BN_PARALLEL_MIN)
   for (int64_t pl = 0; pl < planes; pl++) {
     int64_t c = pl % features;
     const float a = ab[2 * c], b = ab[2 * c + 1];
