@@ -73,19 +73,27 @@ static void scatter_row(const float *row, int64_t nc, int64_t kk, int64_t kc, in
   }
 }
 
-/* Packs rows [k0, k0+kc) x columns [n0, n0+nc) of B into NR-column slivers
- * dst[(j / NR) * kc * NR + k * NR + j % NR]. rowbuf holds nc floats. */
-static void pack_b_block(const qc_gemm_desc *d, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int NR, float *dst,
-                         float *rowbuf) {
-  if (d->b_kind == QC_BSRC_IM2COL) {
-    const qc_window_geom *g = d->geom;
-    const int64_t KH = g->kernel[1], KW = g->kernel[2], ksize = qc_geom_kernel_size(g), isize = qc_geom_in_size(g);
-    for (int64_t kk = 0; kk < kc; kk++) {
-      const int64_t r = k0 + kk, c = r / ksize, t = r % ksize;
-      qc_im2col_row(d->b + c * isize, rowbuf, g, t / (KH * KW), (t / KW) % KH, t % KW, n0, nc);
-      scatter_row(rowbuf, nc, kk, kc, NR, dst);
-    }
-  } else if (!d->b_trans) {
+/* Writes rows [k0, k0+kc) x columns [n0, n0+nc) of an im2col B row-major
+ * into dst (row stride ncp >= nc, columns past nc zero), which the
+ * micro-kernel then reads in place: one pass over the columns instead of
+ * im2col into a row buffer and a scatter into NR-column slivers. */
+static void im2col_block(const qc_gemm_desc *d, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int64_t ncp,
+                         float *dst) {
+  const qc_window_geom *g = d->geom;
+  const int64_t KH = g->kernel[1], KW = g->kernel[2], ksize = qc_geom_kernel_size(g), isize = qc_geom_in_size(g);
+  for (int64_t kk = 0; kk < kc; kk++) {
+    const int64_t r = k0 + kk, c = r / ksize, t = r % ksize;
+    float *row = dst + kk * ncp;
+    qc_im2col_row(d->b + c * isize, row, g, t / (KH * KW), (t / KW) % KH, t % KW, n0, nc);
+    for (int64_t j = nc; j < ncp; j++)
+      row[j] = 0.0f;
+  }
+}
+
+/* Packs rows [k0, k0+kc) x columns [n0, n0+nc) of a matrix B into NR-column
+ * slivers dst[(j / NR) * kc * NR + k * NR + j % NR]. */
+static void pack_b_block(const qc_gemm_desc *d, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int NR, float *dst) {
+  if (!d->b_trans) {
     for (int64_t kk = 0; kk < kc; kk++)
       scatter_row(d->b + (k0 + kk) * d->ldb + n0, nc, kk, kc, NR, dst);
   } else {
@@ -113,7 +121,7 @@ size_t qc_gemm_packed_b_bytes(int64_t K, int64_t N) {
 
 void qc_gemm_pack_b(const float *b, int64_t ldb, int trans, int64_t K, int64_t N, float *dst) {
   const qc_gemm_desc d = {.b_kind = QC_BSRC_MATRIX, .b = b, .ldb = ldb, .b_trans = trans};
-  pack_b_block(&d, 0, K, 0, N, qc_simd()->nr, dst, NULL);
+  pack_b_block(&d, 0, K, 0, N, qc_simd()->nr, dst);
 }
 
 /* Writes the initial values of the tile rows [m0, m0+mc) x [n0, n0+nc). */
@@ -141,20 +149,21 @@ static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, i
   const int MR = ops->mr, NR = ops->nr;
   const int64_t K = d->K, kcmax = min64(K, KC);
   const int64_t ncp = (nc + NR - 1) / NR * NR;
-  float *bufa = NULL, *bufb = NULL, *rowbuf = NULL;
+  float *bufa = NULL, *bufb = NULL;
   if (!d->a_packed && K > 0)
     bufa = qc_scratch(QC_SCRATCH_PACK_A, sizeof(float) * (size_t)(((mc + MR - 1) / MR * MR) * kcmax));
   if (K > 0 && !d->b_packed) {
     bufb = qc_scratch(QC_SCRATCH_PACK_B, sizeof(float) * (size_t)(ncp * kcmax));
-    rowbuf = qc_scratch(QC_SCRATCH_ROW, sizeof(float) * (size_t)ncp);
-    if (!bufb || !rowbuf)
+    if (!bufb)
       return -1;
   }
   if (K > 0 && !d->a_packed && !bufa)
     return -1;
   /* A row-major B with whole slivers is read in place; a pre-packed B is
-   * read at its slivers (n0 is a multiple of NR). */
+   * read at its slivers (n0 is a multiple of NR); an im2col block is read
+   * from its row-major copy in bufb (row stride ncp). */
   const int direct_b = !d->b_packed && d->b_kind == QC_BSRC_MATRIX && !d->b_trans;
+  const int im2col = !d->b_packed && d->b_kind == QC_BSRC_IM2COL;
   init_tile(d, m0, mc, n0, nc);
   for (int64_t k0 = 0; k0 < K; k0 += KC) {
     const int64_t kc = min64(KC, K - k0);
@@ -168,8 +177,10 @@ static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, i
       ablk = bufa;
       a_sliver = kc * MR;
     }
-    if (!direct_b && !d->b_packed)
-      pack_b_block(d, k0, kc, n0, nc, NR, bufb, rowbuf);
+    if (im2col)
+      im2col_block(d, k0, kc, n0, nc, ncp, bufb);
+    else if (!direct_b && !d->b_packed)
+      pack_b_block(d, k0, kc, n0, nc, NR, bufb);
     for (int64_t j0 = 0; j0 < nc; j0 += NR) {
       const int nr = (int)min64(NR, nc - j0);
       const float *bs;
@@ -177,6 +188,9 @@ static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, i
       if (d->b_packed) {
         bs = d->b_packed + ((n0 + j0) / NR) * K * NR + k0 * NR;
         ldb = NR;
+      } else if (im2col) {
+        bs = bufb + j0;
+        ldb = ncp;
       } else if (!direct_b) {
         bs = bufb + (j0 / NR) * kc * NR;
         ldb = NR;

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-enum { QC_SCRATCH_PACK_A, QC_SCRATCH_PACK_B, QC_SCRATCH_ROW, QC_SCRATCH_PLANE, QC_SCRATCH_SLOTS };
+enum { QC_SCRATCH_PACK_A, QC_SCRATCH_PACK_B, QC_SCRATCH_PLANE, QC_SCRATCH_SLOTS };
 
 /* A 64-byte aligned buffer of at least `bytes` for this thread, or NULL when
  * out of memory. Contents are unspecified. */
