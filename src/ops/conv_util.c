@@ -156,10 +156,53 @@ int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, c
   return QC_OK;
 }
 
+/* qc_im2col_row for a 1-D or 2-D window (one output plane): per output row
+ * segment, zeros, the source run and zeros with inline loops. The generic
+ * walk below calls memset/memcpy per segment; on the demo nets' 7-28 wide
+ * rows those calls and the 3-D bookkeeping were most of im2col's time. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) QC_MULTIVERSION static void
+im2col_row_plane(const float *restrict src, float *restrict dst, const qc_window_geom *g, int64_t kh, int64_t kw,
+                 int64_t p0, int64_t np) {
+  const int64_t IW = g->in[2], OW = g->out[2], sh = g->stride[1], sw = g->stride[2];
+  const int64_t offh = kh * g->dil[1] - g->pad_begin[1];
+  const int64_t offw = kw * g->dil[2] - g->pad_begin[2];
+  int64_t h_lo, h_hi, w_lo, w_hi;
+  qc_valid_range(offh, sh, g->in[1], g->out[1], &h_lo, &h_hi);
+  qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
+  int64_t oh = p0 / OW, ow = p0 % OW;
+  float *restrict d = dst;
+  for (const float *dend = dst + np; d < dend; oh++, ow = 0) {
+    const int64_t end = OW - ow < dend - d ? OW : ow + (dend - d);
+    if (oh < h_lo || oh >= h_hi) {
+      for (int64_t i = ow; i < end; i++)
+        *d++ = 0.0f;
+      continue;
+    }
+    const float *restrict s = src + (oh * sh + offh) * IW + offw;
+    const int64_t a = w_lo < ow ? ow : (w_lo > end ? end : w_lo);
+    const int64_t b = w_hi < a ? a : (w_hi > end ? end : w_hi);
+    int64_t i = ow;
+    for (; i < a; i++)
+      *d++ = 0.0f;
+    if (sw == 1)
+      for (; i < b; i++)
+        *d++ = s[i];
+    else
+      for (; i < b; i++)
+        *d++ = s[i * sw];
+    for (; i < end; i++)
+      *d++ = 0.0f;
+  }
+}
+
 /* One im2col row (one channel and kernel tap) for output positions
  * [p0, p0 + np): walks the output row segments, zeroing padding. */
 QC_MULTIVERSION void qc_im2col_row(const float *restrict src, float *restrict dst, const qc_window_geom *g, int64_t kd,
                                    int64_t kh, int64_t kw, int64_t p0, int64_t np) {
+  if (g->nsp <= 2) {
+    im2col_row_plane(src, dst, g, kh, kw, p0, np);
+    return;
+  }
   const int64_t IH = g->in[1], IW = g->in[2], OH = g->out[1], OW = g->out[2];
   const int64_t sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
   const int64_t offd = kd * g->dil[0] - g->pad_begin[0];
