@@ -190,17 +190,19 @@ void qc_engine_free(qc_engine *e) {
   free(e);
 }
 
-/* DequantizeLinear of constant inputs (a QDQ model's int8 weights and int32
- * biases) gives the same tensor on every run: it is computed here once, with
- * the node's own kernel, and runs read it from consts. The callback still
- * sees it at the node's place in the plan. */
-static int fold_constant_dequantize(qc_engine *e) {
+/* A Constant node, and a DequantizeLinear of constant inputs (a QDQ model's
+ * int8 weights and int32 biases), give the same tensor on every run: it is
+ * computed here once, with the node's own kernel, and runs read it from
+ * consts (so Conv and Gemm can pack such weights too: PP-OCR's weights are
+ * Constant nodes). The callback still sees it at the node's place in the plan. */
+static int fold_constant_nodes(qc_engine *e) {
   const qc_graph *g = e->graph;
   qc_tensor *kin[3], *kout[1];
   for (int p = 0; p < e->n_plan; p++) {
     plan_node *pn = &e->plan[p];
     const qc_node *nd = &g->nodes[pn->node];
-    if (strcmp(pn->tmpl.op_type, "DequantizeLinear") != 0 || nd->ninputs > 3 || nd->noutputs != 1 ||
+    const int constant = strcmp(pn->tmpl.op_type, "Constant") == 0 && nd->ninputs == 0;
+    if ((!constant && strcmp(pn->tmpl.op_type, "DequantizeLinear") != 0) || nd->ninputs > 3 || nd->noutputs != 1 ||
         nd->outputs[0] < 0 || e->consts[nd->outputs[0]].data)
       continue;
     int all_const = 1;
@@ -329,7 +331,7 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
     if (nd->noutputs > e->max_io)
       e->max_io = nd->noutputs;
   }
-  if ((rc = fold_constant_dequantize(e)) < 0 || (rc = prepack_kernels(e)) < 0)
+  if ((rc = fold_constant_nodes(e)) < 0 || (rc = prepack_kernels(e)) < 0)
     goto fail;
   for (int p = 0; p < e->n_plan; p++) {
     const int n1 = p + 1 < e->n_plan && !e->plan[p + 1].folded ? e->plan[p + 1].node : -1;
