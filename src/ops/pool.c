@@ -160,6 +160,27 @@ QC_MULTIVERSION static void maxpool_plane_f32(const float *restrict xc, float *r
                                               const qc_window_geom *gp, tap_range *const r[QC_WIN_SP]) {
   const qc_window_geom g = *gp;
   const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
+  if (g.out[0] == 1 && g.kernel[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2 && g.stride[1] == 2 && sw == 2 &&
+      g.dil[1] == 1 && g.dil[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && 2 * OH <= IH && 2 * OW <= IW) {
+    /* 2x2 stride 2 with every window inside the plane (the common
+     * downsampling): the same four compares per output in the same tap order
+     * as below, in one pass instead of four strided passes per row. */
+    for (int64_t oh = 0; oh < OH; oh++) {
+      const float *r0 = xc + 2 * oh * IW, *r1 = r0 + IW;
+      float *yrow = yc + oh * OW;
+      for (int64_t ow = 0; ow < OW; ow++) {
+        float m = -INFINITY, v = r0[2 * ow];
+        m = v > m ? v : m;
+        v = r0[2 * ow + 1];
+        m = v > m ? v : m;
+        v = r1[2 * ow];
+        m = v > m ? v : m;
+        v = r1[2 * ow + 1];
+        yrow[ow] = v > m ? v : m;
+      }
+    }
+    return;
+  }
   for (int64_t od = 0; od < g.out[0]; od++) {
     const int64_t d0 = od * g.stride[0] - g.pad_begin[0];
     for (int64_t oh = 0; oh < OH; oh++) {

@@ -11,7 +11,7 @@ real row in the micro-tile), K past the 256 block, partial column slivers,
 groups, strides (im2col) and a product large enough to run on two threads.
 The standalone activations that now run through the SIMD epilogue kernel
 (Relu, LeakyRelu, HardSigmoid, HardSwish) are compared exactly with numpy's
-float32 formulas.
+float32 formulas, and the 2x2 stride-2 MaxPool loop with numpy's max.
 """
 import glob
 import os
@@ -111,6 +111,15 @@ def activations(rng):
     yield 'HardSwish', {}, x, x * np.clip(x * sixth + f(0.5), f(0), f(1))
 
 
+def maxpools(rng):
+    """2x2 stride-2 MaxPool (its own loop in pool.c) against numpy, odd and even planes."""
+    for shape in ((2, 3, 9, 11), (1, 4, 28, 28), (1, 1, 2, 2)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        oh, ow = shape[2] // 2, shape[3] // 2
+        ref = x[:, :, :2 * oh, :2 * ow].reshape(shape[0], shape[1], oh, 2, ow, 2).max(axis=(3, 5))
+        yield f'maxpool 2x2 s2 {"x".join(map(str, shape))}', x, ref
+
+
 def main():
     rng = np.random.default_rng(7)
     with T.tempdir('qc_prepack_') as tmp:
@@ -140,6 +149,11 @@ def main():
                 ok = y is not None and y.tobytes() == ref.astype(np.float32).tobytes()
                 bad = 0 if y is None else int(np.sum(y.view(np.uint32) != ref.astype(np.float32).view(np.uint32)))
                 T.check(ok, f'{op} t{threads}: bit-exact with numpy float32', f'{bad} elements differ')
+        for label, x, ref in maxpools(rng):
+            path = os.path.join(tmp, 'maxpool.onnx')
+            save(path, helper.make_node('MaxPool', ['X'], ['Y'], kernel_shape=[2, 2], strides=[2, 2]), [('X', x)], [])
+            y = run(path, [('X', x)], tmp, 1)
+            T.check(y is not None and y.shape == ref.shape and y.tobytes() == ref.tobytes(), f'{label}: equals numpy')
     T.finish('prepacked_weights')
 
 
