@@ -169,6 +169,36 @@ im2col_row_plane(const float *restrict src, float *restrict dst, const qc_window
   int64_t h_lo, h_hi, w_lo, w_hi;
   qc_valid_range(offh, sh, g->in[1], g->out[1], &h_lo, &h_hi);
   qc_valid_range(offw, sw, IW, OW, &w_lo, &w_hi);
+  if (sh == 1 && sw == 1 && OW == IW) {
+    /* Stride 1 with output rows as wide as input rows ("same" padding): the
+     * row is the plane shifted by offh * IW + offw. One copy of the span from
+     * the first to the last valid position, zeros around it, then the
+     * invalid columns inside it (1-2 per row for 3x3) zeroed. */
+    const int64_t pend = p0 + np;
+    int64_t cs = pend, ce = pend; /* the copied positions, within [p0, pend) */
+    if (h_lo < h_hi && w_lo < w_hi) {
+      const int64_t ps = h_lo * OW + w_lo, pe = (h_hi - 1) * OW + w_hi;
+      cs = ps < p0 ? p0 : (ps > pend ? pend : ps);
+      ce = pe < cs ? cs : (pe > pend ? pend : pe);
+    }
+    for (int64_t i = p0; i < cs; i++)
+      dst[i - p0] = 0.0f;
+    if (ce > cs)
+      memcpy(dst + (cs - p0), src + cs + offh * IW + offw, sizeof(float) * (size_t)(ce - cs));
+    for (int64_t i = ce; i < pend; i++)
+      dst[i - p0] = 0.0f;
+    if (ce > cs && (w_lo > 0 || w_hi < OW))
+      for (int64_t oh = cs / OW; oh * OW < ce; oh++) {
+        const int64_t rs = oh * OW;
+        for (int64_t ow = 0; ow < w_lo; ow++)
+          if (rs + ow >= cs && rs + ow < ce)
+            dst[rs + ow - p0] = 0.0f;
+        for (int64_t ow = w_hi; ow < OW; ow++)
+          if (rs + ow >= cs && rs + ow < ce)
+            dst[rs + ow - p0] = 0.0f;
+      }
+    return;
+  }
   int64_t oh = p0 / OW, ow = p0 % OW;
   float *restrict d = dst;
   for (const float *dend = dst + np; d < dend; oh++, ow = 0) {

@@ -68,8 +68,9 @@ int qc_conv_check_bias(const qc_tensor *b, int64_t M);
  * form [*lo, *hi) (stride > 0). Used to skip padding without branches. */
 static inline void qc_valid_range(int64_t offset, int64_t stride, int64_t n_in, int64_t n_out, int64_t *lo,
                                   int64_t *hi) {
-  int64_t l = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  int64_t h = n_in - offset <= 0 ? 0 : (n_in - offset + stride - 1) / stride;
+  /* Stride 1 (most windows) needs no division; im2col calls this per row. */
+  int64_t l = offset >= 0 ? 0 : stride == 1 ? -offset : (-offset + stride - 1) / stride;
+  int64_t h = n_in - offset <= 0 ? 0 : stride == 1 ? n_in - offset : (n_in - offset + stride - 1) / stride;
   if (l > n_out)
     l = n_out;
   if (h > n_out)
