@@ -347,7 +347,35 @@ static int global_pool_run(qc_kernel *k, float (*reduce)(const float *xc, int64_
 }
 
 int qc_globalaveragepool_shape(qc_kernel *k) { return global_pool_shape(k); }
-int qc_globalaveragepool_run(qc_kernel *k) { return global_pool_run(k, plane_mean); }
+
+enum { MEAN_LANES = 8 };
+
+/* Means of MEAN_LANES planes at once: each plane's double sum still adds its
+ * elements one by one in order (plane_mean's bits), but the eight chains
+ * overlap instead of waiting on one add's latency each step. perf: plane_mean
+ * was 8 % of PP-OCR cls at batch 1 (its squeeze-excite blocks). */
+static void plane_means(const float *x, int64_t size, float *y) {
+  double sum[MEAN_LANES] = {0};
+  for (int64_t i = 0; i < size; i++)
+    for (int j = 0; j < MEAN_LANES; j++)
+      sum[j] += x[j * size + i];
+  for (int j = 0; j < MEAN_LANES; j++)
+    y[j] = size ? (float)(sum[j] / (double)size) : NAN;
+}
+
+int qc_globalaveragepool_run(qc_kernel *k) {
+  const qc_tensor *xt = qc_in(k, 0);
+  const float *x = qc_f32(xt);
+  float *y = qc_f32(qc_out(k, 0));
+  const int64_t nc_count = xt->dims[0] * xt->dims[1];
+  const int64_t size = nc_count ? xt->numel / nc_count : 0, groups = nc_count / MEAN_LANES;
+#pragma omp parallel for schedule(static) if (xt->numel > QC_POOL_PARALLEL_MIN)
+  for (int64_t gi = 0; gi < groups; gi++)
+    plane_means(x + gi * MEAN_LANES * size, size, y + gi * MEAN_LANES);
+  for (int64_t nc = groups * MEAN_LANES; nc < nc_count; nc++)
+    y[nc] = plane_mean(x + nc * size, size);
+  return QC_OK;
+}
 
 int qc_globalmaxpool_shape(qc_kernel *k) { return global_pool_shape(k); }
 int qc_globalmaxpool_run(qc_kernel *k) { return global_pool_run(k, plane_max); }

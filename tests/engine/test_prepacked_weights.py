@@ -11,7 +11,8 @@ real row in the micro-tile), K past the 256 block, partial column slivers,
 groups, strides (im2col) and a product large enough to run on two threads.
 The standalone activations that now run through the SIMD epilogue kernel
 (Relu, LeakyRelu, HardSigmoid, HardSwish) are compared exactly with numpy's
-float32 formulas, and the 2x2 stride-2 MaxPool loop with numpy's max.
+float32 formulas, the 2x2 stride-2 MaxPool loop with numpy's max and the
+eight-plane GlobalAveragePool with numpy's float64 mean.
 """
 import glob
 import os
@@ -154,6 +155,16 @@ def main():
             save(path, helper.make_node('MaxPool', ['X'], ['Y'], kernel_shape=[2, 2], strides=[2, 2]), [('X', x)], [])
             y = run(path, [('X', x)], tmp, 1)
             T.check(y is not None and y.shape == ref.shape and y.tobytes() == ref.tobytes(), f'{label}: equals numpy')
+
+        # GlobalAveragePool sums 8 planes at a time (pool.c); 13 channels cover a group and the rest.
+        x = rng.standard_normal((2, 13, 7, 9)).astype(np.float32)
+        ref = (x.astype(np.float64).sum(axis=(2, 3), keepdims=True) / 63).astype(np.float32)
+        path = os.path.join(tmp, 'gap.onnx')
+        save(path, helper.make_node('GlobalAveragePool', ['X'], ['Y']), [('X', x)], [])
+        for threads in (1, 2):
+            y = run(path, [('X', x)], tmp, threads)
+            T.check(y is not None and y.shape == ref.shape and y.tobytes() == ref.tobytes(),
+                    f'GlobalAveragePool t{threads}: equals numpy float64 mean rounded to float32')
     T.finish('prepacked_weights')
 
 
