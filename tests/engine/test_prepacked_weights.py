@@ -11,7 +11,7 @@ real row in the micro-tile), K past the 256 block, partial column slivers,
 groups, strides (im2col) and a product large enough to run on two threads.
 The standalone activations that now run through the SIMD epilogue kernel
 (Relu, LeakyRelu, HardSigmoid, HardSwish) are compared exactly with numpy's
-float32 formulas, the 2x2 stride-2 MaxPool loop with numpy's max and the
+float32 formulas (and Clip, Add, Mul, Div: per-ISA rows), the 2x2 stride-2 MaxPool loop with numpy's max and the
 eight-plane GlobalAveragePool with numpy's float64 mean.
 """
 import glob
@@ -112,6 +112,17 @@ def activations(rng):
     yield 'HardSwish', {}, x, x * np.clip(x * sixth + f(0.5), f(0), f(1))
 
 
+def arithmetic(rng):
+    """Clip (SIMD epilogue kernel) and the float Add/Mul/Div rows (built per ISA) against numpy float32."""
+    x = (rng.standard_normal((3, 7, 1001)) * 4).astype(np.float32)
+    y = (rng.standard_normal((3, 7, 1001)) + 3).astype(np.float32)
+    lo, hi = np.float32(-1.5), np.float32(6.0)
+    yield 'Clip', ['X', 'lo', 'hi'], [('lo', np.array(lo)), ('hi', np.array(hi))], x, np.minimum(np.maximum(x, lo), hi)
+    for op, fn in (('Add', np.add), ('Mul', np.multiply), ('Div', np.divide)):
+        yield f'{op} tensor', ['X', 'Yt'], [('Yt', y)], x, fn(x, y)
+        yield f'{op} scalar', ['X', 'c'], [('c', np.array(np.float32(3.0)))], x, fn(x, np.float32(3.0))
+
+
 def maxpools(rng):
     """2x2 stride-2 MaxPool (its own loop in pool.c) against numpy, odd and even planes."""
     for shape in ((2, 3, 9, 11), (1, 4, 28, 28), (1, 1, 2, 2)):
@@ -141,6 +152,14 @@ def main():
                     f'equal to "input t1": {same}')
             err = np.abs(base.astype(np.float64) - ref).max() / max(np.abs(ref).max(), 1e-30)
             T.check(base.shape == ref.shape and err < 1e-5, f'{label}: matches numpy (rel {err:.2e})')
+
+        for label, names, consts, x, ref in arithmetic(rng):
+            path = os.path.join(tmp, 'arith.onnx')
+            save(path, helper.make_node(label.split()[0], names, ['Y']), [('X', x)], consts)
+            for threads in (1, 2):
+                y = run(path, [('X', x)], tmp, threads)
+                T.check(y is not None and y.shape == ref.shape and y.tobytes() == ref.astype(np.float32).tobytes(),
+                        f'{label} t{threads}: bit-exact with numpy float32')
 
         for op, attrs, x, ref in activations(rng):
             path = os.path.join(tmp, f'{op}.onnx')
