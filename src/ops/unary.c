@@ -347,11 +347,14 @@ int qc_clip_run(qc_kernel *k) {
     float hi = k->opset < 11 ? p->attr_max : tmax ? qc_f32(tmax)[0] : INFINITY;
     const float *in = qc_f32(x);
     float *out = qc_f32(y);
-    /* min(max(x, lo), hi): when lo > hi every value becomes hi, per spec. */
+    /* min(max(x, lo), hi) (qc_clip1; lo > hi gives hi everywhere, per spec)
+     * on the SIMD path's post_row, as for the activations above. */
+    const qc_act act = {QC_ACT_CLIP, lo, hi};
+    const int64_t nchunks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
-    for (int64_t i = 0; i < n; i++) {
-      float v = in[i] < lo ? lo : in[i];
-      out[i] = v > hi ? hi : v;
+    for (int64_t c = 0; c < nchunks; c++) {
+      const int64_t s = c * CHUNK, len = n - s < CHUNK ? n - s : CHUNK;
+      qc_simd()->post_row(in + s, NULL, out + s, len, &act);
     }
   } else if (x->dtype == QC_DT_DOUBLE) {
     double lo = tmin ? qc_tensor_get_f64(tmin, 0) : k->opset < 11 ? p->attr_min : -INFINITY;
