@@ -42,16 +42,16 @@ int job_bias_correct(job_state *s, qc_model *quant) {
   if (kept || !r.corrected)
     off = snprintf(note, sizeof note,
                    "bias correction: %d layer%s corrected (%d bias%s added) over %d sample%s, each on its FP32 "
-                   "input; largest |delta| %.4g on %s; output SQNR on these samples %.2f -> %.2f dB",
+                   "input; largest |delta| %.4g on %s; output SQNR on %d of these samples %.2f -> %.2f dB",
                    r.corrected, r.corrected == 1 ? "" : "s", r.added, r.added == 1 ? "" : "es", r.samples,
-                   r.samples == 1 ? "" : "s", r.max_delta, r.max_node[0] ? r.max_node : "no layer", r.sqnr_before,
-                   r.sqnr_after);
+                   r.samples == 1 ? "" : "s", r.max_delta, r.max_node[0] ? r.max_node : "no layer", r.check_samples,
+                   r.sqnr_before, r.sqnr_after);
   else
     off = snprintf(note, sizeof note,
                    "bias correction: not applied: correcting %d layer%s would take the output SQNR on %d calibration "
                    "sample%s from %.2f to %.2f dB",
-                   r.corrected, r.corrected == 1 ? "" : "s", r.samples, r.samples == 1 ? "" : "s", r.sqnr_before,
-                   r.sqnr_after);
+                   r.corrected, r.corrected == 1 ? "" : "s", r.check_samples, r.check_samples == 1 ? "" : "s",
+                   r.sqnr_before, r.sqnr_after);
   if (r.skipped && off < (int)sizeof note)
     snprintf(note + off, sizeof note - (size_t)off, "; %d left alone (no bias to correct, e.g. %s)", r.skipped,
              r.first_skipped);
