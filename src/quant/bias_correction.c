@@ -183,7 +183,6 @@ static int eval_dequantize(const qc_graph *g, int opset, int dq, qc_tensor *out)
  * quantized node's input qparams, weight and bias. 0 when a side cannot be
  * read without running the model (a weight or bias computed at run time). */
 static int prepare_layer(const qc_graph *gf, const qc_graph *gq, int opset, layer *l) {
-  const qc_node *nq = &gq->nodes[l->node];
   const qc_node *nf = &gf->nodes[l->node];
   l->x = nf->inputs[0];
   int wf = bc_input(gf, l->node, 1), bf = bc_input(gf, l->node, 2);
@@ -197,7 +196,6 @@ static int prepare_layer(const qc_graph *gf, const qc_graph *gq, int opset, laye
   if (rc == QC_EUNSUPPORTED)
     return 0;
   QC_TRY(rc);
-  (void)nq;
   int xdq = bc_producer(gq, bc_input(gq, l->node, 0));
   if (bc_is_op(gq, xdq, "DequantizeLinear")) {
     const qc_tensor *sc, *zp = NULL;
