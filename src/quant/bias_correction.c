@@ -58,11 +58,9 @@ static int measure_value(void *user, int node, int value, const qc_tensor *t) {
   return rc;
 }
 
-/* Runs the FP32 model over the chosen samples, accumulating into the layers'
- * sums; the outputs of pick k are kept in fp_out row check_row[k] (-1: not
- * a check sample). */
+/* Runs the FP32 model over the chosen samples, accumulating into the layers' sums. */
 static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const int64_t *picks, int n_picks,
-                       const int *check_row, int nthreads, qc_tensor *fp_out, int *used) {
+                       int nthreads, int *used) {
   const qc_graph *g = model->graph;
   qc_engine *e = NULL;
   qc_engine_opts eo = {.nthreads = nthreads};
@@ -89,14 +87,8 @@ static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const 
       rc = qc_engine_run(e, in_ptrs, out, measure_value, m);
     for (int i = 0; i < g->n_inputs; i++)
       qc_tensor_release(&in[i]);
-    for (int i = 0; i < g->n_outputs; i++) { /* kept for the output SQNR check */
-      if (check_row[k] >= 0) {
-        fp_out[(size_t)check_row[k] * (size_t)g->n_outputs + (size_t)i] = out[i];
-        memset(&out[i], 0, sizeof out[i]);
-      } else {
-        qc_tensor_release(&out[i]);
-      }
-    }
+    for (int i = 0; i < g->n_outputs; i++)
+      qc_tensor_release(&out[i]);
     (*used)++;
     if (rc == QC_OK && qc_interrupted())
       rc = qc_fail(QC_EINTERRUPTED, "interrupted during bias correction; nothing written");
@@ -105,59 +97,6 @@ static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const 
   free(in);
   free(out);
   free(in_ptrs);
-  return rc;
-}
-
-/* The quantized model's output SQNR against the FP32 outputs fp_out on the
- * same samples: per float output, 10 log10(sum fp^2 / sum (q - fp)^2) pooled
- * over the samples (double, in sample order); the worst output's. */
-static int output_sqnr(qc_model *quant, qc_calib_source *src, const int64_t *picks, int n_picks, int nthreads,
-                       const qc_tensor *fp_out, double *db) {
-  const qc_graph *g = quant->graph;
-  int no = g->n_outputs;
-  qc_engine *e = NULL;
-  qc_engine_opts eo = {.nthreads = nthreads};
-  qc_tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in), *out = calloc((size_t)no + 1, sizeof *out);
-  qc_tensor **in_ptrs = calloc((size_t)g->n_inputs + 1, sizeof *in_ptrs);
-  double *sig = calloc((size_t)no + 1, sizeof *sig), *err = calloc((size_t)no + 1, sizeof *err);
-  int rc = (in && out && in_ptrs && sig && err) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
-  if (rc == QC_OK)
-    rc = qc_engine_create(quant, &eo, &e);
-  for (int i = 0; i < g->n_inputs; i++)
-    in_ptrs[i] = &in[i];
-  for (int k = 0; rc == QC_OK && k < n_picks; k++) {
-    const qc_tensor *ref = &fp_out[(size_t)k * (size_t)no];
-    rc = qc_calib_source_load(src, picks[k], in);
-    if (rc == QC_CALIB_SKIPPED) {
-      rc = QC_OK;
-      continue;
-    }
-    if (rc == QC_OK)
-      rc = qc_engine_run(e, in_ptrs, out, NULL, NULL);
-    for (int o = 0; rc == QC_OK && o < no; o++) {
-      if (out[o].dtype != QC_DT_FLOAT || ref[o].dtype != QC_DT_FLOAT || out[o].numel != ref[o].numel)
-        continue;
-      for (int64_t j = 0; j < ref[o].numel; j++) {
-        double r = qc_f32(&ref[o])[j], d = (double)qc_f32(&out[o])[j] - r;
-        sig[o] += r * r;
-        err[o] += d * d;
-      }
-    }
-    for (int i = 0; i < g->n_inputs; i++)
-      qc_tensor_release(&in[i]);
-    for (int o = 0; o < no; o++)
-      qc_tensor_release(&out[o]);
-  }
-  *db = 200.0;
-  for (int o = 0; o < no; o++)
-    if (sig[o] > 0)
-      *db = fmin(*db, err[o] > 0 ? 10.0 * log10(sig[o] / err[o]) : 200.0);
-  qc_engine_free(e);
-  free(in);
-  free(out);
-  free(in_ptrs);
-  free(sig);
-  free(err);
   return rc;
 }
 
@@ -269,9 +208,7 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
   layer *layers = calloc((size_t)n_nodes + 1, sizeof *layers);
   const qc_tensor **live = calloc((size_t)gf->n_values + 1, sizeof *live);
   double *delta = NULL;
-  int64_t *picks = NULL, *check_picks = NULL;
-  int *check_row = NULL;
-  qc_tensor *fp_out = NULL; /* FP32 outputs per check sample, for the output SQNR */
+  int64_t *picks = NULL;
   int n_layers = 0, rc = (layer_of_node && layers && live) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
   for (int id = 0; rc == QC_OK && id < n_nodes; id++) {
     layer_of_node[id] = -1;
@@ -292,34 +229,16 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
   int64_t total = qc_calib_source_count(src);
   int max = opts->max_samples > 0 ? opts->max_samples : QC_BIAS_CORRECTION_SAMPLES;
   int n_picks = total < max ? (int)total : max;
-  int max_check = opts->check_samples > 0 ? opts->check_samples : QC_BIAS_CHECK_SAMPLES;
-  int n_check = n_picks < max_check ? n_picks : max_check;
-  picks = malloc(sizeof(int64_t) * ((size_t)n_picks + 1));
-  check_picks = malloc(sizeof(int64_t) * ((size_t)n_check + 1));
-  check_row = malloc(sizeof(int) * ((size_t)n_picks + 1));
-  if (rc == QC_OK && !(picks && check_picks && check_row))
+  if (rc == QC_OK && !(picks = malloc(sizeof(int64_t) * ((size_t)n_picks + 1))))
     rc = qc_fail(QC_ENOMEM, "out of memory");
-  for (int k = 0; rc == QC_OK && k < n_picks; k++) {
+  for (int k = 0; rc == QC_OK && k < n_picks; k++)
     picks[k] = (int64_t)((double)k * (double)total / n_picks); /* evenly spaced, as --calib-count */
-    check_row[k] = -1;
-  }
-  for (int j = 0; rc == QC_OK && j < n_check; j++) { /* evenly spaced among the picks */
-    int k = (int)((int64_t)j * n_picks / n_check);
-    check_row[k] = j;
-    check_picks[j] = picks[k];
-  }
-  res->check_samples = n_check;
   if (rc < 0 || n_layers == res->skipped)
     goto done;
   measure m = {.n_nodes = n_nodes, .layer_of_node = layer_of_node,
                .layers = layers, .live = live};
-  int n_out = gf->n_outputs;
-  if (!(fp_out = calloc((size_t)n_check * (size_t)n_out + 1, sizeof *fp_out)))
-    rc = qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = run_samples(fp32, &m, src, picks, n_picks, check_row, opts->nthreads, fp_out, &res->samples);
-  if (rc == QC_OK)
-    rc = output_sqnr(quant, src, check_picks, n_check, opts->nthreads, fp_out, &res->sqnr_before);
+    rc = run_samples(fp32, &m, src, picks, n_picks, opts->nthreads, &res->samples);
   for (int i = 0; rc == QC_OK && i < n_layers; i++) {
     layer *l = &layers[i];
     target t;
@@ -349,12 +268,7 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
   }
   if (rc == QC_OK)
     rc = qc_graph_sync(g);
-  if (rc == QC_OK && res->corrected)
-    rc = output_sqnr(quant, src, check_picks, n_check, opts->nthreads, fp_out, &res->sqnr_after);
 done:
-  for (size_t i = 0; fp_out && i < (size_t)n_check * (size_t)gf->n_outputs; i++)
-    qc_tensor_release(&fp_out[i]);
-  free(fp_out);
   for (int i = 0; i < n_layers; i++) {
     qc_tap_sums_free(&layers[i].sums);
     qc_tensor_release(&layers[i].w);
@@ -365,7 +279,5 @@ done:
   free(layer_of_node);
   free(live);
   free(picks);
-  free(check_picks);
-  free(check_row);
   return rc;
 }

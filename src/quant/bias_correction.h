@@ -33,12 +33,9 @@
 struct qc_model;
 
 #define QC_BIAS_CORRECTION_SAMPLES 32
-/* The check runs the quantized model twice per sample: on fewer of them. */
-#define QC_BIAS_CHECK_SAMPLES 8
 
 typedef struct qc_bias_correction_opts {
   int max_samples; /* calibration samples used, evenly spaced (<= 0: QC_BIAS_CORRECTION_SAMPLES) */
-  int check_samples; /* of those, evenly spaced, for the output SQNR check (<= 0: QC_BIAS_CHECK_SAMPLES) */
   int nthreads;    /* engine threads (0: all cores) */
 } qc_bias_correction_opts;
 
@@ -47,13 +44,9 @@ typedef struct qc_bias_correction_result {
   int skipped;     /* quantized weighted layers left alone (no place for a bias: MatMul without a constant Add, ...) */
   int added;       /* of corrected: biases that did not exist before */
   int samples;     /* samples measured */
-  int check_samples; /* of those, in the output SQNR check */
   double max_delta;     /* largest |delta[c]| */
   char max_node[256];   /* its layer's label */
   char first_skipped[256]; /* a skipped layer's label, for the note */
-  double sqnr_before, sqnr_after; /* the quantized model's worst output SQNR (dB) against FP32 on the
-                                     check samples, before and after the correction (after: 0 when
-                                     nothing was corrected) */
 } qc_bias_correction_result;
 
 /* Corrects the biases of `quant` (the QDQ rewrite of `fp32`) from the samples
