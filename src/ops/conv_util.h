@@ -53,6 +53,14 @@ int qc_window_attrs_check(const qc_window_attrs *a, int nsp);
 int qc_window_resolve(const qc_window_attrs *a, int nsp, const int64_t *in_sp, const int64_t *kernel_sp,
                       int ceil_mode, qc_window_geom *g);
 
+/* A Conv's / ConvTranspose's resolved geometry and group for input x and
+ * weight w under the node's attributes, as the kernel computes them (for
+ * analyses outside the engine, e.g. bias correction's per-tap input sums). */
+int qc_conv_geometry(const qc_attrs *attrs, const qc_tensor *x, const qc_tensor *w, qc_window_geom *g,
+                     int64_t *group);
+int qc_conv_transpose_geometry(const qc_attrs *attrs, const qc_tensor *x, const qc_tensor *w, qc_window_geom *g,
+                               int64_t *group);
+
 /* Checks X is a float tensor of rank 3..5 (N, C, spatial...). */
 int qc_check_spatial_input(const qc_tensor *x, const char *what);
 

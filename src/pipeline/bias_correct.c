@@ -19,39 +19,17 @@ int job_bias_correct(job_state *s, qc_model *quant) {
     return qc_fail(QC_EINTERNAL, "bias correction: not the job's model");
   if (!s->fp32)
     QC_TRY(qc_model_load_buffer(s->base, s->base_len, o->model, s->m->dir, &s->fp32));
-  /* The model as quantized, kept until the correction has proven itself. */
-  unsigned char *before = NULL;
-  size_t before_len = 0;
-  QC_TRY(qc_model_pack(quant, 0, &before, &before_len));
   qc_bias_correction_opts bo = {.nthreads = job_threads(o)};
   qc_bias_correction_result r;
-  int rc = qc_bias_correct(s->fp32, quant, s->src, &bo, &r);
-  int kept = rc == QC_OK && r.corrected && r.sqnr_after >= r.sqnr_before;
-  qc_model *m = NULL;
-  if (rc == QC_OK && r.corrected && !kept &&
-      (rc = qc_model_load_buffer(before, before_len, o->model, s->m->dir, &m)) == QC_OK) {
-    qc_model_free(s->m);
-    s->m = m;
-  }
-  free(before);
-  QC_TRY(rc);
+  QC_TRY(qc_bias_correct(s->fp32, quant, s->src, &bo, &r));
   if (!r.corrected && !r.skipped)
     return QC_OK; /* no quantized weighted layer */
   char note[1024];
-  int off;
-  if (kept || !r.corrected)
-    off = snprintf(note, sizeof note,
-                   "bias correction: %d layer%s corrected (%d bias%s added) over %d sample%s, each on its FP32 "
-                   "input; largest |delta| %.4g on %s; output SQNR on these samples %.2f -> %.2f dB",
-                   r.corrected, r.corrected == 1 ? "" : "s", r.added, r.added == 1 ? "" : "es", r.samples,
-                   r.samples == 1 ? "" : "s", r.max_delta, r.max_node[0] ? r.max_node : "no layer", r.sqnr_before,
-                   r.sqnr_after);
-  else
-    off = snprintf(note, sizeof note,
-                   "bias correction: not applied: correcting %d layer%s would take the output SQNR on %d calibration "
-                   "sample%s from %.2f to %.2f dB",
-                   r.corrected, r.corrected == 1 ? "" : "s", r.samples, r.samples == 1 ? "" : "s", r.sqnr_before,
-                   r.sqnr_after);
+  int off = snprintf(note, sizeof note,
+                     "bias correction: %d layer%s corrected (%d bias%s added) over %d sample%s, each on its FP32 "
+                     "input; largest |delta| %.4g on %s",
+                     r.corrected, r.corrected == 1 ? "" : "s", r.added, r.added == 1 ? "" : "es", r.samples,
+                     r.samples == 1 ? "" : "s", r.max_delta, r.max_node[0] ? r.max_node : "no layer");
   if (r.skipped && off < (int)sizeof note)
     snprintf(note + off, sizeof note - (size_t)off, "; %d left alone (no bias to correct, e.g. %s)", r.skipped,
              r.first_skipped);

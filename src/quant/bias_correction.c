@@ -13,25 +13,23 @@
 #include "../io/model_io.h"
 #include "../ir/graph.h"
 #include "bias_targets.h"
+#include "tap_sums.h"
 
 
 typedef struct layer {
   int node;        /* the same id in both graphs */
-  int axis_last;   /* channels on the last axis (Gemm, MatMul), else axis 1 */
-  int channels;    /* 0 until the first output is seen; -1: unusable (channels changed) */
-  double *sum_fp, *sum_q;
-  int64_t count_fp, count_q;
+  int usable;      /* both sides known and the sums cover every sample */
+  qc_tap_sums sums;
   int x;           /* the FP32 graph's activation input */
   int x_quantized; /* the quantized node reads it through Q -> DQ with these qparams: */
   qc_qparams xqp;
-  int n_inputs;    /* of the quantized node: its weight and bias, dequantized (owned) */
-  qc_tensor w, b;
+  const qc_tensor *w_fp, *b_fp; /* the FP32 node's weight and bias (initializers; b_fp may be NULL) */
+  qc_tensor w, b;  /* the quantized node's weight and bias, dequantized (owned) */
   int has_b;
 } layer;
 
 typedef struct measure {
-  const qc_graph *g, *gq; /* FP32 and quantized graphs */
-  int opset;              /* the quantized model's */
+  const qc_graph *g;      /* the FP32 graph */
   int n_nodes;
   const int *layer_of_node; /* node id -> layer index or -1 */
   layer *layers;
@@ -39,62 +37,8 @@ typedef struct measure {
 } measure;
 
 
-/* Adds the per-channel sums of output t into sum (allocated on the first call). */
-static int add_channel_sums(layer *l, const qc_tensor *t, int quant) {
-  if (t->dtype != QC_DT_FLOAT || t->ndim < 1)
-    return QC_OK;
-  int axis = l->axis_last || t->ndim < 2 ? t->ndim - 1 : 1;
-  int64_t c_n = t->dims[axis], inner = 1;
-  for (int d = axis + 1; d < t->ndim; d++)
-    inner *= t->dims[d];
-  if (l->channels < 0 || c_n < 1 || (l->channels > 0 && l->channels != c_n)) {
-    l->channels = -1;
-    return QC_OK;
-  }
-  if (!l->channels) {
-    l->channels = (int)c_n;
-    l->sum_fp = calloc((size_t)c_n, sizeof(double));
-    l->sum_q = calloc((size_t)c_n, sizeof(double));
-    if (!l->sum_fp || !l->sum_q)
-      return qc_fail(QC_ENOMEM, "out of memory");
-  }
-  double *sum = quant ? l->sum_q : l->sum_fp;
-  const float *x = qc_f32(t);
-  int64_t outer = t->numel / (c_n * inner);
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t c = 0; c < c_n; c++) {
-      const float *p = x + (o * c_n + c) * inner;
-      double acc = 0;
-      for (int64_t i = 0; i < inner; i++)
-        acc += p[i];
-      sum[c] += acc;
-    }
-  *(quant ? &l->count_q : &l->count_fp) += outer * inner;
-  return QC_OK;
-}
-
-/* The quantized layer on the FP32 layer's own input: x through the layer's
- * input Q -> DQ, the int8 weight and the bias dequantized. */
-static int quantized_layer_output(const measure *m, layer *l, const qc_tensor *x, qc_tensor *y) {
-  qc_tensor xq = {0};
-  const qc_tensor *in = x;
-  if (l->x_quantized) {
-    QC_TRY(qc_tensor_alloc(&xq, QC_DT_FLOAT, x->ndim, x->dims));
-    const qc_qparams *qp = &l->xqp;
-    for (int64_t i = 0; i < x->numel; i++)
-      qc_f32(&xq)[i] = qc_dequantize_value(qc_quantize_value(qc_f32(x)[i], qp->scale, qp->zero_point, qp->qmin,
-                                                             qp->qmax), qp->scale, qp->zero_point);
-    in = &xq;
-  }
-  qc_tensor *ins[3] = {(qc_tensor *)in, &l->w, l->has_b ? &l->b : NULL};
-  qc_tensor *outs[1] = {y};
-  int rc = qc_engine_eval_node(m->gq, l->node, m->opset, ins, outs, 1);
-  qc_tensor_release(&xq);
-  return rc;
-}
-
-/* FP32 run: keeps the layers' inputs at hand; at each layer's output, adds
- * its channel sums and those of the quantized layer on the same input. */
+/* FP32 run: keeps the layers' inputs at hand; after each layer, adds its
+ * input's tap sums, as is and through the quantized node's input Q -> DQ. */
 static int measure_value(void *user, int node, int value, const qc_tensor *t) {
   measure *m = user;
   m->live[value] = t;
@@ -104,19 +48,19 @@ static int measure_value(void *user, int node, int value, const qc_tensor *t) {
   const qc_tensor *x = m->live[l->x];
   if (!x)
     return qc_fail(QC_EINTERNAL, "bias correction: the input of node #%d is not at hand", node);
-  qc_tensor y = {0};
-  int rc = add_channel_sums(l, t, 0);
-  if (rc == QC_OK)
-    rc = quantized_layer_output(m, l, x, &y);
-  if (rc == QC_OK)
-    rc = add_channel_sums(l, &y, 1);
-  qc_tensor_release(&y);
+  if (!l->usable)
+    return QC_OK;
+  int rc = qc_tap_sums_add(&l->sums, x, l->x_quantized ? &l->xqp : NULL);
+  if (rc == QC_EUNSUPPORTED) { /* a shape this form does not cover: the layer is left alone */
+    l->usable = 0;
+    return QC_OK;
+  }
   return rc;
 }
 
 /* Runs the FP32 model over the chosen samples, accumulating into the layers' sums. */
 static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const int64_t *picks, int n_picks,
-                       int nthreads, qc_tensor *fp_out, int *used) {
+                       int nthreads, int *used) {
   const qc_graph *g = model->graph;
   qc_engine *e = NULL;
   qc_engine_opts eo = {.nthreads = nthreads};
@@ -143,10 +87,8 @@ static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const 
       rc = qc_engine_run(e, in_ptrs, out, measure_value, m);
     for (int i = 0; i < g->n_inputs; i++)
       qc_tensor_release(&in[i]);
-    for (int i = 0; i < g->n_outputs; i++) { /* kept for the output SQNR check */
-      fp_out[(size_t)k * (size_t)g->n_outputs + (size_t)i] = out[i];
-      memset(&out[i], 0, sizeof out[i]);
-    }
+    for (int i = 0; i < g->n_outputs; i++)
+      qc_tensor_release(&out[i]);
     (*used)++;
     if (rc == QC_OK && qc_interrupted())
       rc = qc_fail(QC_EINTERRUPTED, "interrupted during bias correction; nothing written");
@@ -155,59 +97,6 @@ static int run_samples(qc_model *model, measure *m, qc_calib_source *src, const 
   free(in);
   free(out);
   free(in_ptrs);
-  return rc;
-}
-
-/* The quantized model's output SQNR against the FP32 outputs fp_out on the
- * same samples: per float output, 10 log10(sum fp^2 / sum (q - fp)^2) pooled
- * over the samples (double, in sample order); the worst output's. */
-static int output_sqnr(qc_model *quant, qc_calib_source *src, const int64_t *picks, int n_picks, int nthreads,
-                       const qc_tensor *fp_out, double *db) {
-  const qc_graph *g = quant->graph;
-  int no = g->n_outputs;
-  qc_engine *e = NULL;
-  qc_engine_opts eo = {.nthreads = nthreads};
-  qc_tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in), *out = calloc((size_t)no + 1, sizeof *out);
-  qc_tensor **in_ptrs = calloc((size_t)g->n_inputs + 1, sizeof *in_ptrs);
-  double *sig = calloc((size_t)no + 1, sizeof *sig), *err = calloc((size_t)no + 1, sizeof *err);
-  int rc = (in && out && in_ptrs && sig && err) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
-  if (rc == QC_OK)
-    rc = qc_engine_create(quant, &eo, &e);
-  for (int i = 0; i < g->n_inputs; i++)
-    in_ptrs[i] = &in[i];
-  for (int k = 0; rc == QC_OK && k < n_picks; k++) {
-    const qc_tensor *ref = &fp_out[(size_t)k * (size_t)no];
-    rc = qc_calib_source_load(src, picks[k], in);
-    if (rc == QC_CALIB_SKIPPED) {
-      rc = QC_OK;
-      continue;
-    }
-    if (rc == QC_OK)
-      rc = qc_engine_run(e, in_ptrs, out, NULL, NULL);
-    for (int o = 0; rc == QC_OK && o < no; o++) {
-      if (out[o].dtype != QC_DT_FLOAT || ref[o].dtype != QC_DT_FLOAT || out[o].numel != ref[o].numel)
-        continue;
-      for (int64_t j = 0; j < ref[o].numel; j++) {
-        double r = qc_f32(&ref[o])[j], d = (double)qc_f32(&out[o])[j] - r;
-        sig[o] += r * r;
-        err[o] += d * d;
-      }
-    }
-    for (int i = 0; i < g->n_inputs; i++)
-      qc_tensor_release(&in[i]);
-    for (int o = 0; o < no; o++)
-      qc_tensor_release(&out[o]);
-  }
-  *db = 200.0;
-  for (int o = 0; o < no; o++)
-    if (sig[o] > 0)
-      *db = fmin(*db, err[o] > 0 ? 10.0 * log10(sig[o] / err[o]) : 200.0);
-  qc_engine_free(e);
-  free(in);
-  free(out);
-  free(in_ptrs);
-  free(sig);
-  free(err);
   return rc;
 }
 
@@ -229,13 +118,23 @@ static int eval_dequantize(const qc_graph *g, int opset, int dq, qc_tensor *out)
   return 1;
 }
 
-/* The quantized side of layer l: its input's qparams, weight and bias. 0 when
- * the quantized node cannot be evaluated alone (a weight or bias computed at
- * run time). */
+/* Layer l's two sides: the FP32 node's weight and bias (initializers), the
+ * quantized node's input qparams, weight and bias. 0 when a side cannot be
+ * read without running the model (a weight or bias computed at run time). */
 static int prepare_layer(const qc_graph *gf, const qc_graph *gq, int opset, layer *l) {
-  const qc_node *nq = &gq->nodes[l->node];
-  l->x = gf->nodes[l->node].inputs[0];
-  l->n_inputs = nq->ninputs;
+  const qc_node *nf = &gf->nodes[l->node];
+  l->x = nf->inputs[0];
+  int wf = bc_input(gf, l->node, 1), bf = bc_input(gf, l->node, 2);
+  if (!bc_is_init(gf, wf, QC_DT_FLOAT) || (bf >= 0 && !bc_is_init(gf, bf, QC_DT_FLOAT)))
+    return 0;
+  QC_TRY(qc_graph_initializer_view(gf, wf, &l->w_fp));
+  if (bf >= 0)
+    QC_TRY(qc_graph_initializer_view(gf, bf, &l->b_fp));
+  qc_attrs attrs = qc_node_attrs(gq, l->node);
+  int rc = qc_tap_sums_init(&l->sums, qc_node_op(gq, l->node), &attrs, l->w_fp);
+  if (rc == QC_EUNSUPPORTED)
+    return 0;
+  QC_TRY(rc);
   int xdq = bc_producer(gq, bc_input(gq, l->node, 0));
   if (bc_is_op(gq, xdq, "DequantizeLinear")) {
     const qc_tensor *sc, *zp = NULL;
@@ -254,7 +153,7 @@ static int prepare_layer(const qc_graph *gf, const qc_graph *gq, int opset, laye
     l->xqp.qmax = u8 ? 255 : 127;
     l->x_quantized = 1;
   }
-  int rc = eval_dequantize(gq, opset, bc_producer(gq, bc_input(gq, l->node, 1)), &l->w);
+  rc = eval_dequantize(gq, opset, bc_producer(gq, bc_input(gq, l->node, 1)), &l->w);
   if (rc <= 0)
     return rc;
   int b = bc_input(gq, l->node, 2);
@@ -269,6 +168,35 @@ static int prepare_layer(const qc_graph *gf, const qc_graph *gq, int opset, laye
   return 1;
 }
 
+/* delta[c] = mean_q[c] - mean_fp[c] of layer l from its sums; 0 when the
+ * sums do not give it (the caller counts the layer as skipped). */
+static int layer_delta(const layer *l, double **delta, int *channels) {
+  int64_t n_fp = 0, n_q = 0;
+  int64_t m_n = l->w.numel; /* output channels are at most the weight's size */
+  double *mean_fp = malloc(sizeof(double) * (size_t)(m_n + 1)), *mean_q = malloc(sizeof(double) * (size_t)(m_n + 1));
+  int rc = mean_fp && mean_q ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
+  if (rc == QC_OK)
+    rc = qc_tap_sums_mean(&l->sums, 0, l->w_fp, l->b_fp, mean_fp, &n_fp);
+  if (rc == QC_OK)
+    rc = qc_tap_sums_mean(&l->sums, 1, &l->w, l->has_b ? &l->b : NULL, mean_q, &n_q);
+  if (rc == QC_OK && (n_fp != n_q || n_fp < 1 || n_fp > m_n))
+    rc = QC_EUNSUPPORTED;
+  if (rc == QC_OK) {
+    for (int64_t c = 0; c < n_fp; c++)
+      mean_q[c] -= mean_fp[c];
+    *delta = mean_q;
+    *channels = (int)n_fp;
+    mean_q = NULL;
+  }
+  free(mean_fp);
+  free(mean_q);
+  if (rc == QC_EUNSUPPORTED) {
+    qc_clear_error();
+    return 0;
+  }
+  return rc < 0 ? rc : 1;
+}
+
 int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const qc_bias_correction_opts *opts,
                     qc_bias_correction_result *res) {
   memset(res, 0, sizeof *res);
@@ -281,7 +209,6 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
   const qc_tensor **live = calloc((size_t)gf->n_values + 1, sizeof *live);
   double *delta = NULL;
   int64_t *picks = NULL;
-  qc_tensor *fp_out = NULL; /* FP32 outputs per sample, for the output SQNR */
   int n_layers = 0, rc = (layer_of_node && layers && live) ? QC_OK : qc_fail(QC_ENOMEM, "out of memory");
   for (int id = 0; rc == QC_OK && id < n_nodes; id++) {
     layer_of_node[id] = -1;
@@ -289,10 +216,10 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
       continue;
     layer *l = &layers[n_layers];
     l->node = id;
-    l->axis_last = bc_is_op(g, id, "Gemm") || bc_is_op(g, id, "MatMul");
     rc = prepare_layer(gf, g, quant->opset, l);
     if (rc > 0) {
       rc = QC_OK;
+      l->usable = 1;
       layer_of_node[id] = n_layers;
     } else if (rc == 0 && !res->skipped++) {
       qc_node_label(g, id, res->first_skipped, sizeof res->first_skipped);
@@ -308,54 +235,42 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
     picks[k] = (int64_t)((double)k * (double)total / n_picks); /* evenly spaced, as --calib-count */
   if (rc < 0 || n_layers == res->skipped)
     goto done;
-  measure m = {.gq = g, .opset = quant->opset, .n_nodes = n_nodes, .layer_of_node = layer_of_node,
+  measure m = {.n_nodes = n_nodes, .layer_of_node = layer_of_node,
                .layers = layers, .live = live};
-  int n_out = gf->n_outputs;
-  if (!(fp_out = calloc((size_t)n_picks * (size_t)n_out + 1, sizeof *fp_out)))
-    rc = qc_fail(QC_ENOMEM, "out of memory");
   if (rc == QC_OK)
-    rc = run_samples(fp32, &m, src, picks, n_picks, opts->nthreads, fp_out, &res->samples);
-  if (rc == QC_OK)
-    rc = output_sqnr(quant, src, picks, n_picks, opts->nthreads, fp_out, &res->sqnr_before);
+    rc = run_samples(fp32, &m, src, picks, n_picks, opts->nthreads, &res->samples);
   for (int i = 0; rc == QC_OK && i < n_layers; i++) {
     layer *l = &layers[i];
     target t;
     if (layer_of_node[l->node] < 0)
       continue; /* counted as skipped already */
-    if (l->channels <= 0 || !l->count_fp || l->count_q != l->count_fp || !bc_find_target(g, l->node, l->channels, &t)) {
+    int channels = 0;
+    free(delta);
+    delta = NULL;
+    if (l->usable && (rc = layer_delta(l, &delta, &channels)) < 0)
+      break;
+    if (!l->usable || !rc || !bc_find_target(g, l->node, channels, &t)) {
+      rc = QC_OK;
       if (!res->skipped++)
         qc_node_label(g, l->node, res->first_skipped, sizeof res->first_skipped);
       continue;
     }
-    free(delta);
-    if (!(delta = malloc(sizeof(double) * (size_t)l->channels))) {
-      rc = qc_fail(QC_ENOMEM, "out of memory");
-      break;
-    }
     double layer_max = 0;
-    for (int c = 0; c < l->channels; c++) {
-      delta[c] = (l->sum_q[c] - l->sum_fp[c]) / (double)l->count_fp;
+    for (int c = 0; c < channels; c++)
       layer_max = fmax(layer_max, fabs(delta[c]));
-    }
     if (layer_max > res->max_delta) {
       res->max_delta = layer_max;
       qc_node_label(g, l->node, res->max_node, sizeof res->max_node);
     }
     res->added += t.kind == T_NEW_INT32 || t.kind == T_NEW_FLOAT;
     res->corrected++;
-    rc = bc_apply(g, l->node, &t, delta, l->channels);
+    rc = bc_apply(g, l->node, &t, delta, channels);
   }
   if (rc == QC_OK)
     rc = qc_graph_sync(g);
-  if (rc == QC_OK && res->corrected)
-    rc = output_sqnr(quant, src, picks, n_picks, opts->nthreads, fp_out, &res->sqnr_after);
 done:
-  for (size_t i = 0; fp_out && i < (size_t)n_picks * (size_t)gf->n_outputs; i++)
-    qc_tensor_release(&fp_out[i]);
-  free(fp_out);
   for (int i = 0; i < n_layers; i++) {
-    free(layers[i].sum_fp);
-    free(layers[i].sum_q);
+    qc_tap_sums_free(&layers[i].sums);
     qc_tensor_release(&layers[i].w);
     qc_tensor_release(&layers[i].b);
   }

@@ -3,11 +3,13 @@
  * Rounding the weights and the activations shifts the mean of each weighted
  * layer's output. For every Conv, ConvTranspose, Gemm and MatMul whose weight
  * the QDQ pass quantized (an int8 initializer behind DequantizeLinear), the
- * FP32 model runs on calibration samples and, at each such layer, the layer is
- * evaluated twice on its FP32 input x: as in FP32, and as quantized (x through
- * the layer's input Q -> DQ, the int8 weight and the bias dequantized). Per
- * output channel c of the layer's own output (before any QuantizeLinear):
- *     delta[c] = mean(y_q)[c] - mean(y_fp)[c],   b[c] <- b[c] - delta[c].
+ * FP32 model runs on calibration samples and, at each such layer, the tap
+ * sums of its FP32 input x are added up (tap_sums.h), as is and through the
+ * layer's input Q -> DQ. The layers are linear in x, so per output channel c
+ * of the layer's own output (before any QuantizeLinear) the sums give, without
+ * evaluating the layer:
+ *     delta[c] = mean(y_q)[c] - mean(y_fp)[c],   b[c] <- b[c] - delta[c],
+ * y_q with the int8 weight and the bias dequantized, y_fp the FP32 layer's.
  * Each layer corrects its own shift, so corrections do not add up along the
  * graph (NNCF's FastBiasCorrection; measuring in the quantized model instead,
  * every layer also corrects what its upstream layers already correct).
@@ -19,8 +21,8 @@
  *
  * The layers are matched by node id: the quantized model must be the QDQ
  * pass's rewrite of the FP32 model in memory (node ids are stable through
- * rewrites). Sums are in double, per sample in a fixed order, so the result
- * does not depend on the thread count. */
+ * rewrites). Sums are in double in a fixed order per input channel, so the
+ * result does not depend on the thread count. */
 #ifndef QC_BIAS_CORRECTION_H
 #define QC_BIAS_CORRECTION_H
 
@@ -45,9 +47,6 @@ typedef struct qc_bias_correction_result {
   double max_delta;     /* largest |delta[c]| */
   char max_node[256];   /* its layer's label */
   char first_skipped[256]; /* a skipped layer's label, for the note */
-  double sqnr_before, sqnr_after; /* the quantized model's worst output SQNR (dB) against FP32 on the
-                                     same samples, before and after the correction (after: 0 when
-                                     nothing was corrected) */
 } qc_bias_correction_result;
 
 /* Corrects the biases of `quant` (the QDQ rewrite of `fp32`) from the samples
