@@ -9,7 +9,8 @@ Evaluation (`--eval`, the reports' per-layer errors) and the `--min-sqnr` fallba
 quantized QDQ model in qconvert's engine: every QuantizeLinear -> DequantizeLinear pair is
 computed in float, so an INT8 model costs its FP32 graph plus the fake-quant passes. Per model
 and batch (the inputs and models of bench_engine.py), the model is quantized once with the
-default job on its own benchmark input (`qconvert MODEL --calib DIR_WITH_THE_NPY`), then R
+default job on its own benchmark input (`qconvert MODEL --calib DIR` with one .npy per sample of the batch;
+a fixed-batch model is quantized at batch 1 and rewritten to batch N as bench_engine.py does), then R
 interleaved rounds each run `qconvert run FP32 --repeat K` and `qconvert run INT8 --repeat K`
 on the same input; a process's per-run median is one sample. The table shows the median of
 each side and the median of the per-round ratios INT8 / FP32. Goal: ratio <= 1.3.
@@ -17,11 +18,12 @@ each side and the median of the per-round ratios INT8 / FP32. Goal: ratio <= 1.3
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qc_models as qm  # noqa: E402
@@ -30,16 +32,27 @@ from bench_engine import configs  # noqa: E402
 GOAL = 1.3
 
 
+# Models published at batch 1 that bench_engine.py rewrites to a fixed batch N.
+FIXED_BATCH_SOURCES = {'blazeface': qm.BLAZEFACE, 'mlsd_tiny': qm.MLSD_TINY, 'mlsd_large': qm.MLSD_LARGE}
+
+
 def quantize(qc, model, npy, tmp, label, threads):
-    calib = os.path.join(tmp, 'calib_' + label.replace(' ', '_').replace('=', ''))
+    """The default job on the config's input samples (one .npy each). A fixed-batch rewrite
+    of a batch-1 model is quantized at batch 1 and given the same rewrite."""
+    tag = label.replace(' ', '_').replace('=', '')
+    calib = os.path.join(tmp, 'calib_' + tag)
     os.makedirs(calib, exist_ok=True)
-    shutil.copy(npy, os.path.join(calib, 'sample.npy'))
-    out = os.path.join(tmp, 'int8_' + os.path.basename(calib) + '.onnx')
-    r = subprocess.run([qc, model, '--calib', calib, '--threads', str(threads), '-o', out],
+    x = np.load(npy)
+    for i in range(x.shape[0]):
+        np.save(os.path.join(calib, f'{i:03d}.npy'), x[i:i + 1])
+    key, batch = label.split()[0], x.shape[0]
+    src = FIXED_BATCH_SOURCES.get(key) if batch > 1 else None
+    out = os.path.join(tmp, f'int8_{tag}.onnx')
+    r = subprocess.run([qc, src or model, '--calib', calib, '--threads', str(threads), '-o', out],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f'quantizing {label} failed ({r.returncode}):\n{r.stderr}')
-    return out
+    return qm.fixed_batch(out, os.path.join(tmp, f'int8_{tag}_b{batch}.onnx'), batch) if src else out
 
 
 def main():
