@@ -510,7 +510,8 @@ int qc_eval_reference_spread(qc_model *fp32, qc_eval_data *d, const qc_eval_opts
 }
 
 int qc_evaluate_cached(qc_eval_reference *r, qc_model *quant, qc_eval_result *res) {
-  qc_engine_opts eo = {.nthreads = r->o.nthreads};
+  /* One trial of many: its engine reuses the heap pages the last one freed. */
+  qc_engine_opts eo = {.nthreads = r->o.nthreads, .keep_freed_memory = 1};
   eval_pass p = {.fp32 = r->fp32, .use = r, .spread = r->spread};
   int rc = qc_engine_create(quant, &eo, &p.eq);
   if (rc == QC_OK)
