@@ -314,6 +314,9 @@ struct qc_eval_reference {
   int64_t spread;        /* > 0: only that many evenly spaced samples of d */
   int n_batches, n_kept; /* batches read; the first n_kept have their outputs in outs */
   qc_tensor *outs;       /* n_kept * nout */
+  /* The reference-only sums over the kept batches, as a pass adds them up
+   * when every quantized output matches (ref_prefix_sums): computed once. */
+  double sum_ref2, *out_ref2;
   size_t bytes, max_bytes;
   double fp32_seconds;   /* the FP32 runs of every batch, when made */
 };
@@ -351,6 +354,29 @@ static int keep_outputs(qc_eval_reference *r, int b, qc_tensor *of) {
   return QC_OK;
 }
 
+/* The sums of ref^2 over r's first n_batches kept batches, over all outputs (sum_ref2) and
+ * per output (out_ref2), in the order evaluate_pass adds them: batch by
+ * batch, output by output. matched[b * nout + i] == 0: the quantized output
+ * i of batch b did not match and was left out; matched NULL: all matched. */
+static void ref_prefix_sums(const qc_eval_reference *r, int n_batches, const unsigned char *matched,
+                            double *sum_ref2, double *out_ref2) {
+  *sum_ref2 = 0;
+  for (int i = 0; i < r->nout; i++)
+    out_ref2[i] = 0;
+  for (int b = 0; b < n_batches && b < r->n_kept; b++)
+    for (int i = 0; i < r->nout; i++) {
+      const qc_tensor *of = &r->outs[(size_t)b * (size_t)r->nout + (size_t)i];
+      if (of->dtype != QC_DT_FLOAT || (matched && !matched[(size_t)b * (size_t)r->nout + (size_t)i]))
+        continue;
+      double s = *sum_ref2, so = out_ref2[i];
+      for (int64_t j = 0; j < of->numel; j++) {
+        double a = qc_f32(of)[j];
+        s += a * a, so += a * a;
+      }
+      *sum_ref2 = s, out_ref2[i] = so;
+    }
+}
+
 static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
   memset(res, 0, sizeof *res);
   res->labeled = d->labeled;
@@ -368,6 +394,14 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
    * regressors) is not hidden by a large one: the SQNR reported is the worst. */
   double *out_ref2 = calloc((size_t)nout + 1, sizeof(double)), *out_err2 = calloc((size_t)nout + 1, sizeof(double));
   if (rc == QC_OK && (!out_ref2 || !out_err2))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  /* Over a reference's kept batches the sums of ref^2 are its own, taken
+   * once; unless a quantized output does not match (then left out, as
+   * below), which `matched` records to add them up again. */
+  const qc_eval_reference *use = p->use && p->use->n_kept && p->use->out_ref2 ? p->use : NULL;
+  unsigned char *matched = use ? calloc((size_t)use->n_kept * (size_t)nout + 1, 1) : NULL;
+  int all_matched = 1, batches = 0;
+  if (rc == QC_OK && use && !matched)
     rc = qc_fail(QC_ENOMEM, "out of memory");
   int64_t n = 0, top1_f = 0, top1_q = 0, top5_f = 0, top5_q = 0, agree = 0;
   for (int b = 0; rc == QC_OK && (rc = iter_next(&it)) == 1; b++) {
@@ -390,9 +424,22 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
     }
     if (rc < 0)
       break;
+    int prefix = use && b < use->n_kept; /* the ref^2 sums are the reference's */
     for (int i = 0; eq && i < nout; i++) {
-      if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel)
+      if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel) {
+        all_matched &= !prefix || of[i].dtype != QC_DT_FLOAT;
         continue;
+      }
+      if (prefix) {
+        matched[(size_t)b * (size_t)nout + (size_t)i] = 1;
+        double se = sum_err2, sq = sum_q2, sd = sum_dot, oe = out_err2[i];
+        for (int64_t j = 0; j < of[i].numel; j++) {
+          double a = qc_f32(&of[i])[j], bq = qc_f32(&oq[i])[j];
+          se += (a - bq) * (a - bq), sq += bq * bq, sd += a * bq, oe += (a - bq) * (a - bq);
+        }
+        sum_err2 = se, sum_q2 = sq, sum_dot = sd, out_err2[i] = oe;
+        continue;
+      }
       for (int64_t j = 0; j < of[i].numel; j++) {
         double a = qc_f32(&of[i])[j], bq = qc_f32(&oq[i])[j];
         sum_ref2 += a * a, sum_err2 += (a - bq) * (a - bq), sum_q2 += bq * bq, sum_dot += a * bq;
@@ -403,7 +450,10 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
     const qc_tensor *lf = &of[0];
     int classes = lf->ndim >= 2 && lf->dims[0] == it.count ? (int)(lf->numel / it.count) : 0;
     for (int s = 0; classes > 0 && lf->dtype == QC_DT_FLOAT && s < it.count; s++) {
-      int tf5[5], tq5[5], k = classes < 5 ? classes : 5;
+      /* Unlabeled, only the top-1 class is compared: the first index top_k
+       * finds, whatever k. On a detector's 100 k-pixel map k = 5 cost most
+       * of the evaluation's own time in a --min-sqnr trial (perf). */
+      int tf5[5], tq5[5], k = !d->labeled ? 1 : classes < 5 ? classes : 5;
       top_k(qc_f32(lf) + (size_t)s * (size_t)classes, classes, k, tf5);
       if (eq)
         top_k(qc_f32(&oq[0]) + (size_t)s * (size_t)classes, classes, k, tq5);
@@ -418,6 +468,15 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
       agree += eq && tf5[0] == tq5[0];
     }
     n += it.count;
+    batches = b + 1;
+    if (eq && use && b == use->n_kept - 1) { /* the end of the kept batches: their ref^2 sums */
+      if (all_matched) {
+        sum_ref2 = use->sum_ref2;
+        memcpy(out_ref2, use->out_ref2, sizeof(double) * (size_t)nout);
+      } else {
+        ref_prefix_sums(use, b + 1, matched, &sum_ref2, out_ref2);
+      }
+    }
     if (p->fill)
       rc = keep_outputs(p->fill, b, own);
     for (int i = 0; i < nout; i++) {
@@ -427,6 +486,8 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   }
   if (rc == 1 || rc == 0)
     rc = n > 0 ? QC_OK : no_usable_samples(d);
+  if (rc == QC_OK && eq && use && batches < use->n_kept) /* fewer batches read than kept (samples gone) */
+    ref_prefix_sums(use, batches, matched, &sum_ref2, out_ref2);
   if (rc == QC_OK) {
     res->samples = n;
     double dn = n ? (double)n : 1;
@@ -461,6 +522,7 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   free(oq);
   free(out_ref2);
   free(out_err2);
+  free(matched);
   iter_free(&it);
   qc_engine_free(ef_own);
   return rc;
@@ -501,6 +563,10 @@ int qc_eval_reference_spread(qc_model *fp32, qc_eval_data *d, const qc_eval_opts
   if (rc == QC_OK)
     rc = evaluate_pass(&p, d, o, &unused);
   qc_engine_free(p.ef);
+  if (rc == QC_OK && !(r->out_ref2 = calloc((size_t)r->nout + 1, sizeof(double))))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  if (rc == QC_OK)
+    ref_prefix_sums(r, r->n_kept, NULL, &r->sum_ref2, r->out_ref2);
   if (rc < 0) {
     qc_eval_reference_free(r);
     return rc;
@@ -552,6 +618,7 @@ void qc_eval_reference_free(qc_eval_reference *r) {
   for (size_t i = 0; i < (size_t)r->n_kept * (size_t)r->nout; i++)
     qc_tensor_release(&r->outs[i]);
   free(r->outs);
+  free(r->out_ref2);
   free(r);
 }
 
