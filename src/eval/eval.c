@@ -197,6 +197,8 @@ typedef struct batch_iter {
   int64_t spread;        /* > 0: only the samples at rows floor(i * total / spread) */
   int64_t spread_next;   /* the i of the next row taken */
   int64_t class_base;    /* row of the current class's first sample */
+  const struct qc_eval_reference *cached; /* non-NULL: every batch's inputs are its own, nothing is read */
+  int cached_next;       /* the next cached batch */
 } batch_iter;
 
 /* Samples are stacked along dim 0; a model whose inputs fix that dim (an
@@ -242,8 +244,12 @@ static void iter_free(batch_iter *it) {
   free(it->in_ptrs);
 }
 
+static int iter_next_cached(batch_iter *it);
+
 /* Loads the next batch; returns 1 when one was loaded, 0 at the end. */
 static int iter_next(batch_iter *it) {
+  if (it->cached)
+    return iter_next_cached(it);
   iter_release(it);
   qc_eval_data *d = it->d;
   while (it->cls < d->n_classes) {
@@ -319,7 +325,63 @@ struct qc_eval_reference {
   double sum_ref2, *out_ref2;
   size_t bytes, max_bytes;
   double fp32_seconds;   /* the FP32 runs of every batch, when made */
+  /* The inputs of every batch, as read (ninputs each), with their sample
+   * count and label: a trial then reads and preprocesses no image. Kept
+   * while they fit in max_bytes, and only when all of them do. */
+  int n_in_kept;
+  qc_tensor *ins;
+  int *counts, *labels;
+  size_t in_bytes;
 };
+
+/* The next batch from the reference's kept inputs (batch_iter.cached). */
+static int iter_next_cached(batch_iter *it) {
+  const qc_eval_reference *r = it->cached;
+  int ni = it->d->ninputs;
+  if (it->cached_next >= r->n_in_kept)
+    return 0;
+  for (int i = 0; i < ni; i++)
+    it->in_ptrs[i] = &r->ins[(size_t)it->cached_next * (size_t)ni + (size_t)i];
+  it->count = r->counts[it->cached_next];
+  it->label = r->labels[it->cached_next];
+  it->cached_next++;
+  return 1;
+}
+
+/* Keeps batch b's inputs (taken from it) while every earlier batch's were
+ * kept and the bound allows; else drops what was kept, since a trial uses
+ * them only when it has them all. */
+static int keep_inputs(qc_eval_reference *r, int b, batch_iter *it) {
+  int ni = it->d->ninputs;
+  size_t bytes = 0;
+  for (int i = 0; i < ni; i++)
+    bytes += it->inputs[i].nbytes;
+  if (r->n_in_kept == b && r->in_bytes + bytes <= r->max_bytes) {
+    qc_tensor *ins = realloc(r->ins, sizeof *ins * (size_t)(b + 1) * (size_t)ni);
+    if (ins)
+      r->ins = ins;
+    int *counts = ins ? realloc(r->counts, sizeof *counts * (size_t)(b + 1)) : NULL;
+    if (counts)
+      r->counts = counts;
+    int *labels = counts ? realloc(r->labels, sizeof *labels * (size_t)(b + 1)) : NULL;
+    if (!labels)
+      return qc_fail(QC_ENOMEM, "out of memory");
+    r->labels = labels;
+    for (int i = 0; i < ni; i++) {
+      ins[(size_t)b * (size_t)ni + (size_t)i] = it->inputs[i];
+      memset(&it->inputs[i], 0, sizeof it->inputs[i]);
+    }
+    r->counts[b] = it->count, r->labels[b] = it->label;
+    r->n_in_kept = b + 1;
+    r->in_bytes += bytes;
+    return QC_OK;
+  }
+  for (size_t i = 0; i < (size_t)r->n_in_kept * (size_t)ni; i++)
+    qc_tensor_release(&r->ins[i]);
+  r->n_in_kept = 0;
+  r->in_bytes = r->max_bytes + 1; /* no later batch is kept */
+  return QC_OK;
+}
 
 /* One evaluation pass over the data: FP32 outputs from an engine (ef) or
  * from a reference, quantized outputs from eq (may be NULL); with fill, the
@@ -385,6 +447,8 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   qc_engine *ef = p->ef, *eq = p->eq, *ef_own = NULL;
   batch_iter it;
   int rc = iter_init(&it, d, model_batch(p->fp32, o->batch), p->spread);
+  if (p->use && p->use->n_in_kept && p->use->n_in_kept == p->use->n_batches)
+    it.cached = p->use;
   int nout = p->fp32->graph->n_outputs;
   qc_tensor *own = calloc((size_t)nout + 1, sizeof *own), *oq = calloc((size_t)nout + 1, sizeof *oq);
   if (rc == QC_OK && (!own || !oq))
@@ -479,6 +543,8 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
     }
     if (p->fill)
       rc = keep_outputs(p->fill, b, own);
+    if (p->fill && rc == QC_OK)
+      rc = keep_inputs(p->fill, b, &it);
     for (int i = 0; i < nout; i++) {
       qc_tensor_release(&own[i]);
       qc_tensor_release(&oq[i]);
@@ -619,6 +685,11 @@ void qc_eval_reference_free(qc_eval_reference *r) {
     qc_tensor_release(&r->outs[i]);
   free(r->outs);
   free(r->out_ref2);
+  for (size_t i = 0; i < (size_t)r->n_in_kept * (size_t)r->d->ninputs; i++)
+    qc_tensor_release(&r->ins[i]);
+  free(r->ins);
+  free(r->counts);
+  free(r->labels);
   free(r);
 }
 
