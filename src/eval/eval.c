@@ -385,7 +385,7 @@ static int keep_inputs(qc_eval_reference *r, int b, batch_iter *it) {
 
 /* One evaluation pass over the data: FP32 outputs from an engine (ef) or
  * from a reference, quantized outputs from eq (may be NULL); with fill, the
- * FP32 outputs are kept in it. The sums are taken in the same order on
+ * FP32 outputs (and the inputs) are kept in it. The sums are taken in the same order on
  * every path, so a cached evaluation gives the very same numbers. */
 typedef struct eval_pass {
   qc_model *fp32;
