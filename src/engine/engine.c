@@ -45,6 +45,7 @@ struct qc_engine {
   int *last_use;          /* per value id: plan index of the last consumer, -1 if none */
   unsigned char *pinned;  /* per value id: never freed during a run (inputs, constants, outputs) */
   int max_io;             /* most inputs or outputs of one node */
+  int keep_freed_memory;  /* qc_engine_opts: passed to every run state's pool */
   pthread_mutex_t idle_lock;
   run_state *idle;        /* run states not in use by a run */
 };
@@ -272,6 +273,7 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   e->model = m;
   e->graph = g;
+  e->keep_freed_memory = opts ? opts->keep_freed_memory : 0;
   pthread_mutex_init(&e->idle_lock, NULL);
   e->max_io = 1;
   e->plan = calloc((size_t)n + 1, sizeof *e->plan);
@@ -396,6 +398,7 @@ static run_state *run_state_take(qc_engine *e) {
     rs->store = calloc(nv, sizeof *rs->store);
     rs->kin = calloc((size_t)e->max_io, sizeof *rs->kin);
     rs->kout = calloc((size_t)e->max_io, sizeof *rs->kout);
+    rs->pool.keep_freed_memory = e->keep_freed_memory;
     if (!rs->vals || !rs->store || !rs->kin || !rs->kout) {
       free(rs->vals);
       free(rs->store);

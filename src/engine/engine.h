@@ -20,6 +20,10 @@ typedef int (*qc_value_callback)(void *user, int node, int value, const qc_tenso
 
 typedef struct qc_engine_opts {
   int nthreads; /* 0: all cores */
+  /* 1: planning the activation arena keeps the heap's freed pages instead of
+   * handing them back to the system; for engines created one after another
+   * on the same data (search trials), each reusing the pages of the last. */
+  int keep_freed_memory;
 } qc_engine_opts;
 
 int qc_engine_create(struct qc_model *m, const qc_engine_opts *opts, qc_engine **out);

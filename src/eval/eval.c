@@ -197,6 +197,8 @@ typedef struct batch_iter {
   int64_t spread;        /* > 0: only the samples at rows floor(i * total / spread) */
   int64_t spread_next;   /* the i of the next row taken */
   int64_t class_base;    /* row of the current class's first sample */
+  const struct qc_eval_reference *cached; /* non-NULL: every batch's inputs are its own, nothing is read */
+  int cached_next;       /* the next cached batch */
 } batch_iter;
 
 /* Samples are stacked along dim 0; a model whose inputs fix that dim (an
@@ -242,8 +244,12 @@ static void iter_free(batch_iter *it) {
   free(it->in_ptrs);
 }
 
+static int iter_next_cached(batch_iter *it);
+
 /* Loads the next batch; returns 1 when one was loaded, 0 at the end. */
 static int iter_next(batch_iter *it) {
+  if (it->cached)
+    return iter_next_cached(it);
   iter_release(it);
   qc_eval_data *d = it->d;
   while (it->cls < d->n_classes) {
@@ -314,13 +320,72 @@ struct qc_eval_reference {
   int64_t spread;        /* > 0: only that many evenly spaced samples of d */
   int n_batches, n_kept; /* batches read; the first n_kept have their outputs in outs */
   qc_tensor *outs;       /* n_kept * nout */
+  /* The reference-only sums over the kept batches, as a pass adds them up
+   * when every quantized output matches (ref_prefix_sums): computed once. */
+  double sum_ref2, *out_ref2;
   size_t bytes, max_bytes;
   double fp32_seconds;   /* the FP32 runs of every batch, when made */
+  /* The inputs of every batch, as read (ninputs each), with their sample
+   * count and label: a trial then reads and preprocesses no image. Kept
+   * while they fit in max_bytes, and only when all of them do. */
+  int n_in_kept;
+  qc_tensor *ins;
+  int *counts, *labels;
+  size_t in_bytes;
 };
+
+/* The next batch from the reference's kept inputs (batch_iter.cached). */
+static int iter_next_cached(batch_iter *it) {
+  const qc_eval_reference *r = it->cached;
+  int ni = it->d->ninputs;
+  if (it->cached_next >= r->n_in_kept)
+    return 0;
+  for (int i = 0; i < ni; i++)
+    it->in_ptrs[i] = &r->ins[(size_t)it->cached_next * (size_t)ni + (size_t)i];
+  it->count = r->counts[it->cached_next];
+  it->label = r->labels[it->cached_next];
+  it->cached_next++;
+  return 1;
+}
+
+/* Keeps batch b's inputs (taken from it) while every earlier batch's were
+ * kept and the bound allows; else drops what was kept, since a trial uses
+ * them only when it has them all. */
+static int keep_inputs(qc_eval_reference *r, int b, batch_iter *it) {
+  int ni = it->d->ninputs;
+  size_t bytes = 0;
+  for (int i = 0; i < ni; i++)
+    bytes += it->inputs[i].nbytes;
+  if (r->n_in_kept == b && r->in_bytes + bytes <= r->max_bytes) {
+    qc_tensor *ins = realloc(r->ins, sizeof *ins * (size_t)(b + 1) * (size_t)ni);
+    if (ins)
+      r->ins = ins;
+    int *counts = ins ? realloc(r->counts, sizeof *counts * (size_t)(b + 1)) : NULL;
+    if (counts)
+      r->counts = counts;
+    int *labels = counts ? realloc(r->labels, sizeof *labels * (size_t)(b + 1)) : NULL;
+    if (!labels)
+      return qc_fail(QC_ENOMEM, "out of memory");
+    r->labels = labels;
+    for (int i = 0; i < ni; i++) {
+      ins[(size_t)b * (size_t)ni + (size_t)i] = it->inputs[i];
+      memset(&it->inputs[i], 0, sizeof it->inputs[i]);
+    }
+    r->counts[b] = it->count, r->labels[b] = it->label;
+    r->n_in_kept = b + 1;
+    r->in_bytes += bytes;
+    return QC_OK;
+  }
+  for (size_t i = 0; i < (size_t)r->n_in_kept * (size_t)ni; i++)
+    qc_tensor_release(&r->ins[i]);
+  r->n_in_kept = 0;
+  r->in_bytes = r->max_bytes + 1; /* no later batch is kept */
+  return QC_OK;
+}
 
 /* One evaluation pass over the data: FP32 outputs from an engine (ef) or
  * from a reference, quantized outputs from eq (may be NULL); with fill, the
- * FP32 outputs are kept in it. The sums are taken in the same order on
+ * FP32 outputs (and the inputs) are kept in it. The sums are taken in the same order on
  * every path, so a cached evaluation gives the very same numbers. */
 typedef struct eval_pass {
   qc_model *fp32;
@@ -351,6 +416,29 @@ static int keep_outputs(qc_eval_reference *r, int b, qc_tensor *of) {
   return QC_OK;
 }
 
+/* The sums of ref^2 over r's first n_batches kept batches, over all outputs (sum_ref2) and
+ * per output (out_ref2), in the order evaluate_pass adds them: batch by
+ * batch, output by output. matched[b * nout + i] == 0: the quantized output
+ * i of batch b did not match and was left out; matched NULL: all matched. */
+static void ref_prefix_sums(const qc_eval_reference *r, int n_batches, const unsigned char *matched,
+                            double *sum_ref2, double *out_ref2) {
+  *sum_ref2 = 0;
+  for (int i = 0; i < r->nout; i++)
+    out_ref2[i] = 0;
+  for (int b = 0; b < n_batches && b < r->n_kept; b++)
+    for (int i = 0; i < r->nout; i++) {
+      const qc_tensor *of = &r->outs[(size_t)b * (size_t)r->nout + (size_t)i];
+      if (of->dtype != QC_DT_FLOAT || (matched && !matched[(size_t)b * (size_t)r->nout + (size_t)i]))
+        continue;
+      double s = *sum_ref2, so = out_ref2[i];
+      for (int64_t j = 0; j < of->numel; j++) {
+        double a = qc_f32(of)[j];
+        s += a * a, so += a * a;
+      }
+      *sum_ref2 = s, out_ref2[i] = so;
+    }
+}
+
 static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, qc_eval_result *res) {
   memset(res, 0, sizeof *res);
   res->labeled = d->labeled;
@@ -359,6 +447,8 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   qc_engine *ef = p->ef, *eq = p->eq, *ef_own = NULL;
   batch_iter it;
   int rc = iter_init(&it, d, model_batch(p->fp32, o->batch), p->spread);
+  if (p->use && p->use->n_in_kept && p->use->n_in_kept == p->use->n_batches)
+    it.cached = p->use;
   int nout = p->fp32->graph->n_outputs;
   qc_tensor *own = calloc((size_t)nout + 1, sizeof *own), *oq = calloc((size_t)nout + 1, sizeof *oq);
   if (rc == QC_OK && (!own || !oq))
@@ -368,6 +458,14 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
    * regressors) is not hidden by a large one: the SQNR reported is the worst. */
   double *out_ref2 = calloc((size_t)nout + 1, sizeof(double)), *out_err2 = calloc((size_t)nout + 1, sizeof(double));
   if (rc == QC_OK && (!out_ref2 || !out_err2))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  /* Over a reference's kept batches the sums of ref^2 are its own, taken
+   * once; unless a quantized output does not match (then left out, as
+   * below), which `matched` records to add them up again. */
+  const qc_eval_reference *use = p->use && p->use->n_kept && p->use->out_ref2 ? p->use : NULL;
+  unsigned char *matched = use ? calloc((size_t)use->n_kept * (size_t)nout + 1, 1) : NULL;
+  int all_matched = 1, batches = 0;
+  if (rc == QC_OK && use && !matched)
     rc = qc_fail(QC_ENOMEM, "out of memory");
   int64_t n = 0, top1_f = 0, top1_q = 0, top5_f = 0, top5_q = 0, agree = 0;
   for (int b = 0; rc == QC_OK && (rc = iter_next(&it)) == 1; b++) {
@@ -390,9 +488,22 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
     }
     if (rc < 0)
       break;
+    int prefix = use && b < use->n_kept; /* the ref^2 sums are the reference's */
     for (int i = 0; eq && i < nout; i++) {
-      if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel)
+      if (of[i].dtype != QC_DT_FLOAT || oq[i].numel != of[i].numel) {
+        all_matched &= !prefix || of[i].dtype != QC_DT_FLOAT;
         continue;
+      }
+      if (prefix) {
+        matched[(size_t)b * (size_t)nout + (size_t)i] = 1;
+        double se = sum_err2, sq = sum_q2, sd = sum_dot, oe = out_err2[i];
+        for (int64_t j = 0; j < of[i].numel; j++) {
+          double a = qc_f32(&of[i])[j], bq = qc_f32(&oq[i])[j];
+          se += (a - bq) * (a - bq), sq += bq * bq, sd += a * bq, oe += (a - bq) * (a - bq);
+        }
+        sum_err2 = se, sum_q2 = sq, sum_dot = sd, out_err2[i] = oe;
+        continue;
+      }
       for (int64_t j = 0; j < of[i].numel; j++) {
         double a = qc_f32(&of[i])[j], bq = qc_f32(&oq[i])[j];
         sum_ref2 += a * a, sum_err2 += (a - bq) * (a - bq), sum_q2 += bq * bq, sum_dot += a * bq;
@@ -403,7 +514,10 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
     const qc_tensor *lf = &of[0];
     int classes = lf->ndim >= 2 && lf->dims[0] == it.count ? (int)(lf->numel / it.count) : 0;
     for (int s = 0; classes > 0 && lf->dtype == QC_DT_FLOAT && s < it.count; s++) {
-      int tf5[5], tq5[5], k = classes < 5 ? classes : 5;
+      /* Unlabeled, only the top-1 class is compared: the first index top_k
+       * finds, whatever k. On a detector's 100 k-pixel map k = 5 cost most
+       * of the evaluation's own time in a --min-sqnr trial (perf). */
+      int tf5[5], tq5[5], k = !d->labeled ? 1 : classes < 5 ? classes : 5;
       top_k(qc_f32(lf) + (size_t)s * (size_t)classes, classes, k, tf5);
       if (eq)
         top_k(qc_f32(&oq[0]) + (size_t)s * (size_t)classes, classes, k, tq5);
@@ -418,8 +532,19 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
       agree += eq && tf5[0] == tq5[0];
     }
     n += it.count;
+    batches = b + 1;
+    if (eq && use && b == use->n_kept - 1) { /* the end of the kept batches: their ref^2 sums */
+      if (all_matched) {
+        sum_ref2 = use->sum_ref2;
+        memcpy(out_ref2, use->out_ref2, sizeof(double) * (size_t)nout);
+      } else {
+        ref_prefix_sums(use, b + 1, matched, &sum_ref2, out_ref2);
+      }
+    }
     if (p->fill)
       rc = keep_outputs(p->fill, b, own);
+    if (p->fill && rc == QC_OK)
+      rc = keep_inputs(p->fill, b, &it);
     for (int i = 0; i < nout; i++) {
       qc_tensor_release(&own[i]);
       qc_tensor_release(&oq[i]);
@@ -427,6 +552,8 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   }
   if (rc == 1 || rc == 0)
     rc = n > 0 ? QC_OK : no_usable_samples(d);
+  if (rc == QC_OK && eq && use && batches < use->n_kept) /* fewer batches read than kept (samples gone) */
+    ref_prefix_sums(use, batches, matched, &sum_ref2, out_ref2);
   if (rc == QC_OK) {
     res->samples = n;
     double dn = n ? (double)n : 1;
@@ -461,6 +588,7 @@ static int evaluate_pass(eval_pass *p, qc_eval_data *d, const qc_eval_opts *o, q
   free(oq);
   free(out_ref2);
   free(out_err2);
+  free(matched);
   iter_free(&it);
   qc_engine_free(ef_own);
   return rc;
@@ -501,6 +629,10 @@ int qc_eval_reference_spread(qc_model *fp32, qc_eval_data *d, const qc_eval_opts
   if (rc == QC_OK)
     rc = evaluate_pass(&p, d, o, &unused);
   qc_engine_free(p.ef);
+  if (rc == QC_OK && !(r->out_ref2 = calloc((size_t)r->nout + 1, sizeof(double))))
+    rc = qc_fail(QC_ENOMEM, "out of memory");
+  if (rc == QC_OK)
+    ref_prefix_sums(r, r->n_kept, NULL, &r->sum_ref2, r->out_ref2);
   if (rc < 0) {
     qc_eval_reference_free(r);
     return rc;
@@ -510,7 +642,8 @@ int qc_eval_reference_spread(qc_model *fp32, qc_eval_data *d, const qc_eval_opts
 }
 
 int qc_evaluate_cached(qc_eval_reference *r, qc_model *quant, qc_eval_result *res) {
-  qc_engine_opts eo = {.nthreads = r->o.nthreads};
+  /* One trial of many: its engine reuses the heap pages the last one freed. */
+  qc_engine_opts eo = {.nthreads = r->o.nthreads, .keep_freed_memory = 1};
   eval_pass p = {.fp32 = r->fp32, .use = r, .spread = r->spread};
   int rc = qc_engine_create(quant, &eo, &p.eq);
   if (rc == QC_OK)
@@ -551,6 +684,12 @@ void qc_eval_reference_free(qc_eval_reference *r) {
   for (size_t i = 0; i < (size_t)r->n_kept * (size_t)r->nout; i++)
     qc_tensor_release(&r->outs[i]);
   free(r->outs);
+  free(r->out_ref2);
+  for (size_t i = 0; i < (size_t)r->n_in_kept * (size_t)r->d->ninputs; i++)
+    qc_tensor_release(&r->ins[i]);
+  free(r->ins);
+  free(r->counts);
+  free(r->labels);
   free(r);
 }
 

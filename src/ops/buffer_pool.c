@@ -168,9 +168,13 @@ static void replan(qc_buffer_pool *pool) {
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
   /* The run's malloc'd buffers are free now but kept by malloc (the CLI sets a
    * high trim threshold); hand them back so the arena does not add to them.
+   * Unless the owner keeps them: engines created one after another (the
+   * --min-sqnr trials) would fault the same pages in again every time, a
+   * fifth of such a search's cycles (docs/engine.md).
    * Not under ASan: its allocator replaces glibc's, whose arena malloc_trim
    * would walk uninitialised (a SEGV seen when calibration threads replan). */
-  malloc_trim(0);
+  if (!pool->keep_freed_memory)
+    malloc_trim(0);
 #endif
   if (plan_offsets(plan, pool->n_reqs, &bytes) == 0)
     arena = aligned_alloc(POOL_ALIGN, bytes ? bytes : POOL_ALIGN);

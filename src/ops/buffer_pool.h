@@ -46,6 +46,7 @@ typedef struct qc_buffer_pool {
   int n_live, live_alloc;
   int diverged; /* the run left the plan: later gets come from malloc */
   int failed;   /* out of memory while recording: do not plan this run */
+  int keep_freed_memory; /* set by the owner: planning does not hand freed heap pages back (malloc_trim) */
 } qc_buffer_pool;
 
 /* A buffer of at least `bytes` (contents unspecified; 64-byte aligned in the
