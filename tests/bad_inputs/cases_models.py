@@ -154,11 +154,14 @@ def cases(top):
     expect_success("calib: NaN/Inf activations (Log of 0)", logm, black, os.path.join(top, "log.int8.onnx"),
                    ["--report", rep], check=finite_scales)
 
-    # -- SIGINT during a long calibration: exit 130, no output, no temp file
+    # -- SIGINT during a long calibration: exit 130, no output, no temp file. Each sample is a
+    # 1024x1024 noise PNG (decoding and resizing it takes milliseconds whatever the engine's
+    # speed; 3000 of them last tens of seconds), so the signal always lands mid-calibration.
     if wanted("signal: SIGINT during calibration"):
         big = os.path.join(top, "calib-big")
         os.makedirs(big)
-        src = os.path.join(calib, "img0000.png")
+        src = os.path.join(top, "big-noise.png")
+        Image.fromarray(np.random.default_rng(7).integers(0, 256, (1024, 1024), dtype=np.uint8)).save(src)
         for i in range(3000):
             os.link(src, os.path.join(big, "s%05d.png" % i))
         sig_out = os.path.join(top, "sig.int8.onnx")
