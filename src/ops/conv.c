@@ -81,17 +81,8 @@ static int conv_resolve(const qc_kernel *k, qc_window_geom *g) {
 
 int qc_conv_geometry(const qc_attrs *attrs, const qc_tensor *x, const qc_tensor *w, qc_window_geom *g,
                      int64_t *group) {
-  qc_tensor *ins[2] = {(qc_tensor *)x, (qc_tensor *)w};
-  qc_tensor y = {0}, *outs[1] = {&y};
-  qc_kernel k = {.op_type = "Conv", .node_name = "", .attrs = *attrs, .ninputs = 2, .inputs = ins,
-                 .noutputs = 1, .outputs = outs};
-  int rc = qc_conv_init(&k);
-  if (rc == QC_OK)
-    rc = conv_resolve(&k, g);
-  if (rc == QC_OK)
-    *group = ((const conv_priv *)k.priv)->group;
-  free(k.priv);
-  return rc;
+  QC_TRY(qc_attr_int(attrs, "group", 1, group));
+  return qc_conv_family_geometry("Conv", qc_conv_init, conv_resolve, attrs, x, w, g);
 }
 
 int qc_conv_shape(qc_kernel *k) {

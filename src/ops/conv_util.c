@@ -2,6 +2,7 @@
 #include "conv_util.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Attribute values are bounded so that (kernel - 1) * dilation + pads
@@ -306,4 +307,18 @@ void qc_col2im_add(const float *col, int64_t channels, const qc_window_geom *g, 
       }
     }
   }
+}
+
+int qc_conv_family_geometry(const char *op_type, int (*init)(qc_kernel *),
+                            int (*resolve)(const qc_kernel *, qc_window_geom *), const qc_attrs *attrs,
+                            const qc_tensor *x, const qc_tensor *w, qc_window_geom *g) {
+  qc_tensor *ins[2] = {(qc_tensor *)x, (qc_tensor *)w};
+  qc_tensor y = {0}, *outs[1] = {&y};
+  qc_kernel k = {.op_type = op_type, .node_name = "", .attrs = *attrs, .ninputs = 2, .inputs = ins, .noutputs = 1,
+                 .outputs = outs};
+  int rc = init(&k);
+  if (rc == QC_OK)
+    rc = resolve(&k, g);
+  free(k.priv);
+  return rc;
 }

@@ -60,6 +60,11 @@ int qc_conv_geometry(const qc_attrs *attrs, const qc_tensor *x, const qc_tensor 
                      int64_t *group);
 int qc_conv_transpose_geometry(const qc_attrs *attrs, const qc_tensor *x, const qc_tensor *w, qc_window_geom *g,
                                int64_t *group);
+/* Their shared body: the kernel's init and geometry resolution on x and w
+ * alone (no output computed). */
+int qc_conv_family_geometry(const char *op_type, int (*init)(qc_kernel *),
+                            int (*resolve)(const qc_kernel *, qc_window_geom *), const qc_attrs *attrs,
+                            const qc_tensor *x, const qc_tensor *w, qc_window_geom *g);
 
 /* Checks X is a float tensor of rank 3..5 (N, C, spatial...). */
 int qc_check_spatial_input(const qc_tensor *x, const char *what);
