@@ -258,6 +258,11 @@ int qc_bias_correct(qc_model *fp32, qc_model *quant, qc_calib_source *src, const
     double layer_max = 0;
     for (int c = 0; c < channels; c++)
       layer_max = fmax(layer_max, fabs(delta[c]));
+    if (!isfinite(layer_max)) { /* an Inf/NaN mean (overflowing activations): never write it into a bias */
+      if (!res->skipped++)
+        qc_node_label(g, l->node, res->first_skipped, sizeof res->first_skipped);
+      continue;
+    }
     if (layer_max > res->max_delta) {
       res->max_delta = layer_max;
       qc_node_label(g, l->node, res->max_node, sizeof res->max_node);

@@ -87,7 +87,7 @@ static int matmul_target(const qc_graph *g, int node, int channels, target *t) {
     return 0;
   int c = bc_input(g, next, 0) == v ? bc_input(g, next, 1) : bc_input(g, next, 0);
   if (bc_is_init(g, c, QC_DT_FLOAT) && g->values[c].n_consumers == 1 && along_last_axis(g, c, channels)) {
-    *t = (target){.kind = T_ADD_FLOAT, .value = c, .zp = -1};
+    *t = (target){.kind = T_ADD_FLOAT, .value = c, .zp = -1, .beta = 1.0f};
     return 1;
   }
   for (int k = 0; k < 2; k++) {
@@ -96,7 +96,7 @@ static int matmul_target(const qc_graph *g, int node, int channels, target *t) {
     int qv = dq >= 0 ? bc_input(g, dq, 0) : -1, sc = dq >= 0 ? bc_input(g, dq, 1) : -1, zp = dq >= 0 ? bc_input(g, dq, 2) : -1;
     if (dq >= 0 && along_last_axis(g, qv, channels) && init_numel(g, sc) == 1 && zp >= 0 && init_numel(g, zp) == 1 &&
         g->values[sc].n_consumers == 1 && g->values[zp].n_consumers == 1) {
-      *t = (target){.kind = T_ADD_QUANT, .value = qv, .scale = sc, .zp = zp};
+      *t = (target){.kind = T_ADD_QUANT, .value = qv, .scale = sc, .zp = zp, .beta = 1.0f};
       return 1;
     }
   }

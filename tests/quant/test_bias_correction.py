@@ -16,7 +16,11 @@ on 40 .npy samples with a non-zero mean (so weight rounding shifts the output me
   * the summary notes the correction and its largest |delta|, numpy's, on numpy's layer; with
     --load-stats only a note; the model passes onnx.checker(full_check), runs in
     onnxruntime, and onnxruntime's optimised graph still fuses every Conv and the Gemm into
-    integer kernels (no float Conv/Gemm left).
+    integer kernels (no float Conv/Gemm left);
+  * --weight-only on x[1, K] -> MatMul -> Add (float bias) -> y: the Add's float bias takes the
+    correction, b - (mean(x Wq) - mean(x W)) as numpy computes it (the layer's input stays
+    float), and onnxruntime's output is within weight-rounding error of FP32's (a correction
+    divided by Gemm's beta, which a MatMul does not have, once wrote +-inf here).
 """
 import os
 import re
@@ -292,7 +296,50 @@ def main():
     ops = [n.op_type for n in onnx.load(opt).graph.node]
     T.check("Conv" not in ops and "Gemm" not in ops and ops.count("QLinearConv") == 2,
             "onnxruntime fuses both Convs (QLinearConv) and the Gemm: no float Conv/Gemm", ops)
+    check_weight_only_matmul(d)
     T.finish("bias_correction")
+
+
+def check_weight_only_matmul(d):
+    k, n, samples = 24, 3, 16
+    r = np.random.default_rng(11)
+    w = r.normal(0, 0.2, (k, n)).astype(np.float32)
+    b = r.normal(0, 0.2, n).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"), helper.make_node("Add", ["m", "b"], ["y"], name="add")],
+        "wo_matmul", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    path, calib = os.path.join(d, "wo.onnx"), os.path.join(d, "wo_calib")
+    onnx.save(model, path)
+    os.makedirs(calib)
+    xs = [(r.uniform(0, 1, (1, k)) + 0.5).astype(np.float32) for _ in range(samples)]
+    for i, x in enumerate(xs):
+        np.save(os.path.join(calib, f"{i:03d}.npy"), x)
+    out = os.path.join(d, "wo.int8.onnx")
+    res = T.qconvert(path, "--calib", calib, "-o", out, "--weight-only", "--threads", "2", check_rc=False)
+    if not T.check(res.returncode == 0, "--weight-only MatMul -> Add: qconvert exits 0", res.stderr.strip()[-300:]):
+        return
+    q = onnx.load(out)
+    inits = inits_of(q)
+    dq = next(nd for nd in q.graph.node if nd.op_type == "DequantizeLinear" and nd.output[0] in
+              next(m for m in q.graph.node if m.op_type == "MatMul").input)
+    s = inits[dq.input[1]].astype(np.float64)
+    wq = inits[dq.input[0]].astype(np.float64) * s
+    x = np.concatenate(xs).astype(np.float64)
+    want = b.astype(np.float64) - ((x @ wq).mean(axis=0) - (x @ w.astype(np.float64)).mean(axis=0))
+    got = inits["b"].astype(np.float64)
+    T.check(np.all(np.isfinite(got)) and np.allclose(got, want, rtol=0, atol=1e-5),
+            "--weight-only MatMul -> Add: the float bias is b - delta (numpy)", f"got {got} want {want}")
+    xin = os.path.join(d, "wo_x.npy")
+    np.save(xin, xs[0])
+    y, _ = T.ort_run(out, {"x": xin}, os.path.join(d, "wo_ort"))
+    ref = xs[0].astype(np.float64) @ w + b
+    err = np.abs(y[0] - ref).max()
+    T.check(np.all(np.isfinite(y[0])) and err < 0.05 * np.abs(ref).max(),
+            f"--weight-only MatMul -> Add: onnxruntime's output is FP32's within weight rounding (max err {err:.3g})")
 
 
 if __name__ == "__main__":
