@@ -11,8 +11,9 @@
  * MatMul (one tap), column c of x over all rows. Accumulating T and P over
  * samples gives the mean over all of them in one dot product per channel,
  * instead of evaluating the layer (docs/quantization.md, "Bias correction").
- * Sums are in double, per channel in a fixed order: the result does not
- * depend on the thread count. */
+ * Each row of a plane is summed in float with four partial sums, rows,
+ * samples and taps are added up in double, per channel in a fixed order:
+ * the result does not depend on the thread count. */
 #ifndef QC_TAP_SUMS_H
 #define QC_TAP_SUMS_H
 
