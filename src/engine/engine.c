@@ -21,8 +21,8 @@ typedef struct plan_node {
   int node;
   int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
   int folded;             /* outputs computed once at creation, held in consts */
-  qc_conv_fusion fusion;  /* a Conv: the next plan nodes its epilogue runs when no callback
-                             watches the values (fusion.h) */
+  qc_fusion fusion;       /* later plan nodes this one computes when no callback watches
+                             the values (fusion.h) */
   qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
 } plan_node;
 
@@ -32,6 +32,7 @@ typedef struct run_state {
   qc_tensor **vals;      /* per value id: the tensor holding it, or NULL */
   qc_tensor *store;      /* per value id: tensors computed in this run */
   qc_tensor **kin, **kout;
+  unsigned char *absorbed; /* per plan index: computed by an earlier node's fused kernel */
   qc_buffer_pool pool;
   struct run_state *next; /* free list */
 } run_state;
@@ -182,6 +183,7 @@ void qc_engine_free(qc_engine *e) {
     free(rs->store);
     free(rs->kin);
     free(rs->kout);
+    free(rs->absorbed);
     free(rs);
   }
   pthread_mutex_destroy(&e->idle_lock);
@@ -255,6 +257,30 @@ static int prepack_kernels(qc_engine *e) {
   }
   free(kin);
   return rc;
+}
+
+/* Each plan node's fusion (fusion.h); folded nodes do not run. */
+static int plan_fusions(qc_engine *e) {
+  const qc_graph *g = e->graph;
+  int *plan_index = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+  int *plan_node = malloc(sizeof(int) * ((size_t)e->n_plan + 1));
+  if (!plan_index || !plan_node) {
+    free(plan_index);
+    free(plan_node);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    plan_index[i] = -1;
+  for (int p = 0; p < e->n_plan; p++) {
+    plan_node[p] = e->plan[p].node;
+    if (!e->plan[p].folded)
+      plan_index[e->plan[p].node] = p;
+  }
+  for (int p = 0; p < e->n_plan; p++)
+    qc_plan_fusion(g, p, plan_node, e->n_plan, plan_index, e->model->opset, e->consts, &e->plan[p].fusion);
+  free(plan_index);
+  free(plan_node);
+  return QC_OK;
 }
 
 int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
@@ -335,12 +361,8 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   if ((rc = fold_constant_nodes(e)) < 0 || (rc = prepack_kernels(e)) < 0)
     goto fail;
-  for (int p = 0; p < e->n_plan; p++) {
-    const int n1 = p + 1 < e->n_plan && !e->plan[p + 1].folded ? e->plan[p + 1].node : -1;
-    const int n2 = n1 >= 0 && p + 2 < e->n_plan && !e->plan[p + 2].folded ? e->plan[p + 2].node : -1;
-    qc_plan_conv_fusion(g, e->plan[p].folded ? -1 : e->plan[p].node, n1, n2, m->opset, e->consts,
-                        &e->plan[p].fusion);
-  }
+  if ((rc = plan_fusions(e)) < 0)
+    goto fail;
   free(order);
   *out = e;
   return QC_OK;
@@ -348,6 +370,21 @@ fail:
   free(order);
   qc_engine_free(e);
   return rc;
+}
+
+void qc_engine_fused_counts(const qc_engine *e, int *absorbed, int *fake_quant) {
+  *absorbed = *fake_quant = 0;
+  unsigned char *inside = calloc((size_t)e->n_plan + 1, 1); /* absorbed by an earlier plan node */
+  for (int p = 0; inside && p < e->n_plan; p++) {
+    const qc_fusion *f = &e->plan[p].fusion;
+    if (inside[p])
+      continue;
+    for (int i = 0; i < f->n_absorbed; i++)
+      inside[f->absorbed[i]] = 1;
+    *absorbed += f->n_absorbed;
+    *fake_quant += f->kind == QC_FUSE_FAKE_QUANT ? f->n_absorbed : f->act.fq.on;
+  }
+  free(inside);
 }
 
 static int check_input(const qc_value *v, const qc_tensor *t) {
@@ -398,12 +435,14 @@ static run_state *run_state_take(qc_engine *e) {
     rs->store = calloc(nv, sizeof *rs->store);
     rs->kin = calloc((size_t)e->max_io, sizeof *rs->kin);
     rs->kout = calloc((size_t)e->max_io, sizeof *rs->kout);
+    rs->absorbed = calloc((size_t)e->n_plan + 1, 1);
     rs->pool.keep_freed_memory = e->keep_freed_memory;
-    if (!rs->vals || !rs->store || !rs->kin || !rs->kout) {
+    if (!rs->vals || !rs->store || !rs->kin || !rs->kout || !rs->absorbed) {
       free(rs->vals);
       free(rs->store);
       free(rs->kin);
       free(rs->kout);
+      free(rs->absorbed);
       free(rs);
       rs = NULL;
     }
@@ -444,6 +483,112 @@ static int same_dims(const qc_tensor *a, const qc_tensor *b) {
   return 1;
 }
 
+/* Makes node nd's outputs (computed into the store) visible to later nodes
+ * and to the callback; `label_node` names the node that ran. */
+static int publish_outputs(qc_engine *e, run_state *rs, int label_node, const qc_node *nd, qc_value_callback cb,
+                           void *user) {
+  const qc_graph *g = e->graph;
+  char label[256];
+  for (int i = 0; i < nd->noutputs; i++) {
+    int v = nd->outputs[i];
+    if (v < 0)
+      continue;
+    if (!rs->store[v].data) {
+      /* Output 0 is always written; a missing later one means the model lists
+       * more outputs than the op defines (bad input), not a kernel bug. */
+      return qc_fail(i ? QC_EINVAL : QC_EINTERNAL, "%s did not produce output #%d '%s'%s",
+                     qc_node_label(g, label_node, label, sizeof label), i, g->values[v].name,
+                     i ? " (the node lists more outputs than the op defines)" : "");
+    }
+    rs->vals[v] = &rs->store[v];
+    if (cb)
+      QC_TRY(cb(user, label_node, v, &rs->store[v]));
+  }
+  return QC_OK;
+}
+
+/* Frees plan node p's inputs that no later node reads. */
+static void free_dead_inputs(const qc_engine *e, run_state *rs, int p) {
+  const qc_node *nd = &e->graph->nodes[e->plan[p].node];
+  for (int i = 0; i < nd->ninputs; i++) {
+    int v = nd->inputs[i];
+    if (v >= 0 && e->last_use[v] == p && !e->pinned[v] && rs->vals[v] == &rs->store[v]) {
+      value_release(rs, &rs->store[v]);
+      rs->vals[v] = NULL;
+    }
+  }
+}
+
+/* Frees node nd's outputs that nothing reads. */
+static void free_unread_outputs(const qc_engine *e, run_state *rs, const qc_node *nd) {
+  for (int i = 0; i < nd->noutputs; i++) {
+    int v = nd->outputs[i];
+    if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
+      value_release(rs, &rs->store[v]);
+      rs->vals[v] = NULL;
+    }
+  }
+}
+
+/* Kernel status rc of plan node p, with the node named. */
+static int kernel_failed(const qc_engine *e, int p, int rc) {
+  char label[256];
+  return qc_fail_context(rc, "%s (opset %d)", qc_node_label(e->graph, e->plan[p].node, label, sizeof label),
+                         e->plan[p].tmpl.opset);
+}
+
+/* Runs plan node p with its fusion (k has its inputs bound): 1 when it ran
+ * (status in *rc), 0 when a run-time condition fails (a broadcasting or
+ * non-float Add, a non-float QuantizeLinear input) and p must run alone. */
+static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) {
+  const qc_graph *g = e->graph;
+  const qc_fusion *f = &e->plan[p].fusion;
+  k->outputs = rs->kout;
+  if (f->kind == QC_FUSE_CONV) {
+    const qc_tensor *res = f->res_value >= 0 ? rs->vals[f->res_value] : NULL;
+    if (f->res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
+      return 0;
+    const plan_node *out_pn = &e->plan[f->absorbed[f->n_absorbed - 1]];
+    const qc_node *out_nd = &g->nodes[out_pn->node];
+    bind_outputs(rs, out_nd, rs->kout);
+    k->pool = out_pn->makes_graph_output ? NULL : &rs->pool;
+    *rc = k->op->shape(k);
+    if (*rc == QC_OK && res && !same_dims(res, rs->kout[0])) {
+      value_release(rs, rs->kout[0]);
+      return 0;
+    }
+    if (*rc == QC_OK) {
+      const qc_conv_post post = {res ? qc_f32(res) : NULL, f->act};
+      *rc = qc_conv_run_post(k, &post);
+    }
+    if (*rc < 0)
+      *rc = kernel_failed(e, p, *rc);
+    if (*rc == QC_OK)
+      *rc = publish_outputs(e, rs, e->plan[p].node, out_nd, NULL, NULL);
+    if (*rc == QC_OK)
+      free_unread_outputs(e, rs, out_nd);
+  } else {
+    if (!k->inputs[0] || k->inputs[0]->dtype != QC_DT_FLOAT)
+      return 0;
+    *rc = QC_OK;
+    for (int i = 0; i < f->n_absorbed && *rc == QC_OK; i++) {
+      const plan_node *out_pn = &e->plan[f->absorbed[i]];
+      const qc_node *out_nd = &g->nodes[out_pn->node];
+      bind_outputs(rs, out_nd, rs->kout);
+      k->pool = out_pn->makes_graph_output ? NULL : &rs->pool;
+      if ((*rc = qc_fake_quant_run(k, &f->fq[i])) < 0)
+        *rc = kernel_failed(e, p, *rc);
+      if (*rc == QC_OK)
+        *rc = publish_outputs(e, rs, e->plan[p].node, out_nd, NULL, NULL);
+      if (*rc == QC_OK)
+        free_unread_outputs(e, rs, out_nd);
+    }
+  }
+  for (int i = 0; i < f->n_absorbed && *rc == QC_OK; i++)
+    rs->absorbed[f->absorbed[i]] = 1;
+  return 1;
+}
+
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user) {
   qc_graph *g = e->graph;
   int nv = g->n_values;
@@ -452,6 +597,7 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     return qc_fail(QC_ENOMEM, "out of memory");
   qc_tensor **vals = rs->vals, *store = rs->store, **kin = rs->kin, **kout = rs->kout;
   int rc = QC_OK;
+  memset(rs->absorbed, 0, (size_t)e->n_plan);
   for (int v = 0; v < nv; v++)
     vals[v] = e->consts[v].data ? &e->consts[v] : NULL;
   for (int i = 0; i < g->n_inputs; i++) {
@@ -474,6 +620,11 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
         rc = cb(user, pn->node, nd->outputs[0], &e->consts[nd->outputs[0]]);
       continue;
     }
+    if (rs->absorbed[p]) { /* computed by an earlier node's fused kernel */
+      rs->absorbed[p] = 0;
+      free_dead_inputs(e, rs, p);
+      continue;
+    }
     for (int i = 0; i < nd->ninputs; i++) {
       int v = nd->inputs[i];
       kin[i] = v >= 0 ? vals[v] : NULL;
@@ -485,75 +636,21 @@ int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc
     }
     if (rc < 0)
       break;
-    /* Fused: the Conv writes the last fused node's output; the fused nodes are skipped. */
-    int fuse = cb ? 0 : pn->fusion.nodes;
-    const qc_tensor *res = fuse && pn->fusion.res_value >= 0 ? vals[pn->fusion.res_value] : NULL;
-    if (fuse && pn->fusion.res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
-      fuse = 0;
-    const plan_node *out_pn = &e->plan[p + fuse];
-    const qc_node *out_nd = &g->nodes[out_pn->node];
-    bind_outputs(rs, out_nd, kout);
     k.inputs = kin;
-    k.outputs = kout;
-    k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
-    if (fuse) {
-      rc = k.op->shape(&k);
-      if (rc == QC_OK && res && !same_dims(res, kout[0])) { /* a broadcasting Add: unfused after all */
-        value_release(rs, kout[0]);
-        fuse = 0;
-        out_pn = pn;
-        out_nd = nd;
-        bind_outputs(rs, out_nd, kout);
-        k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
-        rc = kernel_exec(&k);
-      } else if (rc == QC_OK) {
-        const qc_conv_post post = {res ? qc_f32(res) : NULL, pn->fusion.act};
-        rc = qc_conv_run_post(&k, &post);
-      }
-    } else {
-      rc = kernel_exec(&k);
-    }
-    if (rc < 0) {
-      rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
-      break;
-    }
-    for (int i = 0; i < out_nd->noutputs; i++) {
-      int v = out_nd->outputs[i];
-      if (v < 0)
-        continue;
-      if (!store[v].data) {
-        /* Output 0 is always written; a missing later one means the model lists
-         * more outputs than the op defines (bad input), not a kernel bug. */
-        rc = qc_fail(i ? QC_EINVAL : QC_EINTERNAL, "%s did not produce output #%d '%s'%s",
-                     qc_node_label(g, pn->node, label, sizeof label), i, g->values[v].name,
-                     i ? " (the node lists more outputs than the op defines)" : "");
-        break;
-      }
-      vals[v] = &store[v];
-      if (cb && (rc = cb(user, pn->node, v, &store[v])) < 0)
-        break;
+    if (cb || pn->fusion.kind == QC_FUSE_NONE || !run_fused(e, rs, p, &k, &rc)) {
+      bind_outputs(rs, nd, kout);
+      k.outputs = kout;
+      k.pool = pn->makes_graph_output ? NULL : &rs->pool;
+      if ((rc = kernel_exec(&k)) < 0)
+        rc = kernel_failed(e, p, rc);
+      if (rc == QC_OK)
+        rc = publish_outputs(e, rs, pn->node, nd, cb, user);
+      if (rc == QC_OK)
+        free_unread_outputs(e, rs, nd);
     }
     if (rc < 0)
       break;
-    /* Free what no later node reads. */
-    for (int q = p; q <= p + fuse; q++) {
-      const qc_node *qd = &g->nodes[e->plan[q].node];
-      for (int i = 0; i < qd->ninputs; i++) {
-        int v = qd->inputs[i];
-        if (v >= 0 && e->last_use[v] == q && !e->pinned[v] && vals[v] == &store[v]) {
-          value_release(rs, &store[v]);
-          vals[v] = NULL;
-        }
-      }
-    }
-    for (int i = 0; i < out_nd->noutputs; i++) {
-      int v = out_nd->outputs[i];
-      if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
-        value_release(rs, &store[v]);
-        vals[v] = NULL;
-      }
-    }
-    p += fuse;
+    free_dead_inputs(e, rs, p);
   }
   for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
     int v = g->outputs[i];

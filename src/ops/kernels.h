@@ -98,6 +98,11 @@ QC_KERNEL_DECL(qc_nonzero)
 QC_KERNEL_DECL(qc_eye_like)
 QC_KERNEL_DECL(qc_quantize_linear)
 QC_KERNEL_DECL(qc_dequantize_linear)
+/* QuantizeLinear -> DequantizeLinear in one pass (the engine's fusion):
+ * output 0 = fq(input 0), float, the input's shape; input 0 must be float
+ * and fq (postop.h) the pair's per-tensor 8-bit parameters. The bits of the
+ * two kernels, without the 8-bit tensor. */
+int qc_fake_quant_run(qc_kernel *k, const qc_fake_quant *fq);
 QC_KERNEL_DECL(qc_dynamic_quantize_linear)
 /* ---- end shape family ---- */
 

@@ -11,6 +11,7 @@
 
 #include "conv_util.h" /* QC_MULTIVERSION */
 #include "kernels.h"
+#include "simd.h"
 
 /* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
 static const int64_t no_dims[1] = {0};
@@ -114,24 +115,12 @@ static inline float quantize_one(float x, float s, float z, float lo, float hi) 
   return v;
 }
 
-/* One row of float QuantizeLinear to 8 bits, in a form the compiler
- * vectorises, with quantize_one's results: x / s is first clamped to one step
- * beyond the representable range (NaN becomes 0, i.e. the zero point), where
- * adding and subtracting 1.5 * 2^23 rounds half to even as nearbyintf does. */
+/* One row of float QuantizeLinear to 8 bits (qc_quantize8f, vectorised). */
 #define QUANTIZE_ROW_8BIT(NAME, T)                                                                     \
   QC_MULTIVERSION static void NAME(const float *restrict x, T *restrict y, int64_t n, float s, float z, \
                                    float lo, float hi) {                                              \
-    const float vlo = lo - z - 1.0f, vhi = hi - z + 1.0f, magic = 12582912.0f;                        \
-    for (int64_t j = 0; j < n; j++) {                                                                 \
-      float v = x[j] / s;                                                                             \
-      v = v == v ? v : 0.0f;                                                                          \
-      v = v < vlo ? vlo : v;                                                                          \
-      v = v > vhi ? vhi : v;                                                                          \
-      float q = ((v + magic) - magic) + z;                                                            \
-      q = q < lo ? lo : q;                                                                            \
-      q = q > hi ? hi : q;                                                                            \
-      y[j] = (T)(int32_t)q;                                                                           \
-    }                                                                                                 \
+    for (int64_t j = 0; j < n; j++)                                                                   \
+      y[j] = (T)(int32_t)qc_quantize8f(x[j], s, z, lo, hi);                                           \
   }
 /* Elements per work item of QuantizeLinear. */
 #define Q_PIECE 16384
@@ -197,6 +186,23 @@ int qc_quantize_linear_shape(qc_kernel *k) {
     }
   }
   free(s);
+  return QC_OK;
+}
+
+int qc_fake_quant_run(qc_kernel *k, const qc_fake_quant *fq) {
+  const qc_tensor *x = qc_in(k, 0);
+  qc_tensor *y = qc_out(k, 0);
+  if (!x || x->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EINTERNAL, "fused QuantizeLinear -> DequantizeLinear needs a float input");
+  QC_TRY(qc_out_alloc(k, y, QC_DT_FLOAT, x->ndim, x->dims));
+  const qc_act act = {.kind = QC_ACT_NONE, .fq = *fq};
+  const qc_simd_ops *ops = qc_simd();
+  const int64_t n = x->numel, pieces = (n + Q_PIECE - 1) / Q_PIECE;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < pieces; i++) {
+    const int64_t base = i * Q_PIECE, len = n - base < Q_PIECE ? n - base : Q_PIECE;
+    ops->post_row(qc_f32(x) + base, NULL, qc_f32(y) + base, len, &act);
+  }
   return QC_OK;
 }
 

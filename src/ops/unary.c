@@ -227,7 +227,7 @@ int qc_unary_init(qc_kernel *k) {
                    {"Sigmoid", QC_ACT_SIGMOID}};
   for (size_t i = 0; i < sizeof simd_acts / sizeof simd_acts[0]; i++)
     if (strcmp(simd_acts[i].op_type, kind->op_type) == 0)
-      p->act = (qc_act){simd_acts[i].act, p->params.alpha, p->params.beta};
+      p->act = (qc_act){.kind = simd_acts[i].act, .a = p->params.alpha, .b = p->params.beta};
   if (kind->params == P_ALPHA && strcmp(kind->op_type, "Celu") == 0 && p->params.alpha == 0)
     return qc_fail(QC_EINVAL, "alpha must be nonzero");
   return QC_OK;
@@ -349,7 +349,7 @@ int qc_clip_run(qc_kernel *k) {
     float *out = qc_f32(y);
     /* min(max(x, lo), hi) (qc_clip1; lo > hi gives hi everywhere, per spec)
      * on the SIMD path's post_row, as for the activations above. */
-    const qc_act act = {QC_ACT_CLIP, lo, hi};
+    const qc_act act = {.kind = QC_ACT_CLIP, .a = lo, .b = hi};
     const int64_t nchunks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t c = 0; c < nchunks; c++) {

@@ -145,9 +145,12 @@ static void check_post_row(const qc_simd_ops *ops) {
   enum { N = 301 };
   float x[N], r[N], y[N];
   long bad = 0;
-  const qc_act acts[] = {{QC_ACT_NONE, 0, 0},         {QC_ACT_RELU, 0, 0},         {QC_ACT_CLIP, -0.5f, 1.5f},
-                         {QC_ACT_LEAKY_RELU, 0.1f, 0}, {QC_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {QC_ACT_HARD_SWISH, 0, 0},
-                         {QC_ACT_SIGMOID, 0, 0}};
+#define ACT(K, A, B) {.kind = K, .a = A, .b = B}
+  const qc_act acts[] = {ACT(QC_ACT_NONE, 0, 0),         ACT(QC_ACT_RELU, 0, 0),
+                         ACT(QC_ACT_CLIP, -0.5f, 1.5f),  ACT(QC_ACT_LEAKY_RELU, 0.1f, 0),
+                         ACT(QC_ACT_HARD_SIGMOID, 0.2f, 0.5f), ACT(QC_ACT_HARD_SWISH, 0, 0),
+                         ACT(QC_ACT_SIGMOID, 0, 0)};
+#undef ACT
   for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
     for (int with_res = 0; with_res < 2; with_res++) {
       for (int i = 0; i < N; i++) {
