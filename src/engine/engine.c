@@ -538,13 +538,13 @@ static int kernel_failed(const qc_engine *e, int p, int rc) {
 }
 
 /* Runs plan node p with its fusion (k has its inputs bound): 1 when it ran
- * (status in *rc), 0 when a run-time condition fails (a broadcasting or
- * non-float Add, a non-float QuantizeLinear input) and p must run alone. */
+ * (status in *rc), 0 when a run-time condition fails (a broadcasting Add,
+ * a non-float output or QuantizeLinear input) and p must run alone. */
 static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) {
   const qc_graph *g = e->graph;
   const qc_fusion *f = &e->plan[p].fusion;
   k->outputs = rs->kout;
-  if (f->kind == QC_FUSE_CONV) {
+  if (f->kind == QC_FUSE_CONV || f->kind == QC_FUSE_BINARY) {
     const qc_tensor *res = f->res_value >= 0 ? rs->vals[f->res_value] : NULL;
     if (f->res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
       return 0;
@@ -553,11 +553,13 @@ static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) 
     bind_outputs(rs, out_nd, rs->kout);
     k->pool = out_pn->makes_graph_output ? NULL : &rs->pool;
     *rc = k->op->shape(k);
-    if (*rc == QC_OK && res && !same_dims(res, rs->kout[0])) {
+    if (*rc == QC_OK && ((res && !same_dims(res, rs->kout[0])) || rs->kout[0]->dtype != QC_DT_FLOAT)) {
       value_release(rs, rs->kout[0]);
       return 0;
     }
-    if (*rc == QC_OK) {
+    if (*rc == QC_OK && f->kind == QC_FUSE_BINARY) {
+      *rc = qc_binary_run_post(k, &f->act);
+    } else if (*rc == QC_OK) {
       const qc_conv_post post = {res ? qc_f32(res) : NULL, f->act};
       *rc = qc_conv_run_post(k, &post);
     }

@@ -220,6 +220,22 @@ static void sort_absorbed(qc_fusion *f) {
     }
 }
 
+/* When value v's sole reader is a QuantizeLinear read by one
+ * DequantizeLinear (fake_quant_readers): both absorbed, f->act.fq set. */
+static void absorb_fake_quant(const qc_graph *g, int v, int p, const int *plan_index, int opset,
+                              const qc_tensor *consts, qc_fusion *f) {
+  const int q = sole_consumer(g, v);
+  int dq;
+  qc_fake_quant fq;
+  if (q < 0 || g->nodes[q].inputs[0] != v || fake_quant_readers(g, q, opset, consts, &dq, &fq) != 1)
+    return;
+  const int n = f->n_absorbed;
+  if (absorb(f, q, p, plan_index) && absorb(f, dq, p, plan_index))
+    f->act.fq = fq;
+  else
+    f->n_absorbed = n;
+}
+
 /* Conv -> [activation | Add [-> activation]] -> [QuantizeLinear -> DequantizeLinear]. */
 static void plan_conv(const qc_graph *g, int p, int conv, const int *plan_index, int opset, const qc_tensor *consts,
                       qc_fusion *f) {
@@ -247,16 +263,7 @@ static void plan_conv(const qc_graph *g, int p, int conv, const int *plan_index,
     if (act >= 0 && activation_of(g, v, act, opset, consts, &f->act) && absorb(f, act, p, plan_index))
       v = g->nodes[act].outputs[0];
   }
-  const int q = sole_consumer(g, v);
-  int dq;
-  qc_fake_quant fq;
-  if (q >= 0 && g->nodes[q].inputs[0] == v && fake_quant_readers(g, q, opset, consts, &dq, &fq) == 1) {
-    const int n = f->n_absorbed;
-    if (absorb(f, q, p, plan_index) && absorb(f, dq, p, plan_index))
-      f->act.fq = fq;
-    else
-      f->n_absorbed = n;
-  }
+  absorb_fake_quant(g, v, p, plan_index, opset, consts, f);
   if (f->n_absorbed)
     f->kind = QC_FUSE_CONV;
   sort_absorbed(f);
@@ -272,6 +279,13 @@ void qc_plan_fusion(const qc_graph *g, int p, const int *plan_node, int n_plan, 
   const char *type = g->nodes[node].proto->op_type;
   if (strcmp(type, "Conv") == 0) {
     plan_conv(g, p, node, plan_index, opset, consts, f);
+    return;
+  }
+  if ((strcmp(type, "Add") == 0 || strcmp(type, "Sub") == 0 || strcmp(type, "Mul") == 0 ||
+       strcmp(type, "Div") == 0) && g->nodes[node].noutputs == 1 && g->nodes[node].outputs[0] >= 0) {
+    absorb_fake_quant(g, g->nodes[node].outputs[0], p, plan_index, opset, consts, f);
+    if (f->n_absorbed)
+      f->kind = QC_FUSE_BINARY;
     return;
   }
   int dqs[QC_FUSE_MAX];

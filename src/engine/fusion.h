@@ -27,6 +27,7 @@ typedef enum qc_fusion_kind {
   QC_FUSE_NONE,
   QC_FUSE_CONV,       /* y = fq(act(conv + res)): the last absorbed node's output */
   QC_FUSE_FAKE_QUANT, /* each absorbed DequantizeLinear's output from the Q's input */
+  QC_FUSE_BINARY,     /* a float Add/Sub/Mul/Div then fq: the absorbed DequantizeLinear's output */
 } qc_fusion_kind;
 
 /* The later plan nodes a node computes; their intermediate values are never
@@ -55,6 +56,8 @@ typedef struct qc_fusion {
  *   DequantizeLinear nodes (at most QC_FUSE_MAX) with the same zero point and
  *   their own constant per-tensor float scales. The engine fuses it when its
  *   input is float.
+ * - an Add, Sub, Mul or Div whose only reader is such a QuantizeLinear with
+ *   one DequantizeLinear reader: the engine fuses it when the output is float.
  * consts holds the engine's constants by value id. */
 void qc_plan_fusion(const struct qc_graph *g, int p, const int *plan_node, int n_plan, const int *plan_index,
                     int opset, const qc_tensor *consts, qc_fusion *f);

@@ -39,6 +39,9 @@ int qc_gemm_prepack(qc_kernel *k);
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */
 QC_KERNEL_DECL(qc_binary)     /* Add Sub Mul Div Pow Mod, comparisons, And Or Xor */
+/* A float Add/Sub/Mul/Div whose output then goes through the epilogue post
+ * (postop.h) chunk by chunk, as it is written (the engine's fusion). */
+int qc_binary_run_post(qc_kernel *k, const qc_act *post);
 QC_KERNEL_DECL(qc_variadic)   /* Sum Mean Min Max */
 QC_KERNEL_DECL(qc_not)
 QC_KERNEL_DECL(qc_where)

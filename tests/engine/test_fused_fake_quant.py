@@ -2,8 +2,8 @@
 """Fused fake quantization (src/engine/fusion.h) gives the bits of the per-node kernels.
 
 A run without a value callback computes QuantizeLinear -> DequantizeLinear as
-one pass, alone or in the epilogue of the Conv (+ Add, + activation) that
-makes its input. Each small QDQ graph below runs through
+one pass, alone or in the epilogue of the Conv (+ Add, + activation) or the
+Add/Sub/Mul/Div that makes its input. Each small QDQ graph below runs through
 fused_fake_quant_run (argv[1]), which runs it fused and with a callback
 watching every value (per-node QuantizeLinear, DequantizeLinear, Relu, Add)
 and requires the same bytes; the fused outputs must also equal a numpy
@@ -117,14 +117,23 @@ def cases(rng):
         nodes += qdq(last, 'Y', 'a')
         inits = [('W', w), ('B', b)] + qparams('a', s, 2)
         yield (label, nodes, [('X', xc)], ['Y'], inits, expect, [fake_quant(ref, s, 2, -128, 127)])
-    # 7. Per-channel Q/DQ (axis 1): not fused, still right.
+    # 7. Add and a broadcasting Mul (an SE block's) -> Q -> DQ: the pair in the binary kernel's epilogue.
+    xa = tie_input((2, 8, 12, 12), 0.25, rng)
+    xb = (rng.integers(-40, 40, size=(2, 8, 12, 12)) / 4).astype(np.float32)
+    gate = (rng.integers(1, 8, size=(1, 8, 1, 1)) / 4).astype(np.float32)
+    nodes = ([helper.make_node('Add', ['XA', 'XB'], ['S']), helper.make_node('Mul', ['XB', 'G'], ['P'])] +
+             qdq('S', 'Y', 'a') + qdq('P', 'Y2', 'b'))
+    inits = [('G', gate)] + qparams('a', 0.25, -7) + qparams('b', 0.3, 0)
+    yield ('Add, broadcasting Mul + Q + DQ', nodes, [('XA', xa), ('XB', xb)], ['Y', 'Y2'], inits, (4, 2),
+           [fake_quant(xa + xb, 0.25, -7, -128, 127), fake_quant(xb * gate, 0.3, 0, -128, 127)])
+    # 8. Per-channel Q/DQ (axis 1): not fused, still right.
     sc = np.array([0.5, 0.25, 0.125], np.float32)
     zc = np.array([0, 3, -2], np.int8)
     nodes = [helper.make_node('QuantizeLinear', ['X', 's_p', 'z_p'], ['Xq'], axis=1),
              helper.make_node('DequantizeLinear', ['Xq', 's_p', 'z_p'], ['Y'], axis=1)]
     ref = np.concatenate([fake_quant(x[:, c:c + 1], sc[c], zc[c], -128, 127) for c in range(3)], axis=1)
     yield ('per-channel Q->DQ (not fused)', nodes, [('X', x)], ['Y'], [('s_p', sc), ('z_p', zc)], (0, 0), [ref])
-    # 8. The QuantizeLinear's output is a graph output: not fused, both outputs right.
+    # 9. The QuantizeLinear's output is a graph output: not fused, both outputs right.
     nodes = qdq('X', 'Y', 'a')
     ref_q = np.clip(np.round(np.where(np.isnan(x), 0, x / np.float32(0.5))) - 3, -128, 127).astype(np.int8)
     yield ('Q that is a graph output (not fused)', nodes, [('X', x)], ['X_q', 'Y'], qparams('a', 0.5, -3), (0, 0),
