@@ -544,7 +544,7 @@ static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) 
   const qc_graph *g = e->graph;
   const qc_fusion *f = &e->plan[p].fusion;
   k->outputs = rs->kout;
-  if (f->kind == QC_FUSE_CONV || f->kind == QC_FUSE_BINARY) {
+  if (f->kind == QC_FUSE_CONV || f->kind == QC_FUSE_BINARY || f->kind == QC_FUSE_MATMUL) {
     const qc_tensor *res = f->res_value >= 0 ? rs->vals[f->res_value] : NULL;
     if (f->res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
       return 0;
@@ -559,6 +559,8 @@ static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) 
     }
     if (*rc == QC_OK && f->kind == QC_FUSE_BINARY) {
       *rc = qc_binary_run_post(k, &f->act);
+    } else if (*rc == QC_OK && f->kind == QC_FUSE_MATMUL) {
+      *rc = qc_matmul_run_post(k, &f->act);
     } else if (*rc == QC_OK) {
       const qc_conv_post post = {res ? qc_f32(res) : NULL, f->act};
       *rc = qc_conv_run_post(k, &post);
@@ -573,12 +575,16 @@ static int run_fused(qc_engine *e, run_state *rs, int p, qc_kernel *k, int *rc) 
     if (!k->inputs[0] || k->inputs[0]->dtype != QC_DT_FLOAT)
       return 0;
     *rc = QC_OK;
-    for (int i = 0; i < f->n_absorbed && *rc == QC_OK; i++) {
-      const plan_node *out_pn = &e->plan[f->absorbed[i]];
+    /* QC_FUSE_FAKE_QUANT: one pass per DequantizeLinear; QC_FUSE_ACT: one pass. */
+    const int passes = f->kind == QC_FUSE_FAKE_QUANT ? f->n_absorbed : 1;
+    for (int i = 0; i < passes && *rc == QC_OK; i++) {
+      const int out_p = f->kind == QC_FUSE_FAKE_QUANT ? f->absorbed[i] : f->absorbed[f->n_absorbed - 1];
+      const plan_node *out_pn = &e->plan[out_p];
       const qc_node *out_nd = &g->nodes[out_pn->node];
+      const qc_act act = f->kind == QC_FUSE_FAKE_QUANT ? (qc_act){.kind = QC_ACT_NONE, .fq = f->fq[i]} : f->act;
       bind_outputs(rs, out_nd, rs->kout);
       k->pool = out_pn->makes_graph_output ? NULL : &rs->pool;
-      if ((*rc = qc_fake_quant_run(k, &f->fq[i])) < 0)
+      if ((*rc = qc_postop_run(k, &act)) < 0)
         *rc = kernel_failed(e, p, *rc);
       if (*rc == QC_OK)
         *rc = publish_outputs(e, rs, e->plan[p].node, out_nd, NULL, NULL);

@@ -281,11 +281,21 @@ void qc_plan_fusion(const qc_graph *g, int p, const int *plan_node, int n_plan, 
     plan_conv(g, p, node, plan_index, opset, consts, f);
     return;
   }
-  if ((strcmp(type, "Add") == 0 || strcmp(type, "Sub") == 0 || strcmp(type, "Mul") == 0 ||
-       strcmp(type, "Div") == 0) && g->nodes[node].noutputs == 1 && g->nodes[node].outputs[0] >= 0) {
-    absorb_fake_quant(g, g->nodes[node].outputs[0], p, plan_index, opset, consts, f);
+  const qc_node *nd = &g->nodes[node];
+  qc_fusion_kind kind = QC_FUSE_NONE;
+  if (strcmp(type, "Add") == 0 || strcmp(type, "Sub") == 0 || strcmp(type, "Mul") == 0 || strcmp(type, "Div") == 0)
+    kind = QC_FUSE_BINARY;
+  else if (strcmp(type, "MatMul") == 0)
+    kind = QC_FUSE_MATMUL;
+  else if (nd->ninputs >= 1 && nd->inputs[0] >= 0 && activation_of(g, nd->inputs[0], node, opset, consts, &f->act))
+    kind = QC_FUSE_ACT;
+  if (kind != QC_FUSE_NONE) {
+    if (nd->noutputs == 1 && nd->outputs[0] >= 0)
+      absorb_fake_quant(g, nd->outputs[0], p, plan_index, opset, consts, f);
     if (f->n_absorbed)
-      f->kind = QC_FUSE_BINARY;
+      f->kind = kind;
+    else
+      memset(&f->act, 0, sizeof f->act);
     return;
   }
   int dqs[QC_FUSE_MAX];

@@ -11,7 +11,7 @@
  * A QuantizeLinear whose readers are all DequantizeLinear nodes (the fake
  * quantization of a QDQ model) is computed the same way: its 8-bit tensor is
  * never stored, each reader's float output is computed from the float input
- * in one pass (qc_fake_quant_run), or in the epilogue of the Conv that makes
+ * in one pass (qc_postop_run), or in the epilogue of the Conv that makes
  * the input, with the operations of the two kernels (postop.h). */
 #ifndef QC_ENGINE_FUSION_H
 #define QC_ENGINE_FUSION_H
@@ -27,7 +27,9 @@ typedef enum qc_fusion_kind {
   QC_FUSE_NONE,
   QC_FUSE_CONV,       /* y = fq(act(conv + res)): the last absorbed node's output */
   QC_FUSE_FAKE_QUANT, /* each absorbed DequantizeLinear's output from the Q's input */
-  QC_FUSE_BINARY,     /* a float Add/Sub/Mul/Div then fq: the absorbed DequantizeLinear's output */
+  QC_FUSE_BINARY,     /* a float Add/Sub/Mul/Div then act.fq: the absorbed DequantizeLinear's output */
+  QC_FUSE_MATMUL,     /* MatMul then act.fq, the same */
+  QC_FUSE_ACT,        /* an activation (act) then act.fq, the same */
 } qc_fusion_kind;
 
 /* The later plan nodes a node computes; their intermediate values are never
@@ -56,8 +58,9 @@ typedef struct qc_fusion {
  *   DequantizeLinear nodes (at most QC_FUSE_MAX) with the same zero point and
  *   their own constant per-tensor float scales. The engine fuses it when its
  *   input is float.
- * - an Add, Sub, Mul or Div whose only reader is such a QuantizeLinear with
- *   one DequantizeLinear reader: the engine fuses it when the output is float.
+ * - an Add, Sub, Mul, Div, MatMul or an activation as above whose only
+ *   reader is such a QuantizeLinear with one DequantizeLinear reader: the
+ *   engine fuses it when the output (an activation's input) is float.
  * consts holds the engine's constants by value id. */
 void qc_plan_fusion(const struct qc_graph *g, int p, const int *plan_node, int n_plan, const int *plan_index,
                     int opset, const qc_tensor *consts, qc_fusion *f);

@@ -27,6 +27,8 @@ typedef struct qc_conv_post {
   qc_act act;
 } qc_conv_post;
 int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post);
+/* MatMul with the epilogue post applied to each output tile. */
+int qc_matmul_run_post(qc_kernel *k, const qc_act *post);
 /* Once at engine creation, after init(): k->inputs[i] is input i when it is
  * a constant of the model (an initializer or a folded DequantizeLinear),
  * NULL otherwise. Conv and Gemm pack a constant weight in the GEMM's layout
@@ -42,6 +44,11 @@ QC_KERNEL_DECL(qc_binary)     /* Add Sub Mul Div Pow Mod, comparisons, And Or Xo
 /* A float Add/Sub/Mul/Div whose output then goes through the epilogue post
  * (postop.h) chunk by chunk, as it is written (the engine's fusion). */
 int qc_binary_run_post(qc_kernel *k, const qc_act *post);
+/* Output 0 = post(input 0) element by element on the SIMD path's post_row,
+ * float, the input's shape (the engine's fusion: an activation and/or a
+ * QuantizeLinear -> DequantizeLinear pair in one pass, the bits of the
+ * standalone kernels without the intermediate tensors). Input 0 must be float. */
+int qc_postop_run(qc_kernel *k, const qc_act *post);
 QC_KERNEL_DECL(qc_variadic)   /* Sum Mean Min Max */
 QC_KERNEL_DECL(qc_not)
 QC_KERNEL_DECL(qc_where)
@@ -101,11 +108,6 @@ QC_KERNEL_DECL(qc_nonzero)
 QC_KERNEL_DECL(qc_eye_like)
 QC_KERNEL_DECL(qc_quantize_linear)
 QC_KERNEL_DECL(qc_dequantize_linear)
-/* QuantizeLinear -> DequantizeLinear in one pass (the engine's fusion):
- * output 0 = fq(input 0), float, the input's shape; input 0 must be float
- * and fq (postop.h) the pair's per-tensor 8-bit parameters. The bits of the
- * two kernels, without the 8-bit tensor. */
-int qc_fake_quant_run(qc_kernel *k, const qc_fake_quant *fq);
 QC_KERNEL_DECL(qc_dynamic_quantize_linear)
 /* ---- end shape family ---- */
 

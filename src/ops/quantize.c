@@ -11,7 +11,6 @@
 
 #include "conv_util.h" /* QC_MULTIVERSION */
 #include "kernels.h"
-#include "simd.h"
 
 /* dims argument for rank-0 allocations (memcpy must not get NULL, even for 0 bytes) */
 static const int64_t no_dims[1] = {0};
@@ -186,23 +185,6 @@ int qc_quantize_linear_shape(qc_kernel *k) {
     }
   }
   free(s);
-  return QC_OK;
-}
-
-int qc_fake_quant_run(qc_kernel *k, const qc_fake_quant *fq) {
-  const qc_tensor *x = qc_in(k, 0);
-  qc_tensor *y = qc_out(k, 0);
-  if (!x || x->dtype != QC_DT_FLOAT)
-    return qc_fail(QC_EINTERNAL, "fused QuantizeLinear -> DequantizeLinear needs a float input");
-  QC_TRY(qc_out_alloc(k, y, QC_DT_FLOAT, x->ndim, x->dims));
-  const qc_act act = {.kind = QC_ACT_NONE, .fq = *fq};
-  const qc_simd_ops *ops = qc_simd();
-  const int64_t n = x->numel, pieces = (n + Q_PIECE - 1) / Q_PIECE;
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < pieces; i++) {
-    const int64_t base = i * Q_PIECE, len = n - base < Q_PIECE ? n - base : Q_PIECE;
-    ops->post_row(qc_f32(x) + base, NULL, qc_f32(y) + base, len, &act);
-  }
   return QC_OK;
 }
 

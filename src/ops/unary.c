@@ -264,6 +264,23 @@ static void store_int(qc_tensor *t, int64_t i, int64_t v) {
   }
 }
 
+int qc_postop_run(qc_kernel *k, const qc_act *post) {
+  const qc_tensor *x = qc_in(k, 0);
+  if (!x || x->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EINTERNAL, "a fused element-wise epilogue needs a float input");
+  qc_tensor *y = qc_out(k, 0);
+  QC_TRY(qc_out_alloc(k, y, QC_DT_FLOAT, x->ndim, x->dims));
+  const float *in = qc_f32(x);
+  float *out = qc_f32(y);
+  const int64_t n = x->numel, nchunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t s = c * CHUNK, len = n - s < CHUNK ? n - s : CHUNK;
+    qc_simd()->post_row(in + s, NULL, out + s, len, post);
+  }
+  return QC_OK;
+}
+
 int qc_unary_run(qc_kernel *k) {
   const unary_priv *p = k->priv;
   const qc_tensor *x = qc_in(k, 0);
