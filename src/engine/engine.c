@@ -14,41 +14,9 @@
 #include "../ops/buffer_pool.h"
 #include "../ops/kernels.h"
 #include "../ops/op.h"
+#include "engine_internal.h"
 #include "fusion.h"
 #include "onnx.pb-c.h"
-
-typedef struct plan_node {
-  int node;
-  int makes_graph_output; /* outputs are malloc'd for the caller, not pooled */
-  int folded;             /* outputs computed once at creation, held in consts */
-  qc_conv_fusion fusion;  /* a Conv: the next plan nodes its epilogue runs when no callback
-                             watches the values (fusion.h) */
-  qc_kernel tmpl;         /* op, attrs, names and priv; inputs/outputs filled per run */
-} plan_node;
-
-/* The state of one run, kept by the engine between runs so that the next
- * run reuses its value table and activation buffers. One per concurrent run. */
-typedef struct run_state {
-  qc_tensor **vals;      /* per value id: the tensor holding it, or NULL */
-  qc_tensor *store;      /* per value id: tensors computed in this run */
-  qc_tensor **kin, **kout;
-  qc_buffer_pool pool;
-  struct run_state *next; /* free list */
-} run_state;
-
-struct qc_engine {
-  qc_model *model;
-  qc_graph *graph;
-  plan_node *plan;
-  int n_plan;
-  qc_tensor *consts;      /* per value id: the graph's initializer view, borrowed (empty otherwise) */
-  int *last_use;          /* per value id: plan index of the last consumer, -1 if none */
-  unsigned char *pinned;  /* per value id: never freed during a run (inputs, constants, outputs) */
-  int max_io;             /* most inputs or outputs of one node */
-  int keep_freed_memory;  /* qc_engine_opts: passed to every run state's pool */
-  pthread_mutex_t idle_lock;
-  run_state *idle;        /* run states not in use by a run */
-};
 
 int qc_set_threads(int nthreads) {
   if (nthreads <= 0)
@@ -70,14 +38,6 @@ static void kernel_bind(const qc_graph *g, int id, int opset, const qc_op *op, q
   k->attrs = qc_node_attrs(g, id);
   k->ninputs = nd->ninputs;
   k->noutputs = nd->noutputs;
-}
-
-/* Output shapes, then the computation (a shape-only op has no run). */
-static int kernel_exec(qc_kernel *k) {
-  int rc = k->op->shape(k);
-  if (rc == QC_OK && k->op->run)
-    rc = k->op->run(k);
-  return rc;
 }
 
 int qc_engine_eval_node(const qc_graph *g, int node, int opset, qc_tensor **inputs, qc_tensor **outputs,
@@ -177,12 +137,7 @@ void qc_engine_free(qc_engine *e) {
   while (e->idle) {
     run_state *rs = e->idle;
     e->idle = rs->next;
-    qc_pool_release(&rs->pool);
-    free(rs->vals);
-    free(rs->store);
-    free(rs->kin);
-    free(rs->kout);
-    free(rs);
+    run_state_free(rs);
   }
   pthread_mutex_destroy(&e->idle_lock);
   free(e->plan);
@@ -255,6 +210,30 @@ static int prepack_kernels(qc_engine *e) {
   }
   free(kin);
   return rc;
+}
+
+/* Each plan node's fusion (fusion.h); folded nodes do not run. */
+static int plan_fusions(qc_engine *e) {
+  const qc_graph *g = e->graph;
+  int *plan_index = malloc(sizeof(int) * ((size_t)g->n_nodes + 1));
+  int *plan_node = malloc(sizeof(int) * ((size_t)e->n_plan + 1));
+  if (!plan_index || !plan_node) {
+    free(plan_index);
+    free(plan_node);
+    return qc_fail(QC_ENOMEM, "out of memory");
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    plan_index[i] = -1;
+  for (int p = 0; p < e->n_plan; p++) {
+    plan_node[p] = e->plan[p].node;
+    if (!e->plan[p].folded)
+      plan_index[e->plan[p].node] = p;
+  }
+  for (int p = 0; p < e->n_plan; p++)
+    qc_plan_fusion(g, p, plan_node, e->n_plan, plan_index, e->model->opset, e->consts, &e->plan[p].fusion);
+  free(plan_index);
+  free(plan_node);
+  return QC_OK;
 }
 
 int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
@@ -335,12 +314,8 @@ int qc_engine_create(qc_model *m, const qc_engine_opts *opts, qc_engine **out) {
   }
   if ((rc = fold_constant_nodes(e)) < 0 || (rc = prepack_kernels(e)) < 0)
     goto fail;
-  for (int p = 0; p < e->n_plan; p++) {
-    const int n1 = p + 1 < e->n_plan && !e->plan[p + 1].folded ? e->plan[p + 1].node : -1;
-    const int n2 = n1 >= 0 && p + 2 < e->n_plan && !e->plan[p + 2].folded ? e->plan[p + 2].node : -1;
-    qc_plan_conv_fusion(g, e->plan[p].folded ? -1 : e->plan[p].node, n1, n2, m->opset, e->consts,
-                        &e->plan[p].fusion);
-  }
+  if ((rc = plan_fusions(e)) < 0)
+    goto fail;
   free(order);
   *out = e;
   return QC_OK;
@@ -350,228 +325,17 @@ fail:
   return rc;
 }
 
-static int check_input(const qc_value *v, const qc_tensor *t) {
-  char want[128], got[128];
-  if (!t || !t->data)
-    return qc_fail(QC_EUSAGE, "input '%s' was not provided", v->name);
-  if (!qc_dtype_is_computable(t->dtype))
-    return qc_fail(QC_EUNSUPPORTED, "input '%s' holds %s data, which the engine does not compute with", v->name,
-                   qc_dtype_name(t->dtype));
-  if (v->dtype != QC_DT_UNDEFINED && v->dtype != t->dtype)
-    return qc_fail(QC_EUSAGE, "input '%s' expects %s data, got %s", v->name, qc_dtype_name(v->dtype),
-                   qc_dtype_name(t->dtype));
-  if (v->ndim < 0)
-    return QC_OK;
-  int ok = v->ndim == t->ndim;
-  for (int i = 0; ok && i < v->ndim; i++)
-    if (v->dims[i] >= 0 && v->dims[i] != t->dims[i])
-      ok = 0;
-  if (!ok) {
-    size_t off = 0;
-    for (int i = 0; i < v->ndim && off < sizeof want; i++) {
-      if (v->dims[i] >= 0)
-        off += (size_t)snprintf(want + off, sizeof want - off, "%s%lld", i ? "x" : "", (long long)v->dims[i]);
-      else
-        off += (size_t)snprintf(want + off, sizeof want - off, "%s%s", i ? "x" : "",
-                                v->dim_params[i] ? v->dim_params[i] : "?");
-    }
-    if (v->ndim == 0)
-      snprintf(want, sizeof want, "scalar");
-    return qc_fail(QC_EUSAGE, "input '%s' expects shape %s, got %s", v->name, want,
-                   qc_shape_str(t->ndim, t->dims, got, sizeof got));
-  }
-  return QC_OK;
-}
-
-static run_state *run_state_take(qc_engine *e) {
-  pthread_mutex_lock(&e->idle_lock);
-  run_state *rs = e->idle;
-  if (rs)
-    e->idle = rs->next;
-  pthread_mutex_unlock(&e->idle_lock);
-  if (rs)
-    return rs;
-  const size_t nv = (size_t)e->graph->n_values + 1;
-  rs = calloc(1, sizeof *rs);
-  if (rs) {
-    rs->vals = calloc(nv, sizeof *rs->vals);
-    rs->store = calloc(nv, sizeof *rs->store);
-    rs->kin = calloc((size_t)e->max_io, sizeof *rs->kin);
-    rs->kout = calloc((size_t)e->max_io, sizeof *rs->kout);
-    rs->pool.keep_freed_memory = e->keep_freed_memory;
-    if (!rs->vals || !rs->store || !rs->kin || !rs->kout) {
-      free(rs->vals);
-      free(rs->store);
-      free(rs->kin);
-      free(rs->kout);
-      free(rs);
-      rs = NULL;
-    }
-  }
-  return rs;
-}
-
-static void run_state_give_back(qc_engine *e, run_state *rs) {
-  pthread_mutex_lock(&e->idle_lock);
-  rs->next = e->idle;
-  e->idle = rs;
-  pthread_mutex_unlock(&e->idle_lock);
-}
-
-/* Empties a computed tensor: pooled data goes back to the pool. */
-static void value_release(run_state *rs, qc_tensor *t) {
-  if (!t->owns_data && t->data)
-    qc_pool_put(&rs->pool, t->data);
-  qc_tensor_release(t);
-}
-
-/* Points kout at the store slots of node nd's outputs, emptied. */
-static void bind_outputs(run_state *rs, const qc_node *nd, qc_tensor **kout) {
-  for (int i = 0; i < nd->noutputs; i++) {
-    int v = nd->outputs[i];
-    kout[i] = v >= 0 ? &rs->store[v] : NULL;
-    if (kout[i])
-      value_release(rs, kout[i]);
-  }
-}
-
-static int same_dims(const qc_tensor *a, const qc_tensor *b) {
-  if (a->ndim != b->ndim)
-    return 0;
-  for (int i = 0; i < a->ndim; i++)
-    if (a->dims[i] != b->dims[i])
-      return 0;
-  return 1;
-}
-
-int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user) {
-  qc_graph *g = e->graph;
-  int nv = g->n_values;
-  run_state *rs = run_state_take(e);
-  if (!rs)
-    return qc_fail(QC_ENOMEM, "out of memory");
-  qc_tensor **vals = rs->vals, *store = rs->store, **kin = rs->kin, **kout = rs->kout;
-  int rc = QC_OK;
-  for (int v = 0; v < nv; v++)
-    vals[v] = e->consts[v].data ? &e->consts[v] : NULL;
-  for (int i = 0; i < g->n_inputs; i++) {
-    const qc_value *val = &g->values[g->inputs[i]];
-    if ((rc = check_input(val, inputs[i])) < 0)
-      goto done;
-    vals[g->inputs[i]] = inputs[i];
-  }
-  for (int p = 0; p < e->n_plan && rc == QC_OK; p++) {
-    const plan_node *pn = &e->plan[p];
-    const qc_node *nd = &g->nodes[pn->node];
-    qc_kernel k = pn->tmpl;
-    char label[256];
-    if (qc_interrupted()) {
-      rc = qc_fail(QC_EINTERRUPTED, "interrupted");
-      break;
-    }
-    if (pn->folded) {
-      if (cb)
-        rc = cb(user, pn->node, nd->outputs[0], &e->consts[nd->outputs[0]]);
+void qc_engine_fused_counts(const qc_engine *e, int *absorbed, int *fake_quant) {
+  *absorbed = *fake_quant = 0;
+  unsigned char *inside = calloc((size_t)e->n_plan + 1, 1); /* absorbed by an earlier plan node */
+  for (int p = 0; inside && p < e->n_plan; p++) {
+    const qc_fusion *f = &e->plan[p].fusion;
+    if (inside[p])
       continue;
-    }
-    for (int i = 0; i < nd->ninputs; i++) {
-      int v = nd->inputs[i];
-      kin[i] = v >= 0 ? vals[v] : NULL;
-      if (v >= 0 && !kin[i]) {
-        rc = qc_fail(QC_EINVAL, "%s: input '%s' has no value", qc_node_label(g, pn->node, label, sizeof label),
-                     g->values[v].name);
-        break;
-      }
-    }
-    if (rc < 0)
-      break;
-    /* Fused: the Conv writes the last fused node's output; the fused nodes are skipped. */
-    int fuse = cb ? 0 : pn->fusion.nodes;
-    const qc_tensor *res = fuse && pn->fusion.res_value >= 0 ? vals[pn->fusion.res_value] : NULL;
-    if (fuse && pn->fusion.res_value >= 0 && (!res || res->dtype != QC_DT_FLOAT))
-      fuse = 0;
-    const plan_node *out_pn = &e->plan[p + fuse];
-    const qc_node *out_nd = &g->nodes[out_pn->node];
-    bind_outputs(rs, out_nd, kout);
-    k.inputs = kin;
-    k.outputs = kout;
-    k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
-    if (fuse) {
-      rc = k.op->shape(&k);
-      if (rc == QC_OK && res && !same_dims(res, kout[0])) { /* a broadcasting Add: unfused after all */
-        value_release(rs, kout[0]);
-        fuse = 0;
-        out_pn = pn;
-        out_nd = nd;
-        bind_outputs(rs, out_nd, kout);
-        k.pool = out_pn->makes_graph_output ? NULL : &rs->pool;
-        rc = kernel_exec(&k);
-      } else if (rc == QC_OK) {
-        const qc_conv_post post = {res ? qc_f32(res) : NULL, pn->fusion.act};
-        rc = qc_conv_run_post(&k, &post);
-      }
-    } else {
-      rc = kernel_exec(&k);
-    }
-    if (rc < 0) {
-      rc = qc_fail_context(rc, "%s (opset %d)", qc_node_label(g, pn->node, label, sizeof label), k.opset);
-      break;
-    }
-    for (int i = 0; i < out_nd->noutputs; i++) {
-      int v = out_nd->outputs[i];
-      if (v < 0)
-        continue;
-      if (!store[v].data) {
-        /* Output 0 is always written; a missing later one means the model lists
-         * more outputs than the op defines (bad input), not a kernel bug. */
-        rc = qc_fail(i ? QC_EINVAL : QC_EINTERNAL, "%s did not produce output #%d '%s'%s",
-                     qc_node_label(g, pn->node, label, sizeof label), i, g->values[v].name,
-                     i ? " (the node lists more outputs than the op defines)" : "");
-        break;
-      }
-      vals[v] = &store[v];
-      if (cb && (rc = cb(user, pn->node, v, &store[v])) < 0)
-        break;
-    }
-    if (rc < 0)
-      break;
-    /* Free what no later node reads. */
-    for (int q = p; q <= p + fuse; q++) {
-      const qc_node *qd = &g->nodes[e->plan[q].node];
-      for (int i = 0; i < qd->ninputs; i++) {
-        int v = qd->inputs[i];
-        if (v >= 0 && e->last_use[v] == q && !e->pinned[v] && vals[v] == &store[v]) {
-          value_release(rs, &store[v]);
-          vals[v] = NULL;
-        }
-      }
-    }
-    for (int i = 0; i < out_nd->noutputs; i++) {
-      int v = out_nd->outputs[i];
-      if (v >= 0 && e->last_use[v] < 0 && !e->pinned[v]) {
-        value_release(rs, &store[v]);
-        vals[v] = NULL;
-      }
-    }
-    p += fuse;
+    for (int i = 0; i < f->n_absorbed; i++)
+      inside[f->absorbed[i]] = 1;
+    *absorbed += f->n_absorbed;
+    *fake_quant += f->kind == QC_FUSE_FAKE_QUANT ? f->n_absorbed : f->act.fq.on;
   }
-  for (int i = 0; rc == QC_OK && i < g->n_outputs; i++) {
-    int v = g->outputs[i];
-    qc_tensor_release(&outputs[i]);
-    if (vals[v] == &store[v] && store[v].owns_data) {
-      outputs[i] = store[v]; /* hand over ownership */
-      memset(&store[v], 0, sizeof store[v]);
-    } else if (vals[v]) {
-      rc = qc_tensor_copy(&outputs[i], vals[v]);
-    } else {
-      rc = qc_fail(QC_EINVAL, "graph output '%s' was not computed", g->values[v].name);
-    }
-  }
-done:
-  for (int v = 0; v < nv; v++)
-    if (store[v].data)
-      value_release(rs, &store[v]);
-  qc_pool_end_run(&rs->pool);
-  run_state_give_back(e, rs);
-  return rc;
+  free(inside);
 }

@@ -36,6 +36,10 @@ int qc_engine_check_ops(const struct qc_model *m);
 /* inputs[i] for the i-th graph input (qc_graph.inputs order). outputs must
  * hold one (empty) tensor per graph output; the caller releases them. */
 int qc_engine_run(qc_engine *e, qc_tensor *const *inputs, qc_tensor *outputs, qc_value_callback cb, void *user);
+/* How many nodes a run without a callback computes inside another node's
+ * kernel (run-time fusion, fusion.h), of them `fake_quant` DequantizeLinear
+ * nodes whose QuantizeLinear is never materialised; for tests and profiles. */
+void qc_engine_fused_counts(const qc_engine *e, int *absorbed, int *fake_quant);
 
 /* Evaluates node `node` of g once on the given inputs, as the engine runs it
  * (the registered kernel for opset: init, shapes, run, teardown), filling the

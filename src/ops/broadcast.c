@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/status.h"
+#include "simd.h"
 
 /* Elements per parallel work item; long rows split into chunks this size. */
 #define BCAST_CHUNK 32768
@@ -146,20 +147,32 @@ typedef struct binary_ctx {
   char *out;
   size_t a_size, b_size, out_size;
   qc_binary_row_fn fn;
+  const qc_act *post; /* or NULL */
 } binary_ctx;
 
 static void binary_chunk(void *vctx, const qc_bcast *p, const int64_t *offs, int64_t out_offset, int64_t n) {
   const binary_ctx *c = vctx;
   c->fn(c->a + (size_t)offs[0] * c->a_size, c->b + (size_t)offs[1] * c->b_size,
         c->out + (size_t)out_offset * c->out_size, n, qc_bcast_step(p, 0), qc_bcast_step(p, 1));
+  if (c->post) {
+    float *o = (float *)(void *)c->out + out_offset;
+    qc_simd()->post_row(o, NULL, o, n, c->post);
+  }
 }
 
 int qc_bcast_binary(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_binary_row_fn fn) {
+  return qc_bcast_binary_post(a, b, out, fn, NULL);
+}
+
+int qc_bcast_binary_post(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_binary_row_fn fn,
+                         const qc_act *post) {
+  if (post && out->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EINTERNAL, "an epilogue needs a float output, got %s", qc_dtype_name(out->dtype));
   const qc_tensor *ins[2] = {a, b};
   qc_bcast plan;
   QC_TRY(qc_bcast_plan(&plan, 2, ins, out->ndim, out->dims));
   binary_ctx c = {a->data, b->data, out->data, qc_dtype_size(a->dtype), qc_dtype_size(b->dtype),
-                  qc_dtype_size(out->dtype), fn};
+                  qc_dtype_size(out->dtype), fn, post};
   qc_bcast_for_each(&plan, binary_chunk, &c, BCAST_PARALLEL_MIN);
   return QC_OK;
 }

@@ -50,6 +50,11 @@ typedef void (*qc_binary_row_fn)(const void *a, const void *b, void *out, int64_
  * broadcast shape; it may alias `a` or `b` when that input has the full shape.
  * Runs in parallel for large tensors. */
 int qc_bcast_binary(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_binary_row_fn fn);
+/* The same, then each chunk of a float out goes through the epilogue post
+ * (postop.h, on the SIMD path's post_row) while it is in cache. */
+struct qc_act;
+int qc_bcast_binary_post(const qc_tensor *a, const qc_tensor *b, qc_tensor *out, qc_binary_row_fn fn,
+                         const struct qc_act *post);
 
 /* Calls fn(ctx, offs, out_offset, n) for every chunk of every row, where offs
  * are per-input element offsets and steps come from qc_bcast_step(). Runs in

@@ -114,7 +114,7 @@ static int conv_depthwise(const float *x, const float *w, const float *b, float 
   const int64_t IHp = IH + pt + g->pad_end[1], IWp = IW + pl + g->pad_end[2];
   const int64_t OH = g->out[1], OW = g->out[2], KH = g->kernel[1], KW = g->kernel[2];
   const int64_t OHW = OH * OW, KHW = KH * KW;
-  const int fused = post && (post->res || post->act.kind != QC_ACT_NONE);
+  const int fused = post && (post->res || post->act.kind != QC_ACT_NONE || post->act.fq.on);
   size_t plane_bytes = 0;
   if (padded) {
     const int64_t dims[1] = {IHp * IWp};

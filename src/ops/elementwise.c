@@ -340,15 +340,20 @@ static int pow_generic(const qc_tensor *a, const qc_tensor *b, qc_tensor *out) {
   return rc;
 }
 
-int qc_binary_run(qc_kernel *k) {
+int qc_binary_run_post(qc_kernel *k, const qc_act *post) {
   const binary_priv *p = k->priv;
   const qc_tensor *a = qc_in(k, 0), *b;
   qc_tensor b_view = {0};
   QC_TRY(legacy_b(k, &b_view, &b));
+  if (post && (p->is_pow || p->kind->bool_output || qc_out(k, 0)->dtype != QC_DT_FLOAT))
+    return qc_fail(QC_EINTERNAL, "%s has no fused epilogue for %s outputs", k->op_type,
+                   qc_dtype_name(qc_out(k, 0)->dtype));
   if (p->is_pow && !(a->dtype == b->dtype && p->lookup(a->dtype)))
     return pow_generic(a, b, qc_out(k, 0));
-  return qc_bcast_binary(a, b, qc_out(k, 0), p->lookup(a->dtype));
+  return qc_bcast_binary_post(a, b, qc_out(k, 0), p->lookup(a->dtype), post);
 }
+
+int qc_binary_run(qc_kernel *k) { return qc_binary_run_post(k, NULL); }
 
 /* ---- variadic Sum / Mean / Min / Max ---- */
 

@@ -155,7 +155,7 @@ static void init_tile(const qc_gemm_desc *d, int64_t m0, int64_t mc, int64_t n0,
   }
 }
 
-static int has_epilogue(const qc_gemm_desc *d) { return d->res || d->act.kind != QC_ACT_NONE; }
+static int has_epilogue(const qc_gemm_desc *d) { return d->res || d->act.kind != QC_ACT_NONE || d->act.fq.on; }
 
 /* One work item: the full reduction for one output tile. */
 static int run_tile(const qc_simd_ops *ops, const qc_gemm_desc *d, int64_t m0, int64_t mc, int64_t n0, int64_t nc) {

@@ -27,6 +27,8 @@ typedef struct qc_conv_post {
   qc_act act;
 } qc_conv_post;
 int qc_conv_run_post(qc_kernel *k, const qc_conv_post *post);
+/* MatMul with the epilogue post applied to each output tile. */
+int qc_matmul_run_post(qc_kernel *k, const qc_act *post);
 /* Once at engine creation, after init(): k->inputs[i] is input i when it is
  * a constant of the model (an initializer or a folded DequantizeLinear),
  * NULL otherwise. Conv and Gemm pack a constant weight in the GEMM's layout
@@ -39,6 +41,14 @@ int qc_gemm_prepack(qc_kernel *k);
 
 /* ---- elementwise/activation/reduce/norm family (broadcast.c, elementwise.c, unary.c, softmax.c, reduce.c, norm.c) ---- */
 QC_KERNEL_DECL(qc_binary)     /* Add Sub Mul Div Pow Mod, comparisons, And Or Xor */
+/* A float Add/Sub/Mul/Div whose output then goes through the epilogue post
+ * (postop.h) chunk by chunk, as it is written (the engine's fusion). */
+int qc_binary_run_post(qc_kernel *k, const qc_act *post);
+/* Output 0 = post(input 0) element by element on the SIMD path's post_row,
+ * float, the input's shape (the engine's fusion: an activation and/or a
+ * QuantizeLinear -> DequantizeLinear pair in one pass, the bits of the
+ * standalone kernels without the intermediate tensors). Input 0 must be float. */
+int qc_postop_run(qc_kernel *k, const qc_act *post);
 QC_KERNEL_DECL(qc_variadic)   /* Sum Mean Min Max */
 QC_KERNEL_DECL(qc_not)
 QC_KERNEL_DECL(qc_where)

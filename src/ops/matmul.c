@@ -210,7 +210,9 @@ static void matmul_setup(const void *vctx, int64_t t, qc_gemm_desc *d) {
   d->c = d->y = c->y + t * p->M * p->N;
 }
 
-int qc_matmul_run(qc_kernel *k) {
+int qc_matmul_run(qc_kernel *k) { return qc_matmul_run_post(k, NULL); }
+
+int qc_matmul_run_post(qc_kernel *k, const qc_act *post) {
   matmul_plan plan;
   QC_TRY(matmul_plan_make(k, &plan));
   const matmul_plan *p = &plan;
@@ -221,6 +223,8 @@ int qc_matmul_run(qc_kernel *k) {
     return QC_OK;
   qc_gemm_desc d = {.M = M, .N = N, .K = K, .a = a, .lda = K, .b_kind = QC_BSRC_MATRIX, .b = b, .ldb = N,
                     .c = y, .ldc = N, .y = y};
+  if (post)
+    d.act = *post;
   /* A batched against one B: stack A's batches into a single tall product. */
   if (p->b_batches == 1 && p->a_batches == p->batch_count) {
     d.M = p->batch_count * M;

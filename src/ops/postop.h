@@ -16,10 +16,43 @@ typedef enum qc_act_kind {
   QC_ACT_SIGMOID,
 } qc_act_kind;
 
+/* QuantizeLinear -> DequantizeLinear (8-bit, per tensor) of a float, the
+ * int8/uint8 value never stored: y = (q - zero_point) * dq_scale with
+ * q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax). */
+typedef struct qc_fake_quant {
+  int on;
+  float scale, zero_point, qmin, qmax; /* the QuantizeLinear's */
+  float dq_scale;                      /* the DequantizeLinear's (a rescale may differ) */
+} qc_fake_quant;
+
 typedef struct qc_act {
   qc_act_kind kind;
   float a, b;
+  qc_fake_quant fq; /* applied after the activation when fq.on */
 } qc_act;
+
+/* QuantizeLinear's 8-bit value of x, as an integral float, in a form the
+ * compiler vectorises (the kernel in quantize.c and every fused epilogue
+ * use this one function, so they give the same bits): x / s is clamped to
+ * one step beyond the representable range (NaN becomes 0, i.e. the zero
+ * point), where adding and subtracting 1.5 * 2^23 rounds half to even as
+ * nearbyintf does. */
+static inline float qc_quantize8f(float x, float s, float z, float lo, float hi) {
+  const float vlo = lo - z - 1.0f, vhi = hi - z + 1.0f, magic = 12582912.0f;
+  float v = x / s;
+  v = v == v ? v : 0.0f;
+  v = v < vlo ? vlo : v;
+  v = v > vhi ? vhi : v;
+  float q = ((v + magic) - magic) + z;
+  q = q < lo ? lo : q;
+  return q > hi ? hi : q;
+}
+
+/* DequantizeLinear of qc_quantize8f's value: q and z are small integers, so
+ * q - z is the exact integer difference the standalone kernel converts. */
+static inline float qc_fake_quant1(const qc_fake_quant *f, float x) {
+  return (qc_quantize8f(x, f->scale, f->zero_point, f->qmin, f->qmax) - f->zero_point) * f->dq_scale;
+}
 
 /* Clamp to [0, 1] with compares (fminf/fmaxf are library calls that block
  * vectorisation); NaN propagates as in numpy's clip. */

@@ -114,24 +114,12 @@ static inline float quantize_one(float x, float s, float z, float lo, float hi) 
   return v;
 }
 
-/* One row of float QuantizeLinear to 8 bits, in a form the compiler
- * vectorises, with quantize_one's results: x / s is first clamped to one step
- * beyond the representable range (NaN becomes 0, i.e. the zero point), where
- * adding and subtracting 1.5 * 2^23 rounds half to even as nearbyintf does. */
+/* One row of float QuantizeLinear to 8 bits (qc_quantize8f, vectorised). */
 #define QUANTIZE_ROW_8BIT(NAME, T)                                                                     \
   QC_MULTIVERSION static void NAME(const float *restrict x, T *restrict y, int64_t n, float s, float z, \
                                    float lo, float hi) {                                              \
-    const float vlo = lo - z - 1.0f, vhi = hi - z + 1.0f, magic = 12582912.0f;                        \
-    for (int64_t j = 0; j < n; j++) {                                                                 \
-      float v = x[j] / s;                                                                             \
-      v = v == v ? v : 0.0f;                                                                          \
-      v = v < vlo ? vlo : v;                                                                          \
-      v = v > vhi ? vhi : v;                                                                          \
-      float q = ((v + magic) - magic) + z;                                                            \
-      q = q < lo ? lo : q;                                                                            \
-      q = q > hi ? hi : q;                                                                            \
-      y[j] = (T)(int32_t)q;                                                                           \
-    }                                                                                                 \
+    for (int64_t j = 0; j < n; j++)                                                                   \
+      y[j] = (T)(int32_t)qc_quantize8f(x[j], s, z, lo, hi);                                           \
   }
 /* Elements per work item of QuantizeLinear. */
 #define Q_PIECE 16384

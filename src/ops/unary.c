@@ -227,7 +227,7 @@ int qc_unary_init(qc_kernel *k) {
                    {"Sigmoid", QC_ACT_SIGMOID}};
   for (size_t i = 0; i < sizeof simd_acts / sizeof simd_acts[0]; i++)
     if (strcmp(simd_acts[i].op_type, kind->op_type) == 0)
-      p->act = (qc_act){simd_acts[i].act, p->params.alpha, p->params.beta};
+      p->act = (qc_act){.kind = simd_acts[i].act, .a = p->params.alpha, .b = p->params.beta};
   if (kind->params == P_ALPHA && strcmp(kind->op_type, "Celu") == 0 && p->params.alpha == 0)
     return qc_fail(QC_EINVAL, "alpha must be nonzero");
   return QC_OK;
@@ -262,6 +262,23 @@ static void store_int(qc_tensor *t, int64_t i, int64_t v) {
   case QC_DT_INT32: case QC_DT_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
   default: ((uint64_t *)t->data)[i] = (uint64_t)v; break;
   }
+}
+
+int qc_postop_run(qc_kernel *k, const qc_act *post) {
+  const qc_tensor *x = qc_in(k, 0);
+  if (!x || x->dtype != QC_DT_FLOAT)
+    return qc_fail(QC_EINTERNAL, "a fused element-wise epilogue needs a float input");
+  qc_tensor *y = qc_out(k, 0);
+  QC_TRY(qc_out_alloc(k, y, QC_DT_FLOAT, x->ndim, x->dims));
+  const float *in = qc_f32(x);
+  float *out = qc_f32(y);
+  const int64_t n = x->numel, nchunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t s = c * CHUNK, len = n - s < CHUNK ? n - s : CHUNK;
+    qc_simd()->post_row(in + s, NULL, out + s, len, post);
+  }
+  return QC_OK;
 }
 
 int qc_unary_run(qc_kernel *k) {
@@ -349,7 +366,7 @@ int qc_clip_run(qc_kernel *k) {
     float *out = qc_f32(y);
     /* min(max(x, lo), hi) (qc_clip1; lo > hi gives hi everywhere, per spec)
      * on the SIMD path's post_row, as for the activations above. */
-    const qc_act act = {QC_ACT_CLIP, lo, hi};
+    const qc_act act = {.kind = QC_ACT_CLIP, .a = lo, .b = hi};
     const int64_t nchunks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static) if (n > PARALLEL_MIN)
     for (int64_t c = 0; c < nchunks; c++) {

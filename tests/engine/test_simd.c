@@ -4,7 +4,9 @@
  *     the C library's fmaf on random bit patterns, near-ties and specials;
  *   - every available path's GEMM micro-kernel (full and partial tiles),
  *     depthwise row kernel (fixed and generic windows) and epilogue against
- *     the same operations done one element at a time with fmaf.
+ *     the same operations done one element at a time with fmaf;
+ *   - the epilogue's fake quantization against QuantizeLinear ->
+ *     DequantizeLinear written as the scalar kernels do it.
  * Paths the CPU lacks are skipped. */
 #include <math.h>
 #include <stdio.h>
@@ -145,9 +147,12 @@ static void check_post_row(const qc_simd_ops *ops) {
   enum { N = 301 };
   float x[N], r[N], y[N];
   long bad = 0;
-  const qc_act acts[] = {{QC_ACT_NONE, 0, 0},         {QC_ACT_RELU, 0, 0},         {QC_ACT_CLIP, -0.5f, 1.5f},
-                         {QC_ACT_LEAKY_RELU, 0.1f, 0}, {QC_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {QC_ACT_HARD_SWISH, 0, 0},
-                         {QC_ACT_SIGMOID, 0, 0}};
+#define ACT(K, A, B) {.kind = K, .a = A, .b = B}
+  const qc_act acts[] = {ACT(QC_ACT_NONE, 0, 0),         ACT(QC_ACT_RELU, 0, 0),
+                         ACT(QC_ACT_CLIP, -0.5f, 1.5f),  ACT(QC_ACT_LEAKY_RELU, 0.1f, 0),
+                         ACT(QC_ACT_HARD_SIGMOID, 0.2f, 0.5f), ACT(QC_ACT_HARD_SWISH, 0, 0),
+                         ACT(QC_ACT_SIGMOID, 0, 0)};
+#undef ACT
   for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
     for (int with_res = 0; with_res < 2; with_res++) {
       for (int i = 0; i < N; i++) {
@@ -165,6 +170,56 @@ static void check_post_row(const qc_simd_ops *ops) {
   CHECK(bad == 0, "%s epilogue", ops->name);
 }
 
+/* QuantizeLinear then DequantizeLinear as the scalar kernels write them
+ * (quantize_one, the DequantizeLinear loop in quantize.c). */
+static float fake_quant_ref(float x, const qc_fake_quant *f) {
+  float v = nearbyintf(x / f->scale) + f->zero_point;
+  if (!(v >= f->qmin))
+    v = isnan(v) ? f->zero_point : f->qmin;
+  if (v > f->qmax)
+    v = f->qmax;
+  return (float)((int32_t)v - (int32_t)f->zero_point) * f->dq_scale;
+}
+
+/* The fused fake quantization (qc_act.fq; post_row multiplies by 1 / s and
+ * divides only near rounding boundaries) against the reference, on values
+ * at and a few ulps around the ties x / s = k + 0.5, ordinary values,
+ * saturation and specials, for awkward scales; alone and after a Relu. */
+static void check_fake_quant(const qc_simd_ops *ops) {
+  enum { N = 1 << 15 };
+  static float x[N], y[N];
+  const float scales[] = {0.0371f, 1.0f / 3.0f, 0.1f, 7.3e-3f, 0x1p-10f, 3.0f, 0.0117647f, 1e-6f};
+  long bad = 0;
+  for (size_t si = 0; si < sizeof scales / sizeof scales[0]; si++)
+    for (int u8 = 0; u8 < 2; u8++) {
+      const float sc = scales[si];
+      const qc_fake_quant fq = {.on = 1, .scale = sc, .zero_point = u8 ? 128.0f : -3.0f,
+                                .qmin = u8 ? 0.0f : -128.0f, .qmax = u8 ? 255.0f : 127.0f,
+                                .dq_scale = si % 2 ? sc : sc * 0.75f};
+      for (int i = 0; i < N; i++) {
+        const int k = (int)(next_u64() % 300) - 150;
+        if (i % 3 == 0) { /* a tie, then nudged by up to 3 ulps either way */
+          float v = ((float)k + 0.5f) * sc;
+          const int nudge = (int)(next_u64() % 7) - 3;
+          for (int j = 0; j < (nudge < 0 ? -nudge : nudge); j++)
+            v = nextafterf(v, nudge < 0 ? -INFINITY : INFINITY);
+          x[i] = v;
+        } else {
+          x[i] = rnd_normal() * 80.0f * sc;
+        }
+      }
+      x[0] = NAN, x[1] = INFINITY, x[2] = -INFINITY, x[3] = -0.0f, x[4] = 1e30f, x[5] = -1e30f;
+      for (int relu = 0; relu < 2; relu++) {
+        const qc_act act = {.kind = relu ? QC_ACT_RELU : QC_ACT_NONE, .fq = fq};
+        ops->post_row(x, NULL, y, N, &act);
+        for (int i = 0; i < N; i++)
+          bad += !same(y[i], fake_quant_ref(relu ? qc_relu1(x[i]) : x[i], &fq));
+      }
+    }
+  printf("%s %s fake quantization: %ld differences\n", bad ? "FAIL" : "ok  ", ops->name, bad);
+  CHECK(bad == 0, "%s fake quantization", ops->name);
+}
+
 int main(void) {
   check_fma_soft();
   const qc_simd_ops *paths[] = {&qc_simd_default,
@@ -180,6 +235,7 @@ int main(void) {
     check_ukernel(paths[i]);
     check_dw_row(paths[i]);
     check_post_row(paths[i]);
+    check_fake_quant(paths[i]);
   }
   printf("active path: %s\n", qc_isa_name(qc_simd_isa()));
   return qc_test_finish("simd");
