@@ -2,11 +2,14 @@
  *
  * When the quantized model's output SQNR against FP32 (on the --eval data, or
  * up to 64 calibration samples: the evaluation set) is below the target:
- *   1. sensitivity: for every compute node (weighted or fused op) quantize
- *      that node alone and measure the output SQNR on the ranking samples,
- *      FALLBACK_RANK_SAMPLES evenly spaced ones of the evaluation set; lower
- *      = more sensitive. Nodes of float regions (src/quant/qdq_regions.c)
- *      stay float whatever the mask says, so they are not ranked;
+ *   1. sensitivity, by group testing: each window of FALLBACK_WINDOW
+ *      consecutive compute nodes (weighted or fused ops, topological order)
+ *      is quantized alone, and the nodes of the windows that hurt most (SQNR
+ *      under target + FALLBACK_SPLIT_MARGIN_DB) one by one, on the ranking
+ *      samples, FALLBACK_RANK_SAMPLES evenly spaced ones of the evaluation
+ *      set; lower = more sensitive. Nodes of float regions
+ *      (src/quant/qdq_regions.c) stay float whatever the mask says, so they
+ *      are not ranked;
  *   2. keep the k most sensitive nodes in FP32, k = 1, 2, 3, ..., until the
  *      ranking samples meet the target (at most half of the compute nodes);
  *      then the whole evaluation set confirms it. When it falls short there,
@@ -14,8 +17,8 @@
  *      minus the whole set's) and k goes on growing;
  *   3. sensitivities do not add up, so each kept node but the last is
  *      quantized again, least sensitive first, if the ranking samples still
- *      meet their bar; the whole set confirms the result, else step 2's
- *      confirmed set stands.
+ *      meet their bar, until FALLBACK_PRUNE_MISSES in a row do not; the whole
+ *      set confirms the result, else step 2's confirmed set stands.
  * If the target is never reached, the kept set that measured best on the
  * ranking samples is used. With no more evaluation samples than
  * FALLBACK_RANK_SAMPLES, the ranking samples are the whole set and nothing
@@ -37,12 +40,22 @@
 #include "job_internal.h"
 
 /* Ranking samples: 8 of det's 64 evaluation samples rank its nodes in the
- * order 64 do, near enough (docs/quantization.md), for an eighth of the cost. */
+ * order 64 do, near enough (docs/quantization.md), for an eighth of the cost;
+ * 4 did not (det's windows that matter changed). */
 #define FALLBACK_RANK_SAMPLES 8
+/* Step 1's window length and splitting margin: on det (159 ranked nodes) 20
+ * windows, 4 of them split, 52 trials instead of 159, the same kept nodes
+ * that matter (docs/benchmarks.md section 5). */
+#define FALLBACK_WINDOW 8
+#define FALLBACK_SPLIT_MARGIN_DB 6.0
+/* Step 3 stops after this many failed re-quantizations in a row: on det they
+ * pass early or not at all. */
+#define FALLBACK_PRUNE_MISSES 4
 
 typedef struct sensitivity {
   int node;
-  double sqnr_db;
+  double sqnr_db; /* measured alone, or its window's share (estimated) */
+  int estimated;  /* its window was not split */
 } sensitivity;
 
 static int cmp_sensitivity(const void *x, const void *y) {
@@ -57,7 +70,8 @@ static int cmp_sensitivity(const void *x, const void *y) {
 typedef struct search {
   job_state *s;
   double start, budget; /* monotonic seconds; budget 0: none */
-  int trials, planned;  /* planned: the ranking's trials, for the progress line */
+  int trials, ranking_trials;
+  int windows_split;    /* step 1's windows ranked node by node */
   int confirmations;    /* trials on the whole evaluation set after the first */
   int pruning_cut;      /* step 3's set missed the target on the whole set: bisected */
   double best_db;       /* best SQNR of a candidate model (the first on the whole set, then on the ranking samples) */
@@ -110,10 +124,12 @@ static int trial(search *f, qc_eval_reference *ref, const unsigned char *mask, i
     f->trials++;
     if (!f->ranking && (f->trials == 1 || ev.output_sqnr_db > f->best_db))
       f->best_db = ev.output_sqnr_db; /* a node alone is no candidate model */
+    if (f->ranking)
+      f->ranking_trials++;
     if (s->o->progress)
-      fprintf(stderr, "\r--min-sqnr: trial %d%s%d on %lld samples, best output SQNR %.2f dB, %.0f s   ", f->trials,
-              f->trials <= f->planned ? " of ranking " : " (search), ranked ", f->planned, (long long)f->n_rank,
-              f->best_db, now_seconds() - f->start);
+      fprintf(stderr, "\r--min-sqnr: trial %d (%s) on %lld samples, best output SQNR %.2f dB, %.0f s   ", f->trials,
+              f->ranking ? "ranking" : "search", (long long)(ref == f->all ? f->n_all : f->n_rank), f->best_db,
+              now_seconds() - f->start);
   }
   qc_quant_summary_free(&sum);
   qc_model_free(mq);
@@ -129,6 +145,57 @@ static int confirm(search *f, const unsigned char *mask, int n_mask, double on_r
   }
   f->confirmations++;
   return trial(f, f->all, mask, n_mask, sqnr, NULL, NULL, NULL);
+}
+
+/* Step 1's windows and single nodes: ids[start, start+len) quantized alone
+ * (every other node in FP32). */
+typedef struct block {
+  int start, len;
+  double sqnr_db;
+} block;
+
+static int measure_block(search *f, const int *ids, block *b, unsigned char *mask, int n_mask) {
+  memset(mask, 0, (size_t)n_mask);
+  for (int i = 0; i < b->len; i++)
+    mask[ids[b->start + i]] = 1;
+  return trial(f, f->rank, mask, n_mask, &b->sqnr_db, NULL, NULL, NULL);
+}
+
+/* 1. Sensitivities of the n ranked nodes ids[] (topological order) by group
+ * testing: each window of FALLBACK_WINDOW consecutive nodes is quantized
+ * alone; the nodes of a window whose SQNR is below the target plus
+ * FALLBACK_SPLIT_MARGIN_DB are then quantized one by one. A node of any other
+ * window is ranked by an equal share of its window's noise power: window
+ * SQNR + 10 log10(window length). */
+static int rank_nodes(search *f, const int *ids, int n, unsigned char *mask, int n_mask, sensitivity *sens) {
+  block *blocks = malloc(sizeof(block) * ((size_t)n + 1));
+  int n_blocks = 0, rc = QC_OK;
+  if (!blocks)
+    return qc_fail(QC_ENOMEM, "out of memory");
+  for (int start = 0; start < n && rc == QC_OK && !budget_spent(f); start += FALLBACK_WINDOW) {
+    blocks[n_blocks] = (block){.start = start, .len = n - start < FALLBACK_WINDOW ? n - start : FALLBACK_WINDOW};
+    rc = measure_block(f, ids, &blocks[n_blocks++], mask, n_mask);
+  }
+  int n_windows = n_blocks;
+  for (int w = 0; w < n_windows && rc == QC_OK && !budget_spent(f); w++) {
+    if (blocks[w].sqnr_db >= f->s->o->min_sqnr + FALLBACK_SPLIT_MARGIN_DB || blocks[w].len < 2)
+      continue;
+    f->windows_split++;
+    for (int i = 1; i < blocks[w].len && rc == QC_OK; i++) {
+      blocks[n_blocks] = (block){.start = blocks[w].start + i, .len = 1};
+      rc = measure_block(f, ids, &blocks[n_blocks++], mask, n_mask);
+    }
+    blocks[w].len = 1;
+    if (rc == QC_OK)
+      rc = measure_block(f, ids, &blocks[w], mask, n_mask);
+  }
+  for (int b = 0; b < n_blocks; b++)
+    for (int i = 0; i < blocks[b].len; i++)
+      sens[blocks[b].start + i] = (sensitivity){.node = ids[blocks[b].start + i],
+                                                .sqnr_db = blocks[b].sqnr_db + 10.0 * log10((double)blocks[b].len),
+                                                .estimated = blocks[b].len > 1};
+  free(blocks);
+  return rc;
 }
 
 /* The result of the search. */
@@ -211,13 +278,14 @@ static int choose(search *f, const sensitivity *sens, int n_sens, unsigned char 
   int n_pruned = 0, *pruned = malloc(sizeof(int) * ((size_t)kept + 1));
   if (!pruned)
     return qc_fail(QC_ENOMEM, "out of memory");
-  for (int i = kept - 2; i >= 0 && rc == QC_OK && !budget_spent(f); i--) {
+  for (int i = kept - 2, misses = 0; i >= 0 && misses < FALLBACK_PRUNE_MISSES && rc == QC_OK && !budget_spent(f);
+       i--) {
     double without;
     mask[sens[i].node] = 1;
     if ((rc = trial(f, f->rank, mask, n_mask, &without, NULL, NULL, NULL)) == QC_OK && without >= bar)
-      pruned[n_pruned++] = sens[i].node, current = without;
+      pruned[n_pruned++] = sens[i].node, current = without, misses = 0;
     else
-      mask[sens[i].node] = 0;
+      mask[sens[i].node] = 0, misses++;
   }
   int good = 0, bad = n_pruned + 1; /* the first `good` re-quantizations confirmed; `bad` not */
   if (rc == QC_OK && n_pruned && (rc = confirm(f, mask, n_mask, current, &whole)) == QC_OK) {
@@ -253,7 +321,8 @@ int job_fallback(job_state *s) {
   int n_nodes = base_graph->n_nodes, rc;
   unsigned char *mask = malloc((size_t)n_nodes + 1), *float_by_design = malloc((size_t)n_nodes + 1);
   sensitivity *sens = calloc((size_t)n_nodes + 1, sizeof *sens);
-  if (!mask || !float_by_design || !sens) {
+  int *ranked_ids = malloc(sizeof(int) * ((size_t)n_nodes + 1));
+  if (!mask || !float_by_design || !sens || !ranked_ids) {
     rc = qc_fail(QC_ENOMEM, "out of memory");
     goto done;
   }
@@ -266,13 +335,12 @@ int job_fallback(job_state *s) {
   f.n_all = f.n_rank = qc_eval_count(s->data);
   if ((rc = qc_qdq_float_region_nodes(base_graph, &s->stats, &s->q, float_by_design)) < 0)
     goto done;
-  int not_ranked = 0; /* compute nodes of float regions */
+  int not_ranked = 0, n_ranked = 0; /* compute nodes of float regions; the others */
   for (int k = 0; k < base_graph->n_order; k++) {
     int id = base_graph->order[k];
     if (qc_qdq_node_is_compute(base_graph, id))
-      float_by_design[id] ? not_ranked++ : f.planned++;
+      float_by_design[id] ? not_ranked++ : n_ranked++;
   }
-  f.planned++; /* the all-quantized model */
   memset(mask, 1, (size_t)n_nodes);
   if ((rc = trial(&f, f.all, mask, n_nodes, &sqnr, NULL, NULL, NULL)) < 0 || sqnr >= target)
     goto done;
@@ -282,20 +350,17 @@ int job_fallback(job_state *s) {
       goto done;
     f.n_rank = FALLBACK_RANK_SAMPLES;
   }
-  /* 1. Sensitivity of each compute node quantized alone. Out of time here,
-   * nothing is ranked and the model stays fully quantized. */
+
+  /* 1. Out of time here, nothing is ranked and the model stays fully
+   * quantized. */
   int n_sens = 0;
-  f.ranking = 1;
-  for (int k = 0; k < base_graph->n_order && rc == QC_OK && !budget_spent(&f); k++) {
+  for (int k = 0; k < base_graph->n_order; k++) {
     int id = base_graph->order[k];
-    if (!qc_qdq_node_is_compute(base_graph, id) || float_by_design[id])
-      continue;
-    memset(mask, 0, (size_t)n_nodes);
-    mask[id] = 1;
-    sens[n_sens].node = id;
-    rc = trial(&f, f.rank, mask, n_nodes, &sens[n_sens].sqnr_db, NULL, NULL, NULL);
-    n_sens++;
+    if (qc_qdq_node_is_compute(base_graph, id) && !float_by_design[id])
+      ranked_ids[n_sens++] = id;
   }
+  f.ranking = 1;
+  rc = rank_nodes(&f, ranked_ids, n_sens, mask, n_nodes, sens);
   f.ranking = 0;
   if (rc < 0)
     goto done;
@@ -334,12 +399,18 @@ int job_fallback(job_state *s) {
   for (int i = 0, first = 1; i < ks.kept && off < (int)sizeof note - 2; i++) {
     if (mask[sens[i].node])
       continue;
-    off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%.1f dB alone)", first ? "" : ",",
+    off += snprintf(note + off, sizeof note - (size_t)off, "%s %s (%s%.1f dB%s)", first ? "" : ",",
                     *qc_node_name(base_graph, sens[i].node) ? qc_node_name(base_graph, sens[i].node) : qc_node_op(base_graph, sens[i].node),
-                    sens[i].sqnr_db);
+                    sens[i].estimated ? "~" : "", sens[i].sqnr_db, sens[i].estimated ? ", its window's share" : " alone");
     first = 0;
   }
   rc = qc_quant_summary_note(&s->summary, note);
+  if (rc == QC_OK && n_sens) {
+    snprintf(note, sizeof note, "--min-sqnr %.1f: ranked %d compute node%s in %d trial%s (windows of %d; node by "
+             "node in the %d within %.0f dB of the target)", target, n_sens, n_sens == 1 ? "" : "s", f.ranking_trials,
+             f.ranking_trials == 1 ? "" : "s", FALLBACK_WINDOW, f.windows_split, FALLBACK_SPLIT_MARGIN_DB);
+    rc = qc_quant_summary_note(&s->summary, note);
+  }
   if (rc == QC_OK && n_sens && f.rank != f.all) {
     snprintf(note, sizeof note, "--min-sqnr %.1f: ranked on %lld of %lld evaluation samples (evenly spaced), "
              "%d trial%s on all %lld%s", target, (long long)f.n_rank, (long long)f.n_all, f.confirmations + 1,
@@ -349,7 +420,7 @@ int job_fallback(job_state *s) {
   }
   if (rc == QC_OK && not_ranked) {
     snprintf(note, sizeof note, "--min-sqnr %.1f: the ranking covers %d compute node%s; %d more stay float "
-             "by design (float regions) and are not ranked", target, f.planned - 1, f.planned - 1 == 1 ? "" : "s", not_ranked);
+             "by design (float regions) and are not ranked", target, n_ranked, n_ranked == 1 ? "" : "s", not_ranked);
     rc = qc_quant_summary_note(&s->summary, note);
   }
   if (rc == QC_OK && f.out_of_time) {
@@ -364,6 +435,7 @@ done:
   free(mask);
   free(float_by_design);
   free(sens);
+  free(ranked_ids);
   qc_range_memo_free(&f.ranges);
   if (f.rank != f.all)
     qc_eval_reference_free(f.rank);

@@ -25,11 +25,21 @@ Checks:
     of the unseen photos;
   * onnx.checker(full_check), BatchNormalization folded, no float Conv beyond the kept nodes.
 Needs .deps (onnxruntime-node, the model) and scikit-image data; exits 77 otherwise.
+
+First, without .deps, the search's group testing on a synthetic chain of CHAIN 1x1 Convs in which
+one pair is very sensitive (the first adds 40x channel 0 to every channel, the second takes it
+away again: int8 loses the rest of the signal under that range) and every other Conv alone is
+near-harmless: the fallback meets --min-sqnr 20 keeping the pair in FP32 and nothing farther than
+2 nodes from it (the neighbours' quantized outputs and inputs carry the pair's range too), ranks the chain in
+fewer trials than it has nodes (windows of 8, node by node in those within 6 dB of the target: 20 of 32),
+and `--threads 1` and `--threads 2` write the same bytes.
 """
 import json
 import os
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 import accuracy as A
@@ -46,6 +56,65 @@ TARGET_DB = 25.0
 MIN_EVAL_SQNR_DB = 20.0
 MAX_DECISION_FLIPS = 1  # photos only; faces must all agree
 INPUT = "input:0"
+CHAIN, PAIR = 32, (12, 13)  # PAIR: the sensitive Convs' positions in the chain
+
+
+def sensitive_chain(path):
+    """CHAIN 1x1 Convs on 4 channels, each near the identity, but the PAIR's first adds 40x
+    channel 0 to every channel and the second (its exact inverse, Sherman-Morrison) removes it."""
+    rng = np.random.default_rng(3)
+    spike = np.eye(4, dtype=np.float64) + 40.0 * np.outer(np.ones(4), np.eye(4)[0])
+    nodes, inits, x = [], [], "x"
+    for i in range(CHAIN):
+        w = np.eye(4) + rng.normal(0, 0.05, (4, 4))
+        if i == PAIR[0]:
+            w = spike
+        elif i == PAIR[1]:
+            w = np.linalg.inv(spike)
+        inits.append(numpy_helper.from_array(w.astype(np.float32)[:, :, None, None], f"w{i}"))
+        y = "y" if i == CHAIN - 1 else f"t{i}"
+        nodes.append(helper.make_node("Conv", [x, f"w{i}"], [y], name=f"conv{i}"))
+        x = y
+    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.save(m, path)
+    calib = os.path.join(os.path.dirname(path), "chain_calib")
+    os.makedirs(calib)
+    for i in range(16):
+        np.save(os.path.join(calib, f"{i:02d}.npy"), rng.normal(0, 1, (1, 4, 16, 16)).astype(np.float32))
+    return calib
+
+
+def check_group_testing(tmp):
+    name, path = "chain", os.path.join(tmp, "chain.onnx")
+    calib = sensitive_chain(path)
+    outs, notes = [], []
+    for threads in (1, 2):
+        out, rep = os.path.join(tmp, f"chain.t{threads}.onnx"), os.path.join(tmp, f"chain.t{threads}.json")
+        r = T.qconvert(path, "--calib", calib, "--min-sqnr", "20", "--threads", str(threads), "-o", out,
+                       "--report", rep, "--quiet", check_rc=False)
+        if not T.check(r.returncode == 0, f"{name}: --min-sqnr 20 --threads {threads}: rc {r.returncode}",
+                       r.stderr.strip()[-300:]):
+            return
+        with open(rep) as f:
+            notes.append([w for w in json.load(f)["warnings"] if w.startswith("--min-sqnr")])
+        with open(out, "rb") as f:
+            outs.append(f.read())
+    T.check(outs[0] == outs[1], f"{name}: --threads 1 and 2 give byte-identical models")
+    kept_note = next((w for w in notes[0] if " kept " in w), "")
+    rank_note = next((w for w in notes[0] if " compute nodes in " in w), "")
+    print(f"info {name}: {kept_note}\ninfo {name}: {rank_note}")
+    kept = {f"conv{i}" for i in range(CHAIN) if f" conv{i} (" in kept_note}
+    pair = {f"conv{i}" for i in PAIR}
+    near = {f"conv{i}" for i in range(PAIR[0] - 2, PAIR[1] + 3)}
+    T.check(kept_note and "target not reached" not in kept_note and pair <= kept <= near,
+            f"{name}: meets --min-sqnr 20 keeping the sensitive pair {sorted(pair)} in FP32 and nothing farther "
+            f"than 2 nodes from it (kept {sorted(kept)})")
+    trials = int(rank_note.split(" compute nodes in ")[1].split()[0]) if rank_note else CHAIN
+    T.check(f"ranked {CHAIN} compute nodes" in rank_note and trials < CHAIN,
+            f"{name}: the {CHAIN} Convs are ranked in fewer trials than nodes ({trials})")
 
 
 def image(name):
@@ -88,6 +157,8 @@ def fallback_note(report):
 
 
 def main():
+    with T.tempdir("qc_e2e_minsqnr_chain_") as tmp:
+        check_group_testing(tmp)
     if not os.path.isfile(U.BLAZEFACE):
         T.skip(f"{U.BLAZEFACE} is missing (run tools/fetch_deps.sh)")
     T.require_ort()
