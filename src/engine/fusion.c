@@ -225,13 +225,13 @@ static void sort_absorbed(qc_fusion *f) {
 static void absorb_fake_quant(const qc_graph *g, int v, int p, const int *plan_index, int opset,
                               const qc_tensor *consts, qc_fusion *f) {
   const int q = sole_consumer(g, v);
-  int dq;
-  qc_fake_quant fq;
-  if (q < 0 || g->nodes[q].inputs[0] != v || fake_quant_readers(g, q, opset, consts, &dq, &fq) != 1)
+  int dq[QC_FUSE_MAX]; /* fake_quant_readers fills one per reader, up to QC_FUSE_MAX */
+  qc_fake_quant fq[QC_FUSE_MAX];
+  if (q < 0 || g->nodes[q].inputs[0] != v || fake_quant_readers(g, q, opset, consts, dq, fq) != 1)
     return;
   const int n = f->n_absorbed;
-  if (absorb(f, q, p, plan_index) && absorb(f, dq, p, plan_index))
-    f->act.fq = fq;
+  if (absorb(f, q, p, plan_index) && absorb(f, dq[0], p, plan_index))
+    f->act.fq = fq[0];
   else
     f->n_absorbed = n;
 }

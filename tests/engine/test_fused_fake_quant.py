@@ -101,6 +101,14 @@ def cases(rng):
         nodes += qdq(last, 'Y', 'a')
         inits = [('W', w), ('B', b)] + qparams('a', s, 2)
         yield (label, nodes, [('X', xc)], ['Y'], inits, expect, [fake_quant(ref, s, 2, -128, 127)])
+    # 6b. Conv -> Q read by two DQs: the Conv runs unfused, the Q's two readers fused as in case 2
+    # (planning it once wrote past a one-reader buffer; ASan caught it).
+    w = rng.integers(-3, 4, size=(8, 8, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node('Conv', ['X', 'W'], ['C'])] + qdq('C', None, 'a', readers=[('Y', 'a'), ('Y2', 'c')])
+    ref = conv_ref(xc, w, np.zeros(8, np.float32), 1, 0, 1).astype(np.float32)
+    inits = [('W', w)] + qparams('a', 0.5, 2) + [('s_c', np.array(0.75, np.float32))]
+    yield ('Conv + Q with two DQ readers', nodes, [('X', xc)], ['Y', 'Y2'], inits, (2, 2),
+           [fake_quant(ref, 0.5, 2, -128, 127), fake_quant(ref, 0.5, 2, -128, 127, 0.75)])
     # 7. Add and a broadcasting Mul (an SE block's) -> Q -> DQ: the pair in the binary kernel's epilogue.
     xa = tie_input((2, 8, 12, 12), 0.25, rng)
     xb = (rng.integers(-40, 40, size=(2, 8, 12, 12)) / 4).astype(np.float32)
