@@ -10,6 +10,7 @@ its floor is as close to FP32 as rounding the input image to 8 bits is.
 """
 import collections
 import os
+import sys
 
 import numpy as np
 
@@ -234,6 +235,21 @@ SPECS = collections.OrderedDict((s.key, s) for s in [
 
 def model_path(spec):
     return os.path.join(MODELS_DIR, spec.file)
+
+
+def bench_keys(models, tool):
+    """The model keys of a bench's --models list; exits with one line (naming `tool`) when a key is
+    unknown or onnxruntime, the image data or a model file is missing."""
+    keys = [k.strip() for k in models.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in SPECS]
+    if unknown:
+        sys.exit(f"{tool}: unknown model(s) {unknown}; choose from {list(SPECS)}")
+    why = T.ort_missing() or R.missing() or next(
+        (f"{model_path(SPECS[k])} is missing (run tools/fetch_deps.sh)" for k in keys
+         if not os.path.isfile(model_path(SPECS[k]))), None)
+    if why:
+        sys.exit(f"{tool}: {why}")
+    return keys
 
 
 def make_samples(spec, split, n, seed=1):

@@ -60,15 +60,7 @@ def main():
     import qc_test as T
     import realdata as R
 
-    keys = [k.strip() for k in args.models.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in A.SPECS]
-    if unknown:
-        sys.exit(f"bench_accuracy: unknown model(s) {unknown}; choose from {list(A.SPECS)}")
-    why = T.ort_missing() or R.missing() or next(
-        (f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)" for k in keys
-         if not os.path.isfile(A.model_path(A.SPECS[k]))), None)
-    if why:
-        sys.exit(f"bench_accuracy: {why}")
+    keys = A.bench_keys(args.models, "bench_accuracy")
     if args.keep and os.path.isdir(args.keep) and os.listdir(args.keep):
         sys.exit(f"bench_accuracy: --keep {args.keep} is not empty")
     if not os.path.isfile(T.QCONVERT):

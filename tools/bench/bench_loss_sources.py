@@ -100,15 +100,9 @@ def main():
     import qc_test as T
     import realdata as R
 
-    keys = [k.strip() for k in args.models.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in A.SPECS]
-    if unknown:
-        sys.exit(f"bench_loss_sources: unknown model(s) {unknown}; choose from {list(A.SPECS)}")
-    why = T.ort_missing() or R.missing() or next(
-        (f"{A.model_path(A.SPECS[k])} is missing (run tools/fetch_deps.sh)" for k in keys
-         if not os.path.isfile(A.model_path(A.SPECS[k]))), None)
-    if why:
-        sys.exit(f"bench_loss_sources: {why}")
+    keys = A.bench_keys(args.models, "bench_loss_sources")
+    if not os.path.isfile(T.QCONVERT):
+        sys.exit(f"bench_loss_sources: {T.QCONVERT} not found (build first, or pass --qconvert)")
     print(f"calibration {args.calib}, evaluation {args.eval} samples per model, seed {args.seed}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory(prefix="qc_bench_loss_") as tmp:
